@@ -1,0 +1,14 @@
+"""The widget quiz engine. Trainee-side: imports only ipywidgets and IPython, never nbgrader.
+
+    from course.quiz import Quiz
+    quiz = Quiz()
+    quiz.single_choice("2.1-login", "Users cannot log in at all. Severity?",
+                       options=["P0", "P1", "P2", "P3"], answer=["P0", "P1"],
+                       explanation="...")
+"""
+from .book import Quiz
+from .questions import QUESTION_TYPES, QuizDefinitionError
+from .store import ANSWER_FILE, AnswerFileError, AnswerStore
+
+__all__ = ["Quiz", "QUESTION_TYPES", "QuizDefinitionError", "ANSWER_FILE", "AnswerFileError",
+           "AnswerStore"]

@@ -1,0 +1,53 @@
+"""``Quiz``: the one object a module notebook talks to.
+
+A notebook makes one ``Quiz`` and calls one method per question; each call shows the widget and
+registers the question so that the hidden test in the same cell can grade it by id.
+"""
+from __future__ import annotations
+
+import os
+
+from IPython.display import display
+
+from .questions import QUESTION_TYPES, Question
+from .store import AnswerStore
+
+
+class Quiz:
+    """The quizzes of one assignment, saved to its answer file (``answers.json`` in the cwd)."""
+
+    def __init__(self, answer_file: str | os.PathLike | None = None):
+        self.store = AnswerStore(answer_file)
+        self.questions: dict[str, Question] = {}
+
+    def ask(self, kind: str, qid: str, prompt: str, **fields) -> None:
+        """Build the question of type ``kind``, show its widget and remember it by ``qid``."""
+        from .widgets import view_for  # ipywidgets only when a quiz is shown
+
+        question = QUESTION_TYPES[kind](qid=qid, prompt=prompt, **fields)
+        self.questions[qid] = question
+        display(view_for(question, self.store).box)
+
+    def single_choice(self, qid: str, prompt: str, **fields) -> None:
+        self.ask("single_choice", qid, prompt, **fields)
+
+    def multiple_select(self, qid: str, prompt: str, **fields) -> None:
+        self.ask("multiple_select", qid, prompt, **fields)
+
+    def numeric(self, qid: str, prompt: str, **fields) -> None:
+        self.ask("numeric", qid, prompt, **fields)
+
+    def short_text(self, qid: str, prompt: str, **fields) -> None:
+        self.ask("short_text", qid, prompt, **fields)
+
+    def ordering(self, qid: str, prompt: str, **fields) -> None:
+        self.ask("ordering", qid, prompt, **fields)
+
+    def matching(self, qid: str, prompt: str, **fields) -> None:
+        self.ask("matching", qid, prompt, **fields)
+
+    def grade(self, qid: str) -> None:
+        """Hidden-test entry point: raise unless the first committed answer to ``qid`` is right."""
+        from ..grading import grade_quiz
+
+        grade_quiz(self.questions[qid], self.store)
