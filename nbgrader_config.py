@@ -12,7 +12,7 @@ from course.trainer.nbgrader_setup import assignment_preprocessors, feedback_pre
 
 c = get_config()  # noqa: F821 (provided by nbgrader's config loader)
 HERE = Path(__file__).resolve().parent
-ASSIGNMENTS = sorted(p.name for p in (HERE / "source").iterdir() if p.is_dir())
+ASSIGNMENTS = sorted(p.name for p in (HERE / "source").glob("*/") if p.is_dir())
 
 c.CourseDirectory.course_id = "etp-ops-academy"
 c.CourseDirectory.root = str(HERE)

@@ -30,6 +30,9 @@ class QuizBox(w.VBox):
         bundle["text/plain"] = self._summary()
         return bundle
 
+    def __repr__(self):
+        return self._summary()
+
 
 class QuestionView:
     """Shared frame of every question: header, the type's input, Submit and feedback."""

@@ -57,6 +57,8 @@ def seal_source(source: str) -> str:
     for call in _quiz_calls(tree):
         qid, prompt, fields = _literal_fields(call)
         question = QUESTION_TYPES[call.func.attr](qid=qid, prompt=prompt, **fields)
+        if not question.has_plain_answer:
+            continue  # already sealed
         for kw in call.keywords:
             if kw.arg == "answer":
                 replacement = f"key={json.dumps(question.sealed_key())}"
@@ -69,3 +71,16 @@ def seal_source(source: str) -> str:
     for start, end, replacement in sorted(edits, reverse=True):
         source = source[:start] + replacement + source[end:]
     return source
+
+
+def questions_in(source: str) -> list:
+    """The quiz questions a cell defines, built from its literal arguments (plain or sealed)."""
+    try:
+        tree = ast.parse(source)
+    except SyntaxError:
+        return []
+    questions = []
+    for call in _quiz_calls(tree):
+        qid, prompt, fields = _literal_fields(call)
+        questions.append(QUESTION_TYPES[call.func.attr](qid=qid, prompt=prompt, **fields))
+    return questions

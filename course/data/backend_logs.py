@@ -1,0 +1,988 @@
+"""Simulated ETP Express backend logs for Module 5 (Troubleshooting).
+
+A trainee meets three formats, and each generator here writes one of them as raw text:
+
+- ``production_log()``: a day of Railway logs as the backend writes them in production, one
+  Winston JSON object per line (``HTTP`` interceptor events, ``HttpExceptionFilter`` lines,
+  TypeORM, OpenAI, BullMQ, health checks, start-up), plus the odd line that is not JSON at all.
+- ``bracketed_log()``: the training guide's ``[ERROR] 2025-12-21 10:45:32 ...`` style with stack
+  traces on indented continuation lines (Exercise 5.1's excerpt, as a whole morning).
+- ``dev_log()``: a developer's local run, ``YYYY-MM-DD HH:mm:ss <level> [Context] <message>``
+  followed by the metadata as pretty-printed JSON.
+
+The production day carries three planted stories (``DB_INCIDENT``, ``OPENAI_OUTAGE``,
+``JWT_ROTATION``), each with one right answer; ``STORIES`` states them so that tests and
+notebooks can quote the facts instead of recomputing them. Everything is drawn from
+``numpy.random.default_rng(seed)`` with whole-array operations, so the same seed gives the same
+bytes and a day of 230,000 lines takes about a second.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import IO
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from course.data import cache
+
+GENERATOR_VERSION = 1
+DEFAULT_SEED = 20260114
+SERVICE = "etp-express-backend"
+PRODUCTION_DAY = "2026-01-14"
+
+# Traffic scale of each production size: the sample keeps every story, with less traffic around it.
+SIZES = {"full": 1.0, "sample": 1 / 45}
+# Lines in a full day at scale 1 (about): sizes the busier days write_production_lines thins.
+FULL_DAY_LINES = 230_000
+# Requests per minute at the busiest moment of a full day (about 100,000 requests a day).
+PEAK_REQUESTS_PER_MINUTE = 200.0
+LATENCY_WINDOW = "15min"
+
+
+# --------------------------------------------------------------------------- planted facts
+@dataclass(frozen=True)
+class Story:
+    """One planted incident and the answers a correct parser recovers from the production day.
+
+    Times are UTC, as the backend writes them (``+0000``). ``match`` is a regular expression
+    that selects the story's failure lines when searched in ``message``, ``error`` and
+    ``stack``; the first line at ``min_level`` or above that matches is ``first_failure``.
+    ``dominant_error_class`` is the most frequent error class among error lines from
+    ``first_failure`` to ``window_end``. ``request_id`` is one request whose lines (the client
+    re-sent the same ``X-Request-ID`` when it retried) tell the story; ``trail`` lists its
+    events in order as (eventType, statusCode).
+    """
+
+    key: str
+    title: str
+    first_failure: str
+    match: str
+    min_level: str
+    window_end: str
+    dominant_error_class: str
+    request_id: str
+    trail: tuple[tuple[str, int | None], ...]
+    recovered_at: str
+    milestones: tuple[tuple[str, str], ...]
+
+
+DB_INCIDENT = Story(
+    key="db_pool",
+    title="PostgreSQL connections dropped, pool exhausted, backend restarted",
+    first_failure="2026-01-14T13:02:11.402Z",
+    match="Connection terminated unexpectedly",
+    min_level="error",
+    window_end="2026-01-14T13:21:25.861Z",
+    dominant_error_class="QueryFailedError",
+    request_id="c0ffee12-7d3b-4a8e-9f61-2b5e8c4d0a17",
+    trail=(("http_request", None), ("http_error", 500), ("http_request", None),
+           ("http_error", 500), ("http_request", None), ("http_response", 200)),
+    recovered_at="2026-01-14T13:21:25.861Z",
+    milestones=(
+        ("first pool timeout (timeout exceeded when trying to connect)", "after 13:02:11.402Z"),
+        ("first 'Health check failed: Database not connected'", "2026-01-14T13:03:02.118Z"),
+        ("old container stops (restart)", "2026-01-14T13:21:14.000Z"),
+        ("TypeOrmModule 'Unable to connect to the database. Retrying (1)...'", "2026-01-14T13:21:20.114Z"),
+        ("TypeOrmModule 'Unable to connect to the database. Retrying (2)...'", "2026-01-14T13:21:23.127Z"),
+        ("'Nest application successfully started'", "2026-01-14T13:21:25.861Z"),
+    ),
+)
+
+OPENAI_OUTAGE = Story(
+    key="openai_breaker",
+    title="OpenAI timeouts, retries exhausted, circuit breaker open",
+    first_failure="2026-01-14T16:40:05.118Z",
+    match="OpenAI",
+    min_level="warn",
+    window_end="2026-01-14T16:57:04.355Z",
+    dominant_error_class="ServiceUnavailableException",
+    request_id="5e1ec7ed-0a11-4b5c-9d3e-7f2a6c8b1d40",
+    trail=(("http_request", None), ("http_error", 503), ("http_request", None),
+           ("http_error", 503), ("http_request", None), ("http_response", 202)),
+    recovered_at="2026-01-14T16:57:04.355Z",
+    milestones=(
+        ("'[OpenAI API] All 4 attempts exhausted'", "2026-01-14T16:43:12.398Z"),
+        ("'OpenAI circuit breaker OPENED - too many failures' (first)", "2026-01-14T16:44:02.771Z"),
+        ("'OpenAI circuit breaker CLOSED - service recovered'", "2026-01-14T16:57:04.355Z"),
+    ),
+)
+
+JWT_ROTATION = Story(
+    key="jwt_rotation",
+    title="JWT secret changed without dual-key: burst of 401 'Token inválido'",
+    first_failure="2026-01-14T19:03:52.731Z",
+    match="Token inválido",
+    min_level="error",
+    window_end="2026-01-14T19:33:52.731Z",
+    dominant_error_class="UnauthorizedException",
+    request_id="a7e4c2d9-3f81-4b6a-8c05-d19e2f7b4a63",
+    trail=(("http_request", None), ("http_error", 401), ("http_request", None),
+           ("http_response", 200)),
+    recovered_at="2026-01-14T19:33:52.731Z",
+    milestones=(
+        ("old container stops (deploy with the new JWT_SECRET)", "2026-01-14T19:03:41.000Z"),
+        ("'Nest application successfully started'", "2026-01-14T19:03:51.604Z"),
+    ),
+)
+
+STORIES = (DB_INCIDENT, OPENAI_OUTAGE, JWT_ROTATION)
+
+# Design bounds of the request latency around the DB incident (median durationMs of
+# http_response + http_error lines, LATENCY_WINDOW before vs after DB_INCIDENT.first_failure).
+DB_LATENCY_BEFORE_P50_MAX_MS = 200
+DB_LATENCY_AFTER_P50_MIN_MS = 4000
+
+# Lines in every production file that are not a Winston JSON record, by kind.
+MALFORMED_LINES = {
+    "truncated JSON": 3,
+    "two records written into one line": 1,
+    "npm start-up banner (plain text)": 4,
+    "NUL bytes before the record": 1,
+    "latin-1 bytes (not UTF-8)": 1,
+}
+
+# Exercise 5.1 as a whole morning in the guide's bracketed style (local time, no zone).
+BRACKETED_DAY = "2025-12-21"
+BRACKETED_FIRST_FAILURE = "2025-12-21 10:45:32"
+BRACKETED_ERROR_CLASS = "QueryFailedError"
+BRACKETED_RECOVERED_AT = "2025-12-21 10:52:10"
+BRACKETED_MALFORMED = 2
+
+# A developer's local run: a missing migration, then an OpenAI timeout retried to success.
+DEV_DAY = "2026-01-13"
+DEV_FIRST_ERROR = "2026-01-13 14:07:19"
+DEV_ERROR_CLASS = "QueryFailedError"
+
+
+def _ms(text: str) -> int:
+    """Milliseconds since the epoch of an ISO time; a time without a zone is read as UTC."""
+    stamp = pd.Timestamp(text)
+    if stamp.tzinfo is not None:
+        stamp = stamp.tz_convert("UTC").tz_localize(None)
+    return int(stamp.value // 1_000_000)
+
+
+DAY_START_MS = _ms(PRODUCTION_DAY)
+DAY_MS = 86_400_000
+
+# The story clock, in epoch milliseconds.
+DB_PLANTED_START = _ms("2026-01-14T13:02:06.390")
+DB_T0 = _ms(DB_INCIDENT.first_failure)
+DB_DOWN = _ms("2026-01-14T13:21:14.000")
+DB_UP = _ms(DB_INCIDENT.recovered_at)
+AI_CALL_T0 = _ms("2026-01-14T16:39:05.118")
+AI_T0 = _ms(OPENAI_OUTAGE.first_failure)
+AI_OPEN = _ms("2026-01-14T16:44:02.771")
+AI_RECOVERS = _ms("2026-01-14T16:56:30.000")
+AI_CLOSE = _ms(OPENAI_OUTAGE.recovered_at)
+JWT_DOWN = _ms("2026-01-14T19:03:41.000")
+JWT_UP = _ms("2026-01-14T19:03:51.604")
+JWT_T0 = _ms(JWT_ROTATION.first_failure)
+JWT_END = _ms(JWT_ROTATION.window_end)
+
+
+# --------------------------------------------------------------------------- catalogue
+_FRAMES = {
+    "etps": "    at EtpsService.findOne (/app/dist/modules/etps/etps.service.js:88:21)\n"
+            "    at async EtpsController.findOne (/app/dist/modules/etps/etps.controller.js:61:16)",
+    "guard": "    at JwtAuthGuard.handleRequest (/app/dist/modules/auth/guards/jwt-auth.guard.js:38:19)\n"
+             "    at /app/node_modules/@nestjs/passport/dist/auth.guard.js:44:124\n"
+             "    at /app/node_modules/@nestjs/passport/dist/auth.guard.js:83:24",
+    "validation": "    at ValidationPipe.exceptionFactory (/app/node_modules/@nestjs/common/pipes/validation.pipe.js:101:20)\n"
+                  "    at ValidationPipe.transform (/app/node_modules/@nestjs/common/pipes/validation.pipe.js:74:30)",
+    "throttler": "    at ThrottlerGuard.throwThrottlingException (/app/node_modules/@nestjs/throttler/dist/throttler.guard.js:151:15)\n"
+                 "    at ThrottlerGuard.handleRequest (/app/node_modules/@nestjs/throttler/dist/throttler.guard.js:128:18)",
+    "ownership": "    at ResourceOwnershipGuard.canActivate (/app/dist/common/guards/resource-ownership.guard.js:57:23)",
+    "login": "    at AuthService.login (/app/dist/modules/auth/auth.service.js:64:19)\n"
+             "    at async AuthController.login (/app/dist/modules/auth/auth.controller.js:40:16)",
+    "pdf": "    at ExportService.exportToPDF (/app/dist/modules/export/export.service.js:142:19)\n"
+           "    at async ExportController.exportPDF (/app/dist/modules/export/export.controller.js:52:26)",
+    "query": "    at PostgresQueryRunner.query (/app/node_modules/typeorm/driver/postgres/PostgresQueryRunner.js:219:19)\n"
+             "    at process.processTicksAndRejections (node:internal/process/task_queues:95:5)\n"
+             "    at async SelectQueryBuilder.loadRawResults (/app/node_modules/typeorm/query-builder/SelectQueryBuilder.js:2192:25)\n"
+             "    at async EtpsService.findOne (/app/dist/modules/etps/etps.service.js:88:21)",
+    "pool": "    at Timeout._onTimeout (/app/node_modules/pg-pool/index.js:205:27)\n"
+            "    at listOnTimeout (node:internal/timers:581:17)\n"
+            "    at process.processTimers (node:internal/timers:519:7)",
+    "breaker": "    at OpenAIService.generateCompletion (/app/dist/modules/orchestrator/llm/openai.service.js:97:23)\n"
+               "    at async SectionsController.generate (/app/dist/modules/sections/sections.controller.js:77:24)",
+    "breaker_job": "    at OpenAIService.generateCompletion (/app/dist/modules/orchestrator/llm/openai.service.js:97:23)\n"
+                   "    at async SectionsProcessor.process (/app/dist/modules/sections/sections.processor.js:48:28)",
+    "openai_timeout": "    at OpenAI.makeRequest (/app/node_modules/openai/core.js:331:19)\n"
+                      "    at process.processTicksAndRejections (node:internal/process/task_queues:95:5)\n"
+                      "    at async SectionsProcessor.process (/app/dist/modules/sections/sections.processor.js:48:28)",
+    "typeorm_boot": "    at Connection.parseE (/app/node_modules/pg/lib/connection.js:615:48)\n"
+                    "    at Socket.<anonymous> (/app/node_modules/pg/lib/connection.js:394:17)\n"
+                    "    at Socket.emit (node:events:519:28)",
+}
+
+AI_UNAVAILABLE = "Serviço de IA temporariamente indisponível. Tente novamente em alguns minutos."
+
+# Outcome of a request: (status, error message, error class, stack frames, latency kind).
+# Latency kind: "normal" keeps the endpoint's latency, "fast" is a guard rejecting early.
+_OUTCOMES = {
+    "ok": (None, None, None, None, "normal"),
+    "unauthorized": (401, "Unauthorized", "UnauthorizedException", "guard", "fast"),
+    "not_found": (404, "ETP não encontrado", "NotFoundException", "etps", "normal"),
+    "bad_request": (400, "Bad Request Exception", "BadRequestException", "validation", "fast"),
+    "forbidden": (403, "Você não tem permissão para acessar este recurso", "ForbiddenException",
+                  "ownership", "fast"),
+    "throttled": (429, "ThrottlerException: Too Many Requests", "ThrottlerException", "throttler", "fast"),
+    "bad_credentials": (401, "Credenciais inválidas", "UnauthorizedException", "login", "normal"),
+    "inactive_user": (401, "Usuário inválido ou inativo", "UnauthorizedException", "guard", "fast"),
+    "pdf_failed": (500, "Erro ao gerar PDF: Navigation timeout of 30000 ms exceeded",
+                   "InternalServerErrorException", "pdf", "pdf"),
+    # Story outcomes.
+    "db_dropped": (500, "Connection terminated unexpectedly", "QueryFailedError", "query", "db"),
+    "db_pool": (500, "timeout exceeded when trying to connect", "Error", "pool", "pool"),
+    "db_slow_ok": (None, None, None, None, "db_slow"),
+    "ai_unavailable": (503, AI_UNAVAILABLE, "ServiceUnavailableException", "breaker", "fast"),
+    "jwt_invalid": (401, "Token inválido", "UnauthorizedException", "guard", "fast"),
+}
+_OUTCOME_NAMES = list(_OUTCOMES)
+
+# Endpoints: (method, path template, weight, median ms, sigma, success status, noise odds).
+_ENDPOINTS = [
+    ("GET", "/api/v1/etps", 18, 85, 0.45, 200, {"unauthorized": .006}),
+    ("GET", "/api/v1/etps/{etp}", 22, 55, 0.40, 200, {"unauthorized": .006, "not_found": .015,
+                                                       "forbidden": .002, "inactive_user": .0005}),
+    ("PATCH", "/api/v1/etps/{etp}", 6, 120, 0.40, 200, {"unauthorized": .006, "bad_request": .02,
+                                                         "forbidden": .004}),
+    ("POST", "/api/v1/etps", 2, 160, 0.35, 201, {"unauthorized": .006, "bad_request": .03}),
+    ("GET", "/api/v1/sections/etp/{etp}", 14, 70, 0.40, 200, {"unauthorized": .006}),
+    ("PATCH", "/api/v1/sections/{section}", 7, 110, 0.40, 200, {"unauthorized": .006,
+                                                                 "bad_request": .02}),
+    ("POST", "/api/v1/sections/etp/{etp}/generate", 3, 140, 0.30, 202, {"unauthorized": .006,
+                                                                         "throttled": .01}),
+    ("GET", "/api/v1/sections/jobs/{job}", 10, 18, 0.35, 200, {"unauthorized": .006}),
+    ("GET", "/api/v1/auth/me", 9, 25, 0.35, 200, {"unauthorized": .01}),
+    ("POST", "/api/v1/auth/login", 3, 240, 0.25, 200, {"bad_credentials": .05, "throttled": .01}),
+    ("GET", "/api/v1/templates", 3, 40, 0.30, 200, {"unauthorized": .006}),
+    ("GET", "/api/v1/export/etp/{etp}/pdf", 1.5, 4200, 0.35, 200, {"unauthorized": .006,
+                                                                     "pdf_failed": .01}),
+]
+_LOGIN, _GENERATE, _HEALTH = 9, 6, -1
+
+
+def _split_template(path: str) -> tuple[str, str, str]:
+    """'/a/{etp}/b' -> ('/a/', 'etp', '/b'): the placeholder kind between head and tail."""
+    if "{" not in path:
+        return path, "", ""
+    head, rest = path.split("{", 1)
+    kind, tail = rest.split("}", 1)
+    return head, kind, tail
+
+
+_PATH_PARTS = np.array([_split_template(e[1]) for e in _ENDPOINTS], dtype=object)
+_OUTCOME_TABLE = np.array(list(_OUTCOMES.values()), dtype=object)
+_USER_AGENTS = [
+    "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0 Safari/537.36",
+    "Mozilla/5.0 (Windows NT 10.0; Win64; x64; rv:133.0) Gecko/20100101 Firefox/133.0",
+    "Mozilla/5.0 (Macintosh; Intel Mac OS X 10_15_7) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/18.1 Safari/605.1.15",
+    "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0 Safari/537.36",
+    "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0 Safari/537.36 Edg/131.0.0.0",
+]
+_PROBE_AGENT = "Mozilla/5.0+(compatible; UptimeRobot/2.0; http://www.uptimerobot.com/)"
+_N_USERS, _N_ORGS, _N_ETPS, _N_SECTIONS = 180, 14, 800, 3000
+FIELD_ORDER = ["level", "message", "context", "eventType", "method", "path", "statusCode",
+               "durationMs", "error", "ip", "userAgent", "requestId", "userId", "organizationId",
+               "stack", "jobId", "queue", "sectionId", "executionTimeMs", "query", "service",
+               "timestamp"]
+INT_FIELDS = {"statusCode", "durationMs", "executionTimeMs"}
+
+
+
+# --------------------------------------------------------------------------- small helpers
+def _cat(*parts) -> np.ndarray | str:
+    """Element-wise string concatenation of scalars and arrays (Arrow kernels, no Python loop).
+
+    A missing element (None) makes that result missing, as in SQL.
+    """
+    if all(isinstance(p, str) for p in parts):
+        return "".join(parts)
+    arrays = [p if isinstance(p, str) else pa.array(np.asarray(p, dtype=object), type=pa.string())
+              for p in parts]
+    return pc.binary_join_element_wise(*arrays, "").to_numpy(zero_copy_only=False)
+
+
+def _uuid4(rng: np.random.Generator, n: int) -> np.ndarray:
+    """``n`` random version-4 UUID strings, built from one block of random bytes."""
+    raw = rng.integers(0, 256, size=(n, 16), dtype=np.uint8)
+    raw[:, 6] = (raw[:, 6] & 0x0F) | 0x40
+    raw[:, 8] = (raw[:, 8] & 0x3F) | 0x80
+    hexed = np.frombuffer(raw.tobytes().hex().encode("ascii"), dtype=np.uint8).reshape(n, 32)
+    out = np.full((n, 36), ord("-"), dtype=np.uint8)
+    out[:, [i for i in range(36) if i not in (8, 13, 18, 23)]] = hexed
+    return out.view("S36").ravel().astype(str)
+
+
+def _frame(t, seq=0, **fields) -> pd.DataFrame:
+    """Log events: a time in epoch ms, a tie-breaker and Winston fields (scalars broadcast)."""
+    t = np.atleast_1d(np.asarray(t, dtype=np.int64))
+    return pd.DataFrame({"t": t, "seq": seq, **fields}, index=pd.RangeIndex(len(t)))
+
+
+def _stack(error_class, message, frames_key):
+    """Node-style stacks: ``Class: message`` then the frames named by ``frames_key``."""
+    if isinstance(frames_key, str):
+        frames = _FRAMES[frames_key]
+    else:
+        frames = pd.Series(frames_key, dtype=object).map(_FRAMES).to_numpy(dtype=object)
+    return _cat(error_class, ": ", message, "\n", frames)
+
+
+def _outcome_spec(outcome) -> np.ndarray:
+    """Rows of ``_OUTCOMES`` (status, error, class, frames, latency kind) for each outcome name."""
+    codes = pd.Categorical(np.asarray(outcome, dtype=object), categories=_OUTCOME_NAMES).codes
+    return _OUTCOME_TABLE[codes]
+
+
+def _weights() -> np.ndarray:
+    weights = np.array([e[2] for e in _ENDPOINTS], dtype=float)
+    return weights / weights.sum()
+
+
+def _as_str(values) -> np.ndarray:
+    return np.asarray(values).astype(str)
+
+
+# --------------------------------------------------------------------------- requests
+def _minute_rates(scale: float) -> np.ndarray:
+    """Expected requests per UTC minute: office hours in Brasília (UTC-3), a lunch dip."""
+    hour_brt = (np.arange(1440) / 60 - 3) % 24
+    activity = (0.04 + np.exp(-((hour_brt - 10.5) / 1.8) ** 2)
+                + 0.95 * np.exp(-((hour_brt - 15.5) / 2.2) ** 2)
+                + 0.15 * np.exp(-((hour_brt - 20.5) / 1.5) ** 2))
+    return scale * PEAK_REQUESTS_PER_MINUTE * activity
+
+
+def _draw_requests(rng, starts: np.ndarray, endpoint: np.ndarray, pools) -> pd.DataFrame:
+    """Requests with who, where and how long, for given start times and endpoints."""
+    n = len(starts)
+    etps, sections, user_org = pools
+    head, kind, tail = (_PATH_PARTS[endpoint, i] for i in range(3))
+    ident = np.select(
+        [kind == "etp", kind == "section", kind == "job"],
+        [etps[rng.integers(0, _N_ETPS, n)], sections[rng.integers(0, _N_SECTIONS, n)],
+         _as_str(rng.integers(47_000, 49_500, n))], "")
+    user = np.minimum(rng.zipf(1.6, n) - 1, _N_USERS - 1)
+    anonymous = endpoint == _LOGIN
+    first_octet = np.array([177, 179, 187, 189, 191, 200, 201])[rng.integers(0, 7, n)]
+    octets = [_as_str(x) for x in (first_octet, *rng.integers(0, 256, (2, n)), rng.integers(1, 255, n))]
+    return pd.DataFrame({
+        "start": starts.astype(np.int64),
+        "endpoint": endpoint,
+        "method": np.array([e[0] for e in _ENDPOINTS], dtype=object)[endpoint],
+        "path": _cat(head, ident, tail),
+        "ip": _cat(octets[0], ".", octets[1], ".", octets[2], ".", octets[3]),
+        "userAgent": np.array(_USER_AGENTS, dtype=object)[rng.integers(0, len(_USER_AGENTS), n)],
+        "userId": np.where(anonymous, None, _cat("u-", _as_str(user))),
+        "organizationId": np.where(anonymous, None, _cat("org-", _as_str(user_org[user]))),
+        "requestId": _uuid4(rng, n).astype(object),
+        "outcome": _noise_outcomes(rng, endpoint),
+        "duration": _endpoint_latency(rng, endpoint),
+    })
+
+
+def _noise_outcomes(rng, endpoint: np.ndarray) -> np.ndarray:
+    """Everyday 4xx noise (and the rare failed PDF) by endpoint odds."""
+    odds = np.zeros((len(_ENDPOINTS), len(_OUTCOME_NAMES)))
+    for i, spec in enumerate(_ENDPOINTS):
+        for name, p in spec[6].items():
+            odds[i, _OUTCOME_NAMES.index(name)] = p
+    odds[:, 0] = 1 - odds.sum(axis=1)
+    cumulative = np.cumsum(odds, axis=1)[endpoint]
+    picked = (rng.random(len(endpoint))[:, None] > cumulative).sum(axis=1)
+    return np.array(_OUTCOME_NAMES, dtype=object)[np.minimum(picked, len(_OUTCOME_NAMES) - 1)]
+
+
+def _endpoint_latency(rng, endpoint: np.ndarray) -> np.ndarray:
+    medians = np.array([e[3] for e in _ENDPOINTS], dtype=float)[endpoint]
+    sigmas = np.array([e[4] for e in _ENDPOINTS], dtype=float)[endpoint]
+    duration = medians * np.exp(sigmas * rng.standard_normal(len(endpoint)))
+    # One request in a hundred is slow for no story reason: a cold cache, a big ETP.
+    slow = rng.random(len(endpoint)) < 0.01
+    duration = np.where(slow, duration * rng.uniform(4, 15, len(endpoint)), duration)
+    return np.maximum(1, np.round(duration)).astype(np.int64)
+
+
+def _baseline_requests(rng, scale: float, pools) -> pd.DataFrame:
+    per_minute = rng.poisson(_minute_rates(scale))
+    minute = np.repeat(np.arange(1440), per_minute)
+    starts = np.sort(DAY_START_MS + minute * 60_000 + rng.integers(0, 60_000, len(minute)))
+    endpoint = rng.choice(len(_ENDPOINTS), len(starts), p=_weights())
+    return _draw_requests(rng, starts, endpoint, pools)
+
+
+def _health_probes(rng, interval_s: int) -> pd.DataFrame:
+    """An uptime monitor calling /api/health (which answers 200 even when the database is down)."""
+    starts = DAY_START_MS + 118 + np.arange(0, DAY_MS, interval_s * 1000)
+    n = len(starts)
+    return pd.DataFrame({
+        "start": starts.astype(np.int64), "endpoint": _HEALTH, "method": "GET", "path": "/api/health",
+        "ip": "216.144.250.150", "userAgent": _PROBE_AGENT, "userId": None, "organizationId": None,
+        "requestId": _uuid4(rng, n).astype(object), "outcome": "ok",
+        "duration": rng.integers(2, 9, n).astype(np.int64),
+    })
+
+
+_PLANTED_JOB_REQUEST = "0d6b2f9a-71c4-4e3b-9a58-c2e7f1d04b86"
+
+
+def _planted_requests() -> pd.DataFrame:
+    """The stories' own requests; each client re-sent its X-Request-ID when it retried."""
+    db, ai, jwt = DB_INCIDENT.request_id, OPENAI_OUTAGE.request_id, JWT_ROTATION.request_id
+    etp = "/api/v1/etps/4f2c0b9e-6a51-4d2e-8c3f-91d7a2b6e5c4"
+    generate = "/api/v1/sections/etp/2a8c4e61-9f3b-4d17-b5e2-8d0c6a1f7e39/generate"
+    rows = [
+        # start, method, path, endpoint, user, org, request id, outcome, duration
+        (DB_PLANTED_START, "GET", etp, 1, 81, 7, db, "db_dropped", 5012),
+        (_ms("2026-01-14T13:09:44.015"), "GET", etp, 1, 81, 7, db, "db_pool", 5003),
+        (_ms("2026-01-14T13:22:03.377"), "GET", etp, 1, 81, 7, db, "ok", 84),
+        (_ms("2026-01-14T16:39:04.870"), "POST", "/api/v1/sections/etp/9b1d7e42-3c6a-4f85-a2d0-6e8f1c3b5a97/generate",
+         _GENERATE, 23, 2, _PLANTED_JOB_REQUEST, "ok", 141),
+        (_ms("2026-01-14T16:47:31.204"), "POST", generate, _GENERATE, 57, 5, ai, "ai_unavailable", 11),
+        (_ms("2026-01-14T16:49:02.870"), "POST", generate, _GENERATE, 57, 5, ai, "ai_unavailable", 9),
+        (_ms("2026-01-14T16:58:15.342"), "POST", generate, _GENERATE, 57, 5, ai, "ok", 143),
+        (_ms("2026-01-14T19:03:52.728"), "GET", "/api/v1/etps", 0, 144, 3, jwt, "jwt_invalid", 3),
+        (_ms("2026-01-14T19:04:31.066"), "GET", "/api/v1/etps", 0, 144, 3, jwt, "ok", 47),
+    ]
+    frame = pd.DataFrame(rows, columns=["start", "method", "path", "endpoint", "user", "org",
+                                        "requestId", "outcome", "duration"])
+    frame["userId"] = _cat("u-", _as_str(frame.pop("user")))
+    frame["organizationId"] = _cat("org-", _as_str(frame.pop("org")))
+    frame["ip"] = "187.45.112.9"
+    frame["userAgent"] = _USER_AGENTS[0]
+    frame["planted"] = True
+    return frame.astype({"start": np.int64, "duration": np.int64})
+
+
+def _story_requests(rng, scale: float, pools) -> pd.DataFrame:
+    """Extra requests the stories cause: users retrying generation, logging in again."""
+    n_generate = max(round(110 * scale), 14)
+    gen_starts = np.sort(rng.integers(AI_OPEN + 1000, AI_CLOSE - 1000, n_generate))
+    generate = _draw_requests(rng, gen_starts, np.full(n_generate, _GENERATE), pools)
+    n_login = max(round(700 * scale), 20)
+    # Logins cluster right after the deploy, as users are sent back to the login page.
+    login_starts = np.sort(JWT_T0 + 2000 + rng.exponential(420_000, n_login).astype(np.int64))
+    login = _draw_requests(rng, login_starts, np.full(n_login, _LOGIN), pools)
+    login["outcome"] = np.where(rng.random(n_login) < 0.04, "bad_credentials", "ok")
+    return pd.concat([generate, login], ignore_index=True)
+
+
+# --------------------------------------------------------------------------- story rules
+def _apply_stories(rng, requests: pd.DataFrame) -> pd.DataFrame:
+    """Rewrite outcomes inside the story windows and drop what a restarting backend never saw."""
+    req = requests.copy()
+    free = ~req["planted"].fillna(False).to_numpy(dtype=bool)
+    start = req["start"].to_numpy()
+    health = req["endpoint"].to_numpy() == _HEALTH
+    n = len(req)
+    outcome = req["outcome"].to_numpy(dtype=object)
+
+    # DB: every request that needs PostgreSQL fails or crawls until the restart. Requests start
+    # failing 2 s before the planted one ends; failures take 3 s or more, so it stays the first.
+    in_db = free & ~health & (start >= DB_T0 - 2000) & (start < DB_DOWN)
+    draw = rng.random(n)
+    db_outcome = np.where(draw < 0.60, "db_dropped", np.where(draw < 0.90, "db_pool", "db_slow_ok"))
+    outcome = np.where(in_db, db_outcome, outcome)
+
+    # OpenAI: while the breaker is open, generation requests are refused at once.
+    generating = req["endpoint"].to_numpy() == _GENERATE
+    outcome = np.where(free & generating & (start >= AI_OPEN) & (start < AI_CLOSE), "ai_unavailable", outcome)
+
+    # JWT: tokens signed with the old secret fail, fewer as users log in again.
+    authenticated = req["userId"].notna().to_numpy() & ~health
+    fade = 0.9 * np.exp(-(start - JWT_T0) / 420_000)
+    in_jwt = free & authenticated & (start > JWT_T0) & (start < JWT_END) & (rng.random(n) < fade)
+    outcome = np.where(in_jwt, "jwt_invalid", outcome)
+
+    req["outcome"] = outcome.astype(object)
+    req["duration"] = _story_latency(rng, outcome, req["duration"].to_numpy(), free)
+    return _restart_gaps(req)
+
+
+def _story_latency(rng, outcome, duration, free) -> np.ndarray:
+    n = len(outcome)
+    kind = _outcome_spec(outcome)[:, 4]
+    by_kind = {
+        "fast": rng.integers(2, 16, n),
+        "db": rng.integers(3000, 6500, n),
+        "pool": 5000 + rng.integers(0, 60, n),
+        "db_slow": rng.integers(3500, 5000, n),
+        "pdf": 30000 + rng.integers(0, 250, n),
+    }
+    out = duration.copy()
+    for name, values in by_kind.items():
+        out = np.where(free & (kind == name), values, out)
+    return out.astype(np.int64)
+
+
+def _restart_gaps(req: pd.DataFrame) -> pd.DataFrame:
+    """A stopping container loses its in-flight requests; a starting one sees no traffic yet."""
+    start = req["start"].to_numpy()
+    end = start + req["duration"].to_numpy()
+    free = ~req["planted"].fillna(False).to_numpy(dtype=bool)
+    unseen = np.zeros(len(req), dtype=bool)
+    cut = np.zeros(len(req), dtype=bool)
+    for down, up in [(DB_DOWN, DB_UP + 400), (JWT_DOWN, JWT_T0 + 1)]:
+        unseen |= free & (start >= down) & (start < up)
+        cut |= free & (start < down) & (end >= down)
+    return req.assign(cut_off=cut)[~unseen].reset_index(drop=True)
+
+
+# --------------------------------------------------------------------------- request lines
+def _request_events(req: pd.DataFrame) -> pd.DataFrame:
+    """http_request, then http_response or http_error + the HttpExceptionFilter line."""
+    spec = _outcome_spec(req["outcome"])
+    ok_status = np.array([e[5] for e in _ENDPOINTS] + [200])[req["endpoint"].to_numpy()]
+    failed = pd.notna(spec[:, 0]).astype(bool)
+    status = np.where(failed, spec[:, 0], ok_status).astype(np.int64)
+    duration = req["duration"].to_numpy()
+    end = req["start"].to_numpy() + duration
+    who = {k: req[k].to_numpy(dtype=object) for k in ["method", "path", "requestId", "userId", "organizationId"]}
+    order = np.arange(len(req)) * 4
+
+    received = _frame(req["start"], order, level="info", message="HTTP Request received", context="HTTP",
+                      eventType="http_request", ip=req["ip"].to_numpy(dtype=object),
+                      userAgent=req["userAgent"].to_numpy(dtype=object), **who)
+    done = ~req["cut_off"].to_numpy(dtype=bool)
+    ok, bad = done & ~failed, done & failed
+    completed = _frame(end[ok], order[ok] + 1, level="info", message="HTTP Request completed",
+                       context="HTTP", eventType="http_response", statusCode=status[ok],
+                       durationMs=duration[ok], **{k: v[ok] for k, v in who.items()})
+    stacks = _stack(spec[bad, 2], spec[bad, 1], spec[bad, 3])
+    errored = _frame(end[bad], order[bad] + 1, level="error", message="HTTP Request failed", context="HTTP",
+                     eventType="http_error", statusCode=status[bad], durationMs=duration[bad],
+                     error=spec[bad, 1], stack=stacks, **{k: v[bad] for k, v in who.items()})
+    filtered = _frame(end[bad], order[bad] + 2, level="error", context="HttpExceptionFilter",
+                      message=_cat(who["method"][bad], " ", who["path"][bad]), stack=stacks)
+    return pd.concat([received, completed, errored, filtered], ignore_index=True)
+
+
+# --------------------------------------------------------------------------- other sources
+def _section_jobs(rng, req: pd.DataFrame, sections: np.ndarray) -> pd.DataFrame:
+    """BullMQ 'sections' jobs behind each accepted generation request, and their LLM calls."""
+    accepted = req[(req["endpoint"].to_numpy() == _GENERATE) & (req["outcome"] == "ok").to_numpy()
+                   & ~req["cut_off"].to_numpy(dtype=bool)].sort_values("start", kind="stable")
+    n = len(accepted)
+    job_id = _as_str(48_000 + np.arange(n))
+    picked = accepted["start"].to_numpy() + accepted["duration"].to_numpy() + rng.integers(40, 900, n)
+    planted = accepted["requestId"].to_numpy(dtype=object) == _PLANTED_JOB_REQUEST
+    # The planted job's LLM call is the first one OpenAI leaves hanging.
+    picked = np.where(planted, AI_CALL_T0 - 20, picked)
+    call = picked + 20
+    section = sections[rng.integers(0, _N_SECTIONS, n)]
+    lasting = rng.integers(28_000, 62_000, n)
+    tokens = rng.integers(1400, 4200, n)
+    common = dict(context="SectionsProcessor", queue="sections")
+    healthy = (call < AI_CALL_T0) | (call >= AI_CLOSE)
+    finish = call + lasting
+    frames = [
+        _frame(picked, 0, level="info", message=_cat("Processing job ", job_id, ": generate section"),
+               jobId=job_id, sectionId=section, **common),
+        _frame(call, 0, level="info", context="OpenAIService",
+               message="Generating completion with model: gpt-4.1-nano"),
+        _frame(finish[healthy], 0, level="info", context="OpenAIService",
+               message=_cat("Completion generated in ", _as_str(lasting[healthy]), "ms. Tokens: ",
+                            _as_str(tokens[healthy]))),
+        _frame(finish[healthy] + 35, 1, level="info", message=_cat("Job ", job_id[healthy], " completed"),
+               jobId=job_id[healthy], sectionId=section[healthy], **common),
+    ]
+    frames += _jobs_in_outage(rng, call[~healthy], job_id[~healthy], section[~healthy], planted[~healthy])
+    return pd.concat(frames, ignore_index=True)
+
+
+def _jobs_in_outage(rng, call, job_id, section, planted) -> list[pd.DataFrame]:
+    """Retries with backoff while OpenAI hangs (60 s each); once open, the breaker refuses the call."""
+    frames, attempt_start, alive = [], call.copy(), np.ones(len(call), dtype=bool)
+    common = dict(context="SectionsProcessor", queue="sections")
+    planted_delays = [1043, 2087, 4150]
+    for attempt in range(1, 5):
+        refused = alive & (attempt_start >= AI_OPEN)
+        frames.append(_frame(attempt_start[refused], 2, level="error",
+                             message=_cat("Job ", job_id[refused], " failed: " + AI_UNAVAILABLE),
+                             jobId=job_id[refused], sectionId=section[refused],
+                             stack=_stack("ServiceUnavailableException", AI_UNAVAILABLE, "breaker_job"),
+                             **common))
+        alive &= ~refused
+        failed_at = attempt_start + 60_000
+        if attempt == 4:
+            frames.append(_frame(failed_at[alive], 0, level="error", context="OpenAIService",
+                                 message="[OpenAI API] All 4 attempts exhausted. Last error: Request timed out."))
+            frames.append(_frame(failed_at[alive] + 4, 1, level="error",
+                                 message=_cat("Job ", job_id[alive], " failed: Request timed out."),
+                                 jobId=job_id[alive], sectionId=section[alive],
+                                 stack=_stack("APIConnectionTimeoutError", "Request timed out.", "openai_timeout"),
+                                 **common))
+            break
+        delay = np.round(1000 * 2 ** (attempt - 1) * (1 + 0.1 * rng.random(len(call)))).astype(np.int64)
+        delay = np.where(planted, planted_delays[attempt - 1], delay)
+        frames.append(_frame(failed_at[alive], 0, level="warn", context="OpenAIService",
+                             message=_cat(f"[OpenAI API] Attempt {attempt}/4 failed: Request timed out.. Retrying in ",
+                                          _as_str(delay[alive]), "ms...")))
+        attempt_start = failed_at + delay
+    return frames
+
+
+def _breaker_events() -> pd.DataFrame:
+    """opossum's state changes: open, half-open after 30 s, open again when the probe call times out."""
+    cycles = np.arange(0, 1 + int(np.ceil((AI_RECOVERS - AI_OPEN - 30_000) / 90_000)))
+    opened = AI_OPEN + cycles * 90_000
+    half_open = opened + 30_000
+    return pd.concat([
+        _frame(opened, 3, level="error", context="OpenAIService",
+               message="OpenAI circuit breaker OPENED - too many failures"),
+        _frame(half_open, 3, level="warn", context="OpenAIService",
+               message="OpenAI circuit breaker HALF-OPEN - testing recovery"),
+        _frame(AI_CLOSE, 3, level="info", context="OpenAIService",
+               message="OpenAI circuit breaker CLOSED - service recovered"),
+    ], ignore_index=True)
+
+
+def _health_failures(probes: pd.DataFrame) -> pd.DataFrame:
+    start = probes["start"].to_numpy()
+    failing = start[(start >= DB_T0) & (start < DB_DOWN)]
+    return _frame(failing + 2000, 3, level="error", context="HealthService",
+                  message="Health check failed: Database not connected")
+
+
+def _startup(at: int, db_retries: int = 0) -> pd.DataFrame:
+    """A container boot: Nest's start-up lines, TypeORM retries while the database is not back."""
+    modules = ["AppModule", "ConfigHostModule", "ThrottlerModule", "BullModule", "ConfigModule",
+               "TypeOrmModule", "AuthModule", "EtpsModule", "SectionsModule", "OrchestratorModule",
+               "ExportModule", "HealthModule"]
+    rows = [(at, "info", "NestFactory", "Starting Nest application...", None)]
+    rows += [(at + 40 + 9 * i, "info", "InstanceLoader", f"{m} dependencies initialized", None)
+             for i, m in enumerate(modules)]
+    boot_error = "Error: Connection terminated unexpectedly\n" + _FRAMES["typeorm_boot"]
+    rows += [(at + 1909 + 3013 * (k - 1), "error", "TypeOrmModule",
+              f"Unable to connect to the database. Retrying ({k})...", boot_error)
+             for k in range(1, db_retries + 1)]
+    clock = at + 2909 + 3013 * max(db_retries - 1, 0)
+    routes = [("EtpsController", "/api/v1/etps"), ("SectionsController", "/api/v1/sections"),
+              ("AuthController", "/api/v1/auth"), ("HealthController", "/api/health")]
+    rows += [(clock + 3 * i, "info", "RoutesResolver", f"{controller} {{{base}}}:", None)
+             for i, (controller, base) in enumerate(routes)]
+    return pd.DataFrame(rows, columns=["t", "level", "context", "message", "stack"]).assign(seq=0)
+
+
+def _startups() -> pd.DataFrame:
+    db = _startup(_ms("2026-01-14T13:21:18.205"), db_retries=2)
+    jwt = _startup(_ms("2026-01-14T19:03:44.310"))
+    ready = _frame([DB_UP, JWT_UP], 0, level="info", context="NestApplication",
+                   message="Nest application successfully started")
+    listening = _frame([DB_UP + 2, JWT_UP + 2], 0, level="info", context="Bootstrap",
+                       message="ETP Express backend listening on port 3000")
+    return pd.concat([db, jwt, ready, listening], ignore_index=True)
+
+
+def _slow_queries(rng, req: pd.DataFrame) -> pd.DataFrame:
+    """The slow-query warning (1000 ms threshold) for slow list and detail requests."""
+    slow = req[(req["duration"] > 1100).to_numpy() & np.isin(req["endpoint"], [0, 1, 4])
+               & (req["outcome"] == "ok").to_numpy() & ~req["cut_off"].to_numpy(dtype=bool)]
+    spent = slow["duration"].to_numpy() - rng.integers(15, 90, len(slow))
+    query = np.where(slow["endpoint"].to_numpy() == 0,
+                     'SELECT "Etp"."id", "Etp"."title", "Etp"."status" FROM "etps" "Etp" '
+                     'WHERE "Etp"."organizationId" = $1 ORDER BY "Etp"."updatedAt" DESC',
+                     'SELECT "Section"."id", "Section"."type", "Section"."content" FROM "etp_sections" '
+                     '"Section" WHERE "Section"."etpId" = $1')
+    return _frame(slow["start"].to_numpy() + spent, 1, level="warn", context="SlowQuery",
+                  message=_cat("Slow query detected: ", _as_str(spent), "ms"), executionTimeMs=spent,
+                  query=query.astype(object))
+
+
+def _cron_jobs() -> pd.DataFrame:
+    rows = [
+        ("2026-01-14T05:00:00.012", "ExportCleanupProcessor", "export-cleanup",
+         "Starting cleanup of exports older than 7 days"),
+        ("2026-01-14T05:00:01.388", "ExportCleanupProcessor", "export-cleanup",
+         "Export cleanup completed: 23 files removed"),
+        ("2026-01-14T06:00:00.020", "GovDataSyncProcessor", "gov-data-sync", "Running job cache-validation"),
+        ("2026-01-14T06:00:41.907", "GovDataSyncProcessor", "gov-data-sync",
+         "Cache validation completed: 1412 entries checked, 37 stale"),
+    ]
+    t, context, queue, message = (np.array(column, dtype=object) for column in zip(*rows))
+    return _frame([_ms(x) for x in t], 0, level="info", context=context, queue=queue, message=message)
+
+
+def _inactive_user_warnings(req: pd.DataFrame) -> pd.DataFrame:
+    inactive = req[(req["outcome"] == "inactive_user").to_numpy()]
+    return _frame(inactive["start"].to_numpy() + 1, 1, level="warn", context="JwtStrategy",
+                  message="Usuário inválido ou inativo", userId=inactive["userId"].to_numpy(dtype=object))
+
+
+# --------------------------------------------------------------------------- one day, as bytes
+def _production_events(seed: int, scale: float) -> pd.DataFrame:
+    rng = np.random.default_rng(seed)
+    user_org = rng.integers(1, _N_ORGS + 1, _N_USERS)
+    pools = (_uuid4(rng, _N_ETPS), _uuid4(rng, _N_SECTIONS), user_org)
+    probes = _health_probes(rng, 60 if scale >= 0.5 else 300)
+    requests = pd.concat([_baseline_requests(rng, scale, pools), probes, _planted_requests(),
+                          _story_requests(rng, scale, pools)], ignore_index=True)
+    requests = _apply_stories(rng, requests)
+    events = pd.concat([
+        _request_events(requests), _section_jobs(rng, requests, pools[1]), _breaker_events(),
+        _health_failures(probes), _startups(), _slow_queries(rng, requests), _cron_jobs(),
+        _inactive_user_warnings(requests),
+    ], ignore_index=True)
+    return events.sort_values(["t", "seq"], kind="stable", ignore_index=True)
+
+
+def _json_escape(values: pa.Array) -> pa.Array:
+    for raw, escaped in (("\\", "\\\\"), ('"', '\\"'), ("\n", "\\n"), ("\t", "\\t")):
+        values = pc.replace_substring(values, raw, escaped)
+    return values
+
+
+def _winston_json(events: pd.DataFrame) -> pa.Array:
+    """Format events as Winston JSON lines; a missing field is left out, as JSON.stringify does."""
+    stamps = np.datetime_as_string(events["t"].to_numpy().astype("datetime64[ms]"), unit="ms")
+    pieces = ["{"]
+    for field in FIELD_ORDER[:-2]:
+        if field not in events:
+            continue
+        values = pa.array(events[field], from_pandas=True)
+        if field in INT_FIELDS:
+            text = pc.cast(pc.cast(values, pa.int64()), pa.string())
+        else:
+            text = pc.binary_join_element_wise('"', _json_escape(pc.cast(values, pa.string())), '"', "")
+        separator = "" if field == "level" else ","
+        pieces.append(pc.fill_null(pc.binary_join_element_wise(f'{separator}"{field}":', text, ""), ""))
+    pieces += [f',"service":"{SERVICE}","timestamp":"', pa.array(np.char.add(stamps, "+0000")), '"}']
+    return pc.binary_join_element_wise(*pieces, "")
+
+
+_LATIN1_LINE = ('{"level":"error","message":"HTTP Request failed","context":"HTTP","eventType":"http_error",'
+                '"method":"POST","path":"/api/v1/etps","statusCode":400,"durationMs":6,'
+                '"error":"Descrição inválida","service":"' + SERVICE
+                + '","timestamp":"2026-01-14T10:31:07.215+0000"}').encode("latin-1")
+_NPM_BANNER = [b"> etp-express-backend@1.0.0 start:prod", b"> node dist/main"]
+
+
+def _with_malformed(lines: list[bytes], times: np.ndarray) -> list[bytes]:
+    """Plant what a log collector really delivers: cut lines, glued lines, banners, stray bytes."""
+    def at(clock: str) -> int:
+        return int(np.searchsorted(times, _ms(clock)))
+
+    for clock in ("2026-01-14T04:12:00", "2026-01-14T09:47:00", "2026-01-14T15:31:00"):
+        i = at(clock)
+        lines[i] = lines[i][: len(lines[i]) * 3 // 5]
+    i = at("2026-01-14T08:20:00")
+    lines[i] = b"\x00\x00\x00\x00" + lines[i]
+    glued = at("2026-01-14T11:05:00")
+    edits = [  # (index, lines removed, lines put in), applied from the end of the file backwards
+        (glued, 2, [lines[glued][: len(lines[glued]) // 2] + lines[glued + 1]]),
+        (at("2026-01-14T10:31:07.215"), 0, [_LATIN1_LINE]),
+        (at("2026-01-14T13:21:18.205"), 0, _NPM_BANNER),
+        (at("2026-01-14T19:03:44.310"), 0, _NPM_BANNER),
+    ]
+    for index, removed, new in sorted(edits, key=lambda edit: edit[0], reverse=True):
+        lines[index:index + removed] = new
+    return lines
+
+
+# Lines _with_malformed adds to the events (banners and the latin-1 line) less the glued one.
+_PLANTED_EXTRA_LINES = 2 * len(_NPM_BANNER) + 1 - 1
+
+
+def _production_bytes(seed: int, scale: float, n_lines: int | None = None) -> bytes:
+    events = _production_events(seed, scale)
+    if n_lines is not None:
+        # Thin the day evenly at random to the requested size, keeping the time order.
+        keep = np.random.default_rng(seed + 1).choice(len(events), n_lines - _PLANTED_EXTRA_LINES, replace=False)
+        events = events.iloc[np.sort(keep)].reset_index(drop=True)
+    lines = pc.cast(_winston_json(events), pa.binary()).to_pylist()
+    return b"\n".join(_with_malformed(lines, events["t"].to_numpy())) + b"\n"
+
+
+# --------------------------------------------------------------------------- public API
+def production_log(size: str = "full", seed: int = DEFAULT_SEED) -> Path:
+    """Path of a production log: ``"full"`` is a whole day (about 230,000 lines), ``"sample"``
+    the same stories in about 5,000 lines."""
+    if size not in SIZES:
+        raise ValueError(f"size must be one of {sorted(SIZES)}, not {size!r}")
+    name = f"etp-backend-production-v{GENERATOR_VERSION}-seed{seed}-{size}.log"
+    return cache.materialise(name, lambda fh: fh.write(_production_bytes(seed, SIZES[size])), binary=True)
+
+
+def write_production_lines(path: str | Path, n_lines: int, seed: int = DEFAULT_SEED) -> Path:
+    """Write exactly ``n_lines`` production lines to ``path`` (a busier day, thinned to size)."""
+    if n_lines < 1000:
+        raise ValueError("n_lines must be at least 1000")
+    scale = 1.15 * n_lines / FULL_DAY_LINES
+    while len(events := _production_events(seed, scale)) < n_lines:
+        scale *= 1.25
+    del events
+    path = Path(path)
+    path.write_bytes(_production_bytes(seed, scale, n_lines=n_lines))
+    return path
+
+
+def bracketed_log(seed: int = DEFAULT_SEED) -> Path:
+    """Path of the guide-style bracketed log (Exercise 5.1 as a whole Sunday morning)."""
+    name = f"etp-backend-bracketed-v{GENERATOR_VERSION}-seed{seed}.log"
+    return cache.materialise(name, lambda fh: fh.write(_bracketed_text(seed)))
+
+
+def dev_log(seed: int = DEFAULT_SEED) -> Path:
+    """Path of a development-mode log (header line, then the metadata as pretty-printed JSON)."""
+    name = f"etp-backend-dev-v{GENERATOR_VERSION}-seed{seed}.log"
+    return cache.materialise(name, lambda fh: fh.write(_dev_text(seed)))
+
+
+# --------------------------------------------------------------------------- bracketed format
+_BRACKET_LEVEL = {"info": "INFO", "warn": "WARN", "error": "ERROR", "debug": "DEBUG"}
+
+
+def _local_seconds(t: np.ndarray) -> pd.Series:
+    """'YYYY-MM-DD HH:mm:ss' for epoch milliseconds read as local wall-clock time."""
+    text = np.datetime_as_string(np.asarray(t).astype("datetime64[ms]").astype("datetime64[s]"), unit="s")
+    return pd.Series(np.char.replace(text, "T", " "), dtype="str")
+
+
+def _bracketed_text(seed: int) -> str:
+    rng = np.random.default_rng([seed, 521])
+    start, stop = _ms(f"{BRACKETED_DAY}T10:00:00"), _ms(f"{BRACKETED_DAY}T11:30:00")
+    fail, back = _ms(BRACKETED_FIRST_FAILURE), _ms(BRACKETED_RECOVERED_AT)
+    t = np.sort(rng.integers(start, stop, rng.poisson(22 * 90)))
+    t = t[(t < fail - 1000) | (t > back + 1000)]
+    n = len(t)
+    endpoint = rng.choice(len(_ENDPOINTS), n, p=_weights())
+    head, kind, tail = (_PATH_PARTS[endpoint, i] for i in range(3))
+    ident = np.select([kind == "job"], ["31877"], np.where(kind == "", "", "7c1e9a40-2b6d-4f3e-8a15-c94d0e6b2f18"))
+    status = np.array([e[5] for e in _ENDPOINTS])[endpoint]
+    requests = _frame(t, 0, level="info", message=_cat(
+        np.array([e[0] for e in _ENDPOINTS])[endpoint], " ", head, ident, tail, " ", _as_str(status), " - ",
+        _as_str(_endpoint_latency(rng, endpoint)), "ms"))
+    debug = rng.random(n) < 0.15
+    cache_lines = _frame(t[debug] - 3, 0, level="debug",
+                         message=_cat("Cache hit for key etp:", _as_str(rng.integers(1000, 9999, debug.sum()))))
+    missing = rng.random(n) < 0.01
+    not_found = _frame(t[missing] + 1, 1, level="error", message="NotFoundException: ETP não encontrado",
+                       stack=_FRAMES["etps"])
+    events = pd.concat([requests, cache_lines, not_found, _bracketed_incident(rng, fail, back)], ignore_index=True)
+    events = events.sort_values(["t", "seq"], kind="stable", ignore_index=True)
+    head_line = "[" + events["level"].map(_BRACKET_LEVEL) + "] " + _local_seconds(events["t"]) + " " \
+        + events["message"].astype("str")
+    text = head_line.where(events["stack"].isna(), head_line + "\n" + events["stack"].astype("str"))
+    lines = text.tolist()
+    # Railway's own line when the container starts, and npm's warning at the restart.
+    lines.insert(int(np.searchsorted(events["t"].to_numpy(), back - 7000)), "npm WARN config production "
+                 "Use `--omit=dev` instead.")
+    lines.insert(0, "Starting Container")
+    return "\n".join(lines) + "\n"
+
+
+def _bracketed_incident(rng, fail: int, back: int) -> pd.DataFrame:
+    """Exercise 5.1's excerpt verbatim, then what followed it until the restart."""
+    query_frames = ("    at PostgresQueryRunner.query (/app/node_modules/typeorm/driver/postgres/PostgresQueryRunner.js:219:19)\n"
+                    "    at EtpRepository.findOne (/app/dist/modules/etps/etp.repository.js:41:22)")
+    first = _frame([fail, fail + 1000], [0, 1], level="error",
+                   message=np.array(["QueryFailedError: Connection terminated unexpectedly",
+                                     "NestJS Error: Unable to connect to the database"], dtype=object),
+                   stack=np.array([query_frames, None], dtype=object))
+    t = np.sort(rng.integers(fail + 1500, back - 9000, 140))
+    dropped = rng.random(len(t)) < 0.7
+    deeper = (query_frames + "\n    at async EtpsService.findOne (/app/dist/modules/etps/etps.service.js:88:21)"
+              "\n    at async EtpsController.findOne (/app/dist/modules/etps/etps.controller.js:61:16)")
+    failures = _frame(t, 0, level="error",
+                      message=np.where(dropped, "QueryFailedError: Connection terminated unexpectedly",
+                                       "Error: timeout exceeded when trying to connect").astype(object),
+                      stack=np.where(dropped, deeper, _FRAMES["pool"]).astype(object))
+    checks = _frame(np.arange(fail + 30_000, back - 9000, 30_000), 0, level="error",
+                    message="Health check failed: Database not connected")
+    boot = _frame([back - 7000, back - 4000, back], 0, level=np.array(["info", "error", "info"], dtype=object),
+                  message=np.array(["Starting Nest application...",
+                                    "Unable to connect to the database. Retrying (1)...",
+                                    "Nest application successfully started"], dtype=object),
+                  stack=np.array([None, _FRAMES["typeorm_boot"], None], dtype=object))
+    return pd.concat([first, failures, checks, boot], ignore_index=True)
+
+
+# --------------------------------------------------------------------------- development format
+def _dev_text(seed: int) -> str:
+    events = _dev_events(np.random.default_rng([seed, 808]))
+    context = ("[" + events["context"].astype("str") + "]").fillna("")
+    head = (_local_seconds(events["t"]) + " " + events["level"].astype("str") + " " + context + " "
+            + events["message"].astype("str"))
+    # The Nest CLI's own output in watch mode comes before the first log line.
+    cli = ["[2:00:00 PM] Starting compilation in watch mode...", "",
+           "[2:00:02 PM] Found 0 errors. Watching for file changes.", ""]
+    return "\n".join(cli + (head + "\n" + _pretty_meta(events)).tolist()) + "\n"
+
+
+def _pretty_meta(events: pd.DataFrame) -> pd.Series:
+    """``JSON.stringify(meta, null, 2)``: service first (winston's defaultMeta), then the fields."""
+    keys = ["eventType", "method", "path", "statusCode", "durationMs", "ip", "requestId", "userId",
+            "organizationId", "error", "stack"]
+    text = pd.Series('{\n  "service": "' + SERVICE + '"', index=events.index, dtype="str")
+    for key in keys:
+        if key not in events:
+            continue
+        values = events[key]
+        if key in INT_FIELDS:
+            rendered = values.astype("Int64").astype("str")
+        else:
+            escaped = _json_escape(pa.array(values, type=pa.string(), from_pandas=True))
+            rendered = '"' + pd.Series(escaped.to_pandas(), index=events.index, dtype="str") + '"'
+        text = text.where(values.isna(), text + f',\n  "{key}": ' + rendered)
+    return text + "\n}"
+
+
+def _dev_events(rng) -> pd.DataFrame:
+    boot = _ms(f"{DEV_DAY}T14:00:03")
+    first_error = _ms(DEV_FIRST_ERROR)
+    reboot = first_error + 6 * 60_000
+    startup = pd.concat([_startup(boot), _startup(reboot)], ignore_index=True).drop(columns="stack")
+    ready = _frame([boot + 4000, reboot + 4000], 0, level="info", context="NestApplication",
+                   message="Nest application successfully started")
+    docs = _frame(boot + 4002, 0, level="info", context=None,
+                  message="Swagger documentation available at http://localhost:3000/api/docs")
+    t = np.sort(rng.integers(boot + 5000, _ms(f"{DEV_DAY}T14:40:00"), 160))
+    t = t[(t < first_error - 500) | (t > reboot + 5000)]
+    n = len(t)
+    endpoint = rng.choice([0, 1, 4, 8, 10], n)
+    head, kind, tail = (_PATH_PARTS[endpoint, i] for i in range(3))
+    who = dict(method=np.array([e[0] for e in _ENDPOINTS], dtype=object)[endpoint],
+               path=_cat(head, np.where(kind == "etp", "0b5e3c7a-1d92-4f6e-a8b4-3c7d9e2f1a05", ""), tail),
+               requestId=_uuid4(rng, n).astype(object), userId="u-1", organizationId="org-1")
+    duration = _endpoint_latency(rng, endpoint)
+    received = _frame(t, 0, level="info", context="HTTP", message="HTTP Request received",
+                      eventType="http_request", ip="::1", **who)
+    completed = _frame(t + duration, 1, level="info", context="HTTP", message="HTTP Request completed",
+                       eventType="http_response", statusCode=200, durationMs=duration, **who)
+    debug = _frame(t + 1, 0, level="debug", context="CacheService",
+                   message=_cat("Cache miss for key etp:", _as_str(rng.integers(1, 99, n))))
+    return pd.concat([startup, ready, docs, received, completed, debug, _dev_story(first_error, reboot)],
+                     ignore_index=True).sort_values(["t", "seq"], kind="stable", ignore_index=True)
+
+
+def _dev_story(first_error: int, reboot: int) -> pd.DataFrame:
+    """A pending migration (a relation is missing), then an OpenAI call retried twice to success."""
+    missing = 'relation "etp_templates" does not exist'
+    stack = _cat("QueryFailedError: ", missing, "\n",
+                 _FRAMES["query"].replace("EtpsService.findOne (/app/dist/modules/etps/etps.service.js",
+                                          "TemplatesService.findAll (/app/dist/modules/templates/templates.service.js"))
+    who = dict(method="GET", path="/api/v1/templates", requestId="1f0c9e8d-7b6a-4c5d-9e4f-3a2b1c0d9e8f",
+               userId="u-1", organizationId="org-1")
+    failed = pd.concat([
+        _frame(first_error - 31, 0, level="info", context="HTTP", message="HTTP Request received",
+               eventType="http_request", ip="::1", **who),
+        _frame(first_error, 1, level="error", context="HTTP", message="HTTP Request failed",
+               eventType="http_error", statusCode=500, durationMs=31, error=missing, stack=stack, **who),
+        _frame(first_error, 2, level="error", context="HttpExceptionFilter", message="GET /api/v1/templates",
+               stack=stack),
+    ], ignore_index=True)
+    call = reboot + 95_000
+    retries = _frame([call, call + 60_000, call + 121_041, call + 123_154 + 31_804], 0,
+                     level=np.array(["info", "warn", "warn", "info"], dtype=object), context="OpenAIService",
+                     message=np.array(["Generating completion with model: gpt-4.1-nano",
+                                       "[OpenAI API] Attempt 1/4 failed: Request timed out.. Retrying in 1041ms...",
+                                       "[OpenAI API] Attempt 2/4 failed: Request timed out.. Retrying in 2113ms...",
+                                       "Completion generated in 31804ms. Tokens: 2617"], dtype=object))
+    return pd.concat([failed, retries], ignore_index=True)

@@ -1,0 +1,603 @@
+"""One simulated month of ETP Express operations (October 2026) for Module 2: SLA and SLOs.
+
+Three raw text files stand in for what an on-call engineer would pull from production:
+
+- ``request_log``: the backend's Winston JSON lines (Railway logs). HTTP completions and
+  failures from the ``HTTP`` interceptor, BullMQ section completions from
+  ``SectionsProcessor``, and a few start-up and warning lines from other contexts.
+- ``health_probe_log``: one line per Railway health probe of ``/api/health`` (every 30 s).
+- ``incident_channel_log``: an export of the team's #incidents channel, times in BRT.
+
+The month is the same for every seed: what the seed changes is the noise (request mix,
+latencies, ids, chat lines, seconds). The planted events (``PLANTED``, UTC) are fixed, so the
+course can talk about them by date:
+
+- ``pool_exhaustion``  Wed 07 Oct 16:48-17:28 UTC: most API calls fail with 500
+  "Connection terminated unexpectedly" after ~5 s; probes time out or report the database
+  disconnected. The worst trailing-24 h 5xx rate is several %, the month stays well under 1 %.
+- ``redis_outage``     Wed 14 Oct 03:10-03:35 UTC: probes report ``unhealthy`` with
+  ``redis: "not_configured"`` (the backend's wording when a configured Redis is down).
+- ``slow_llm``         Tue 20 Oct 15:00-19:30 UTC: OpenAI degraded, sections take 35-60 s.
+  That is only 1-2 % of the month's ~4 000 sections, so the month's p95 stays at 23-24 s
+  (SLO met, 6 s clear of 30 s) although every hour of the window has a p95 above 35 s.
+- ``crash_loop``       Wed 21 Oct 18:05-18:40 UTC: backend out of memory and restarting;
+  probes get 502 from Railway's edge and the backend logs nothing at all.
+- ``pdf_export_broken`` Fri 23 Oct 13:05-22:20 UTC: every PDF export fails with 500
+  (Chromium missing after a deploy); DOCX export still works.
+- ``db_failover``      Tue 27 Oct 06:40-07:00 UTC: database unreachable; probes unhealthy.
+
+The four probe outages last 40 + 25 + 35 + 20 = 120 min; six lone probe timeouts add 3 min,
+so downtime is 123 min and uptime 99.72 %: above the guide's 99.5 % SLO, below the SLA's 99.9 %.
+The API p95 (about 0.6 s) meets the guide's 2 s comfortably; exports are slow but rare.
+
+The channel holds ten incidents, P0 to P3, including every event above. First response is
+late for four of them (10-02 P3, 10-14 P1, 10-15 P2, 10-21 P0) and resolution for two
+(10-09 P2, 10-23 P1). INC-2026-10-02-01 (P3) is on time only when its 5-day target is
+counted in business days; INC-2026-10-29-01 is still open when the export ends.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import IO
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from course.data import cache
+
+GENERATOR_VERSION = 1
+DEFAULT_SEED = 2026
+
+MONTH_START = pd.Timestamp("2026-10-01", tz="UTC")
+MONTH_END = pd.Timestamp("2026-11-01", tz="UTC")
+SERVICE = "etp-express-backend"
+PROBE_INTERVAL_S = 30
+PROBE_TIMEOUT_MS = 5000
+
+
+def _window(start: str, end: str) -> tuple[pd.Timestamp, pd.Timestamp]:
+    return pd.Timestamp(start, tz="UTC"), pd.Timestamp(end, tz="UTC")
+
+
+PLANTED = {
+    "pool_exhaustion": _window("2026-10-07 16:48", "2026-10-07 17:28"),
+    "redis_outage": _window("2026-10-14 03:10", "2026-10-14 03:35"),
+    "slow_llm": _window("2026-10-20 15:00", "2026-10-20 19:30"),
+    "crash_loop": _window("2026-10-21 18:05", "2026-10-21 18:40"),
+    "pdf_export_broken": _window("2026-10-23 13:05", "2026-10-23 22:20"),
+    "db_failover": _window("2026-10-27 06:40", "2026-10-27 07:00"),
+}
+PROBE_OUTAGES = ("pool_exhaustion", "redis_outage", "crash_loop", "db_failover")
+LONE_PROBE_TIMEOUTS = 6
+
+# Relative traffic by BRT hour (UTC-3) on a working day: office hours, a lunch dip.
+HOURLY_SHAPE = np.array([
+    0.04, 0.03, 0.02, 0.02, 0.02, 0.03, 0.08, 0.25, 0.65, 0.95, 1.00, 0.95,
+    0.60, 0.80, 1.00, 1.00, 0.90, 0.70, 0.40, 0.25, 0.20, 0.15, 0.10, 0.06,
+])
+QUIET_DAY_FACTOR = 0.12      # weekends and the 12 Oct national holiday
+HOLIDAYS_BRT = (pd.Timestamp("2026-10-12"),)
+USER_ACTIONS_PER_MONTH = 85_000
+SECTION_JOBS_PER_MONTH = 4_000
+HEALTH_HIT_EVERY_MIN = 5     # an external uptime monitor; its hits are in the request log
+JOB_POLL_EVERY_MS = 3_000    # the frontend polls a section job's status every 3 s
+
+# Route catalogue: method, path before the id, id kind, path after the id, class,
+# success status, median latency (ms), log-normal sigma, share of user actions.
+ROUTES = pd.DataFrame(
+    [
+        ("POST", "/api/v1/auth/login", "", "", "auth", 200, 280, 0.45, 0.06),
+        ("GET", "/api/v1/auth/me", "", "", "auth", 200, 60, 0.50, 0.10),
+        ("GET", "/api/v1/etps", "", "", "crud", 200, 110, 0.70, 0.14),
+        ("GET", "/api/v1/etps/", "etp", "", "crud", 200, 90, 0.70, 0.20),
+        ("PATCH", "/api/v1/etps/", "etp", "", "crud", 200, 180, 0.60, 0.08),
+        ("POST", "/api/v1/etps", "", "", "crud", 201, 210, 0.55, 0.02),
+        ("GET", "/api/v1/sections/etp/", "etp", "", "crud", 200, 120, 0.70, 0.13),
+        ("PATCH", "/api/v1/sections/", "section", "", "crud", 200, 170, 0.60, 0.06),
+        ("GET", "/api/v1/sections/", "section", "", "crud", 200, 80, 0.60, 0.06),
+        ("GET", "/api/v1/export/etp/", "etp", "/pdf", "export", 200, 3200, 0.45, 0.035),
+        ("GET", "/api/v1/export/etp/", "etp", "/docx", "export", 200, 1400, 0.40, 0.015),
+    ],
+    columns=["method", "prefix", "id_kind", "suffix", "route_class", "ok_status",
+             "median_ms", "sigma", "share"],
+)
+GENERATE = ("POST", "/api/v1/sections/etp/", "/generate", 201, 150, 0.50)
+JOB_POLL = ("GET", "/api/v1/sections/jobs/", 200, 30, 0.50)
+HEALTH = ("GET", "/api/health", 200, 25, 0.40)
+
+# Failures the interceptor logs as http_error, 4xx included: (status, error, stack head, latency ms).
+ERRORS = {
+    "token": (401, "Token inválido", "UnauthorizedException: Token inválido", 8),
+    "login": (401, "Credenciais inválidas", "UnauthorizedException: Credenciais inválidas", 290),
+    "missing": (404, "ETP não encontrado", "NotFoundException: ETP não encontrado", 35),
+    "throttled": (429, "ThrottlerException: Too Many Requests",
+                  "ThrottlerException: Too Many Requests", 3),
+    "db": (500, "Connection terminated unexpectedly",
+           "QueryFailedError: Connection terminated unexpectedly", 5000),
+    "internal": (500, "Internal server error",
+                 "InternalServerErrorException: Internal server error", 120),
+    "chromium": (500, "Chromium nao encontrado. Verifique PUPPETEER_EXECUTABLE_PATH",
+                 "InternalServerErrorException: Chromium nao encontrado", 150),
+}
+STACK_FRAME = r"\n    at process.processTicksAndRejections (node:internal/process/task_queues:95:5)"
+
+N_USERS, N_ORGS, N_ETPS, N_SECTIONS = 420, 38, 1_500, 6_000
+
+
+# ---------------------------------------------------------------- shared helpers
+
+def _ms(ts: pd.Timestamp) -> int:
+    """Milliseconds since the epoch: the generators compute in int64 ms throughout."""
+    return ts.value // 1_000_000  # .value is nanoseconds whatever the unit
+
+
+def _in_window(ms: np.ndarray, name: str) -> np.ndarray:
+    start, end = PLANTED[name]
+    return (ms >= _ms(start)) & (ms < _ms(end))
+
+
+def _iso_ms(ms: np.ndarray) -> np.ndarray:
+    """'2026-10-07T16:48:03.123' for each epoch-ms value (no zone suffix)."""
+    return np.datetime_as_string(ms.astype("datetime64[ms]"), unit="ms")
+
+
+def _uuid4(rng: np.random.Generator, n: int) -> np.ndarray:
+    """n random version-4 UUID strings, built from one block of random bytes."""
+    raw = rng.integers(0, 256, size=(n, 16), dtype=np.uint8)
+    raw[:, 6] = (raw[:, 6] & 0x0F) | 0x40
+    raw[:, 8] = (raw[:, 8] & 0x3F) | 0x80
+    hex_chars = np.frombuffer(raw.tobytes().hex().encode("ascii"), dtype=np.uint8).reshape(n, 32)
+    dashed = np.full((n, 36), ord("-"), dtype=np.uint8)
+    dashed[:, [i for i in range(36) if i not in (8, 13, 18, 23)]] = hex_chars
+    return dashed.view("S36").ravel().astype(str)
+
+
+def _lognormal_ms(rng: np.random.Generator, median, sigma, n: int) -> np.ndarray:
+    return np.asarray(median) * np.exp(np.asarray(sigma) * rng.standard_normal(n))
+
+
+def _minute_intensity() -> np.ndarray:
+    """Relative traffic for every minute of the month (peak working-day hour = 1)."""
+    minute_ms = _ms(MONTH_START) + np.arange(31 * 1440, dtype=np.int64) * 60_000
+    brt = pd.DatetimeIndex(minute_ms.astype("datetime64[ms]")) - pd.Timedelta(hours=3)
+    quiet = (brt.day_of_week >= 5) | brt.normalize().isin(HOLIDAYS_BRT)
+    return HOURLY_SHAPE[brt.hour.to_numpy()] * np.where(quiet, QUIET_DAY_FACTOR, 1.0)
+
+
+def _poisson_times(rng: np.random.Generator, per_month: int) -> np.ndarray:
+    """Sorted event times (epoch ms) of a Poisson process shaped by the traffic curve."""
+    intensity = _minute_intensity()
+    counts = rng.poisson(intensity * per_month / intensity.sum())
+    minute_ms = _ms(MONTH_START) + np.arange(intensity.size, dtype=np.int64) * 60_000
+    times = np.repeat(minute_ms, counts) + rng.integers(0, 60_000, counts.sum())
+    return np.sort(times)
+
+
+def _str(values) -> pd.Series:
+    return pd.Series(values, dtype="str")
+
+
+def _join(*parts) -> pa.Array:
+    """Row-wise concatenation of string columns and literals, in one pyarrow kernel call."""
+    def column(part):
+        if isinstance(part, str):
+            return pa.scalar(part, pa.large_string())
+        if isinstance(part, pd.Series):
+            return pa.array(part.astype("str")).cast(pa.large_string())
+        return pa.array(np.asarray(part, dtype=object), type=pa.large_string())
+    return pc.binary_join_element_wise(*map(column, parts), pa.scalar("", pa.large_string()))
+
+
+# ---------------------------------------------------------------- request log
+
+def _user_actions(rng, users: pd.DataFrame, etps, sections) -> pd.DataFrame:
+    ts = _poisson_times(rng, USER_ACTIONS_PER_MONTH)
+    route = ROUTES.iloc[rng.choice(len(ROUTES), size=ts.size, p=ROUTES["share"] / ROUTES["share"].sum())]
+    route = route.reset_index(drop=True)
+    ids = np.where(route["id_kind"] == "etp", rng.choice(etps, ts.size),
+                   np.where(route["id_kind"] == "section", rng.choice(sections, ts.size), ""))
+    who = users.iloc[rng.integers(0, len(users), ts.size)].reset_index(drop=True)
+    return pd.DataFrame({
+        "ms": ts,
+        "method": route["method"],
+        "path": route["prefix"] + ids + route["suffix"],
+        "route_class": route["route_class"],
+        "status": route["ok_status"].to_numpy(),
+        "duration": _lognormal_ms(rng, route["median_ms"], route["sigma"], ts.size),
+        "userId": who["userId"],
+        "organizationId": who["organizationId"],
+    })
+
+
+def _section_jobs(rng, users: pd.DataFrame, etps, sections) -> pd.DataFrame:
+    """One row per generation request: when it was posted and how long the job ran."""
+    ts = _poisson_times(rng, SECTION_JOBS_PER_MONTH)
+    who = users.iloc[rng.integers(0, len(users), ts.size)].reset_index(drop=True)
+    normal_s = _lognormal_ms(rng, 14.0, 0.28, ts.size)
+    slow_s = rng.uniform(35.0, 60.0, ts.size)
+    run_s = np.where(_in_window(ts, "slow_llm"), slow_s, normal_s)
+    jobs = pd.DataFrame({
+        "ms": ts,
+        "jobId": (48_213 + np.arange(ts.size)).astype(str),
+        "etpId": rng.choice(etps, ts.size),
+        "sectionId": rng.choice(sections, ts.size),
+        "post_ms": _lognormal_ms(rng, GENERATE[4], GENERATE[5], ts.size),
+        "run_ms": np.round(run_s * 1000),
+        "userId": who["userId"],
+        "organizationId": who["organizationId"],
+    })
+    # The backend was down during the crash loop: no job was accepted then.
+    return jobs[~_in_window(ts, "crash_loop")].reset_index(drop=True)
+
+
+def _generate_requests(jobs: pd.DataFrame) -> pd.DataFrame:
+    method, prefix, suffix, status, _, _ = GENERATE
+    return pd.DataFrame({
+        "ms": jobs["ms"], "method": method, "path": prefix + jobs["etpId"] + suffix,
+        "route_class": "crud", "status": status, "duration": jobs["post_ms"],
+        "userId": jobs["userId"], "organizationId": jobs["organizationId"],
+    })
+
+
+def _job_polls(rng, jobs: pd.DataFrame) -> pd.DataFrame:
+    """Status polls every 3 s from the moment the job is queued until it has finished."""
+    polls_per_job = (jobs["run_ms"] // JOB_POLL_EVERY_MS + 1).astype(int).to_numpy()
+    job = np.repeat(np.arange(len(jobs)), polls_per_job)
+    nth = np.arange(job.size) - np.repeat(np.cumsum(polls_per_job) - polls_per_job, polls_per_job) + 1
+    queued_ms = (jobs["ms"] + jobs["post_ms"]).to_numpy()
+    method, prefix, status, median, sigma = JOB_POLL
+    return pd.DataFrame({
+        "ms": (queued_ms[job] + nth * JOB_POLL_EVERY_MS + rng.integers(0, 400, job.size)).astype(np.int64),
+        "method": method, "path": prefix + jobs["jobId"].to_numpy()[job],
+        "route_class": "crud", "status": status,
+        "duration": _lognormal_ms(rng, median, sigma, job.size),
+        "userId": jobs["userId"].to_numpy()[job],
+        "organizationId": jobs["organizationId"].to_numpy()[job],
+    })
+
+
+def _health_hits(rng) -> pd.DataFrame:
+    ms = _ms(MONTH_START) + np.arange(0, 31 * 1440, HEALTH_HIT_EVERY_MIN, dtype=np.int64) * 60_000
+    ms = ms + rng.integers(0, 1_000, ms.size)
+    method, path, status, median, sigma = HEALTH
+    return pd.DataFrame({
+        "ms": ms, "method": method, "path": path, "route_class": "health", "status": status,
+        "duration": _lognormal_ms(rng, median, sigma, ms.size), "userId": "", "organizationId": "",
+    })
+
+
+def _apply_client_errors(rng, req: pd.DataFrame) -> pd.Series:
+    """Pick the 4xx/5xx noise of an ordinary month; returns an error key per row ('' = ok)."""
+    n = len(req)
+    path = req["path"]
+    is_login = (path == "/api/v1/auth/login").to_numpy()
+    authed = ~is_login & (req["route_class"] != "health").to_numpy()
+    has_etp = path.str.startswith("/api/v1/etps/") | path.str.startswith("/api/v1/export/")
+    throttled_route = is_login | path.str.endswith("/generate").to_numpy()
+    err = np.full(n, "", dtype=object)
+    err[authed & (rng.random(n) < 0.012)] = "token"
+    err[is_login & (rng.random(n) < 0.08)] = "login"
+    err[(err == "") & has_etp.to_numpy() & (rng.random(n) < 0.008)] = "missing"
+    err[(err == "") & throttled_route & (rng.random(n) < 0.015)] = "throttled"
+    err[(err == "") & authed & (rng.random(n) < 0.0003)] = "internal"
+    return pd.Series(err, index=req.index)
+
+
+def _apply_planted_errors(rng, req: pd.DataFrame, err: pd.Series) -> None:
+    """The month's incidents as seen by the interceptor (edits ``req``/``err`` in place)."""
+    ms = req["ms"].to_numpy()
+    api = (req["route_class"] != "health").to_numpy()
+    pool = _in_window(ms, "pool_exhaustion")
+    fails = pool & api & (rng.random(len(req)) < 0.65)
+    err[fails] = "db"
+    # Requests that got a connection in the end still waited in the pool queue.
+    slow = pool & ~fails
+    req.loc[slow, "duration"] += rng.uniform(1_500, 4_500, slow.sum())
+    err[_in_window(ms, "db_failover") & api] = "db"
+    pdf = req["path"].str.endswith("/pdf").to_numpy()
+    err[_in_window(ms, "pdf_export_broken") & pdf] = "chromium"
+
+
+def _error_durations(rng, err: pd.Series) -> np.ndarray:
+    base = err.map({k: v[3] for k, v in ERRORS.items()}).astype(float).to_numpy()
+    jitter = np.where(base >= 5000, rng.exponential(60, err.size),
+                      base * 0.3 * rng.standard_normal(err.size))
+    return np.maximum(1, base + jitter)
+
+
+def _http_lines(rng, req: pd.DataFrame, err: pd.Series) -> pa.Array:
+    failed = (err != "").to_numpy()
+    table = pd.DataFrame.from_dict(ERRORS, orient="index", columns=["status", "error", "stack", "ms"])
+    status = np.where(failed, err.map(table["status"]).fillna(0).astype(int), req["status"])
+    duration = np.where(failed, _error_durations(rng, err), req["duration"]).round().astype(np.int64)
+    error_part = np.where(
+        failed,
+        ',"error":"' + err.map(table["error"]).fillna("") + '","stack":"'
+        + err.map(table["stack"]).fillna("") + STACK_FRAME + '"',
+        "",
+    )
+    has_user = (req["userId"] != "") & ~err.isin(["token", "login"])
+    user_part = np.where(has_user, ',"userId":"' + req["userId"] + '","organizationId":"'
+                         + req["organizationId"] + '"', "")
+    head = np.where(failed, '{"level":"error","message":"HTTP Request failed","context":"HTTP","eventType":"http_error"',
+                    '{"level":"info","message":"HTTP Request completed","context":"HTTP","eventType":"http_response"')
+    return _join(head, ',"method":"', req["method"], '","path":"', req["path"],
+                 '","statusCode":', status.astype(str), ',"durationMs":', duration.astype(str),
+                 error_part, ',"requestId":"', _uuid4(rng, len(req)), '"', user_part,
+                 f',"service":"{SERVICE}","timestamp":"', _iso_ms(req["ms"].to_numpy()), '+0000"}')
+
+
+def _section_lines(jobs: pd.DataFrame) -> tuple[np.ndarray, pa.Array]:
+    done_ms = (jobs["ms"] + jobs["post_ms"] + jobs["run_ms"]).round().astype(np.int64).to_numpy()
+    lines = _join('{"level":"info","message":"Section generation completed","context":"SectionsProcessor"'
+                  ',"jobId":"', jobs["jobId"], '","sectionId":"', jobs["sectionId"],
+                  '","durationMs":', jobs["run_ms"].astype(np.int64).astype(str),
+                  f',"service":"{SERVICE}","timestamp":"', _iso_ms(done_ms), '+0000"}')
+    return done_ms, lines
+
+
+def _other_lines(rng, jobs: pd.DataFrame) -> tuple[np.ndarray, pa.Array]:
+    """Non-HTTP lines: start-ups after deploys, failed health checks, OpenAI retries."""
+    starts = pd.to_datetime(["2026-10-06 13:12:04", "2026-10-13 13:30:41", "2026-10-21 17:50:20",
+                             "2026-10-21 18:40:02", "2026-10-23 13:00:12", "2026-10-23 22:14:37",
+                             "2026-10-29 12:45:10"], utc=True)
+    start_ms = np.repeat(starts.as_unit("ms").asi8, 3) + np.tile([0, 180, 420], len(starts))
+    start_rows = np.tile([("info", "InstanceLoader", "TypeOrmModule dependencies initialized"),
+                          ("info", "RoutesResolver", "HealthController {/api/health}:"),
+                          ("info", "NestApplication", "Nest application successfully started")],
+                         (len(starts), 1))
+    start, end = PLANTED["db_failover"]
+    failover_ms = np.arange(_ms(start), _ms(end), PROBE_INTERVAL_S * 1000) + 40
+    failover_rows = np.tile([("error", "HealthService", "Health check failed: Database not connected")],
+                            (failover_ms.size, 1))
+    slow = jobs[_in_window(jobs["ms"].to_numpy(), "slow_llm")]
+    retry_ms = (slow["ms"] + slow["post_ms"] + rng.uniform(20_000, 30_000, len(slow))).round().astype(np.int64)
+    retry_rows = np.tile([("warn", "OpenAIService", "[OpenAI API] Attempt 1/4 failed: Request timed out. "
+                                                    "Retrying in 1000ms...")], (len(slow), 1))
+    ms = np.concatenate([start_ms, failover_ms, retry_ms.to_numpy()])
+    rows = np.vstack([start_rows, failover_rows, retry_rows])
+    lines = _join('{"level":"', rows[:, 0], '","message":"', rows[:, 2], '","context":"', rows[:, 1],
+                  f'","service":"{SERVICE}","timestamp":"', _iso_ms(ms), '+0000"}')
+    return ms, lines
+
+
+def _request_log_lines(seed: int) -> pa.Array:
+    rng = np.random.default_rng(seed)
+    orgs = _uuid4(rng, N_ORGS)
+    users = pd.DataFrame({"userId": _uuid4(rng, N_USERS),
+                          "organizationId": orgs[rng.integers(0, N_ORGS, N_USERS)]})
+    etps, sections = _uuid4(rng, N_ETPS), _uuid4(rng, N_SECTIONS)
+    jobs = _section_jobs(rng, users, etps, sections)
+    req = pd.concat([_user_actions(rng, users, etps, sections), _generate_requests(jobs),
+                     _job_polls(rng, jobs), _health_hits(rng)], ignore_index=True)
+    req = req[~_in_window(req["ms"].to_numpy(), "crash_loop")].reset_index(drop=True)
+    err = _apply_client_errors(rng, req)
+    _apply_planted_errors(rng, req, err)
+    done_ms, section_lines = _section_lines(jobs)
+    other_ms, other_lines = _other_lines(rng, jobs)
+    ms = np.concatenate([req["ms"].to_numpy(), done_ms, other_ms])
+    lines = pa.concat_arrays([_http_lines(rng, req, err), section_lines, other_lines])
+    keep = (ms >= _ms(MONTH_START)) & (ms < _ms(MONTH_END)) & ~_in_window(ms, "crash_loop")
+    order = np.argsort(ms, kind="stable")
+    return lines.take(order[keep[order]])
+
+
+def _writer(make_lines, seed: int):
+    """The ``write`` callback for cache.materialise: lines are only built on a cache miss."""
+    def write(fh: IO) -> None:
+        fh.write("\n".join(make_lines(seed).to_pylist()) + "\n")
+    return write
+
+
+def request_log(seed: int = DEFAULT_SEED) -> Path:
+    """Path of the month's backend log: Winston JSON, one object per line, time-ordered."""
+    return cache.materialise(f"request_log_v{GENERATOR_VERSION}_seed{seed}.jsonl",
+                             _writer(_request_log_lines, seed))
+
+
+# ---------------------------------------------------------------- health probes
+
+BODY = '{"status":"%s","timestamp":"<t>","database":"%s","redis":"%s"}'
+PROBE_STATES = {
+    # state: (status code text, what follows the duration; <t> is the body's own timestamp)
+    "healthy": ("200", BODY % ("healthy", "connected", "connected")),
+    "db_down": ("200", BODY % ("unhealthy", "disconnected", "connected")),
+    "redis_down": ("200", BODY % ("unhealthy", "connected", "not_configured")),
+    "edge_502": ("502", "Application failed to respond"),
+    "timeout": ("-", "timeout"),
+}
+
+
+def _probe_states(rng, ms: np.ndarray) -> np.ndarray:
+    state = np.full(ms.size, "healthy", dtype=object)
+    pool = _in_window(ms, "pool_exhaustion")
+    state[pool] = np.where(rng.random(pool.sum()) < 0.6, "timeout", "db_down")
+    state[_in_window(ms, "redis_outage")] = "redis_down"
+    state[_in_window(ms, "crash_loop")] = "edge_502"
+    failover = _in_window(ms, "db_failover")
+    state[failover] = np.where(rng.random(failover.sum()) < 0.2, "timeout", "db_down")
+    calm = np.flatnonzero(state == "healthy")
+    state[rng.choice(calm, LONE_PROBE_TIMEOUTS, replace=False)] = "timeout"
+    return state
+
+
+def _probe_durations(rng, state: np.ndarray) -> np.ndarray:
+    duration = _lognormal_ms(rng, 38, 0.35, state.size)
+    duration = np.where(state == "db_down", rng.uniform(15, 4_900, state.size), duration)
+    duration = np.where(state == "redis_down", _lognormal_ms(rng, 14, 0.3, state.size), duration)
+    duration = np.where(state == "edge_502", rng.uniform(1, 12, state.size), duration)
+    return np.where(state == "timeout", PROBE_TIMEOUT_MS, np.maximum(1, duration.round())).astype(np.int64)
+
+
+def _health_probe_lines(seed: int) -> pa.Array:
+    rng = np.random.default_rng(seed)
+    ms = np.arange(_ms(MONTH_START), _ms(MONTH_END), PROBE_INTERVAL_S * 1000, dtype=np.int64)
+    state = pd.Series(_probe_states(rng, ms))
+    duration = _probe_durations(rng, state.to_numpy())
+    table = pd.DataFrame.from_dict(PROBE_STATES, orient="index", columns=["code", "tail"])
+    tail = state.map(table["tail"]).str.split("<t>", n=1, expand=True).fillna("")
+    has_body = (tail[1] != "").to_numpy()
+    body_time = np.where(has_body, _iso_ms(ms + np.minimum(duration, 4_999) // 2), "")
+    stamp = np.datetime_as_string((ms // 1000).astype("datetime64[s]"), unit="s")
+    return _join(stamp, "Z GET /api/health ", state.map(table["code"]), " ", duration.astype(str), "ms ",
+                 tail[0], body_time, np.where(has_body, "Z", ""), tail[1])
+
+
+def health_probe_log(seed: int = DEFAULT_SEED) -> Path:
+    """Path of the month's Railway health-probe results, one raw text line per 30 s probe."""
+    return cache.materialise(f"health_probes_v{GENERATOR_VERSION}_seed{seed}.log",
+                             _writer(_health_probe_lines, seed))
+
+
+# ---------------------------------------------------------------- #incidents channel
+
+# Each incident: id, severity, title, impact, ETA, then its channel lines as
+# (BRT minute, author, text after the id). The planted outages above are among them.
+INCIDENTS = [
+    ("INC-2026-10-02-01", "P3", "Typo in the ETP form help text", "Cosmetic, nobody blocked", "next release", [
+        ("2026-10-02 10:15", "carla.mendes", "open"),
+        ("2026-10-05 09:32", "diego.rocha", "ACK {id} will fix in the next release"),
+        ("2026-10-06 11:00", "diego.rocha", "UPDATE {id} | Status: Fix in review"),
+        ("2026-10-08 16:05", "diego.rocha", "resolved|Duration: 6 days|Root Cause: wrong string in the form "
+                                            "translations|Resolution: text corrected|Follow-up: none"),
+    ]),
+    ("INC-2026-10-07-01", "P0", "Database connection pool exhausted", "500 errors on most requests, all users",
+     "30 min", [
+        ("2026-10-07 14:02", "ana.souza", "open"),
+        ("2026-10-07 14:09", "bruno.lima", "ACK {id} on it, checking pg_stat_activity"),
+        ("2026-10-07 14:11", "carla.mendes", "ACK {id} taking Incident Commander"),
+        ("2026-10-07 14:18", "bruno.lima", "UPDATE {id} | Status: Identified | all 20 pool slots held by a "
+                                           "slow report query, killing idle sessions"),
+        ("2026-10-07 14:29", "bruno.lima", "UPDATE {id} | Status: Monitoring | backend restarted, errors dropping"),
+        ("2026-10-07 14:41", "bruno.lima", "resolved|Duration: 53 min|Root Cause: N+1 queries in the report "
+                                           "endpoint held every pool connection|Resolution: killed idle sessions "
+                                           "and restarted the backend|Follow-up: add index, review pool size"),
+    ]),
+    ("INC-2026-10-09-01", "P2", "Analytics dashboard not loading", "Dashboard charts blank, ETP editing fine",
+     "today", [
+        ("2026-10-09 11:20", "eduarda.alves", "open"),
+        ("2026-10-09 13:06", "diego.rocha", "ACK {id} looking"),
+        ("2026-10-09 17:40", "diego.rocha", "UPDATE {id} | Status: Identified | aggregation query times out, "
+                                            "needs an index; continuing after the holiday"),
+        ("2026-10-13 10:02", "diego.rocha", "resolved|Duration: 4 days|Root Cause: missing index on the "
+                                            "metrics table|Resolution: index created|Follow-up: query review"),
+    ]),
+    ("INC-2026-10-14-01", "P1", "Section generation stopped: Redis unavailable",
+     "BullMQ queue down, new generations fail, health unhealthy", "unknown", [
+        ("2026-10-14 00:14", "railway-alerts", "open"),
+        ("2026-10-14 01:33", "bruno.lima", "ACK {id} sorry, missed the page"),
+        ("2026-10-14 01:41", "bruno.lima", "UPDATE {id} | Status: Monitoring | Redis came back at 00:35, "
+                                           "queue draining"),
+        ("2026-10-14 01:58", "bruno.lima", "resolved|Duration: 1 h 48 min|Root Cause: Redis container "
+                                           "restarted by the platform|Resolution: automatic restart, queue "
+                                           "verified|Follow-up: page escalation review"),
+    ]),
+    ("INC-2026-10-15-01", "P2", "Email notifications delayed", "Notification emails arrive hours late", "1 day", [
+        ("2026-10-15 09:10", "carla.mendes", "open"),
+        ("2026-10-15 14:03", "eduarda.alves", "ACK {id} checking the mail provider"),
+        ("2026-10-16 17:31", "eduarda.alves", "resolved|Duration: 1 day 8 h|Root Cause: provider rate "
+                                              "limit|Resolution: sending spread over time|Follow-up: alert on "
+                                              "queue age"),
+    ]),
+    ("INC-2026-10-20-01", "P1", "Section generation slow (OpenAI degraded)", "Sections take 35-60 s, some users "
+     "give up", "depends on OpenAI", [
+        ("2026-10-20 12:40", "ana.souza", "open"),
+        ("2026-10-20 13:04", "diego.rocha", "ACK {id} checking status.openai.com and /api/health/providers"),
+        ("2026-10-20 13:30", "diego.rocha", "UPDATE {id} | Status: Identified | OpenAI reports elevated "
+                                            "latency, retries visible in logs"),
+        ("2026-10-20 15:45", "diego.rocha", "UPDATE {id} | Status: Monitoring | latency falling"),
+        ("2026-10-20 16:52", "diego.rocha", "resolved|Duration: 4 h 52 min|Root Cause: OpenAI API "
+                                            "degradation|Resolution: waited it out, users informed|Follow-up: "
+                                            "show a slow-generation notice"),
+    ]),
+    ("INC-2026-10-21-01", "P0", "Backend down, 502 on all endpoints (restart loop)", "Nobody can use the system",
+     "15 min", [
+        ("2026-10-21 15:08", "railway-alerts", "open"),
+        ("2026-10-21 15:14", "carla.mendes", "anyone on {id}? seeing 502s on every page"),
+        ("2026-10-21 15:26", "bruno.lima", "ACK {id} looking at the deploy logs"),
+        ("2026-10-21 15:38", "bruno.lima", "UPDATE {id} | Status: Identified | JavaScript heap out of memory "
+                                           "after the 14:50 deploy, rolled back"),
+        ("2026-10-21 15:47", "bruno.lima", "resolved|Duration: 42 min|Root Cause: memory leak in the new "
+                                           "release|Resolution: rollback|Follow-up: post-mortem, raise memory "
+                                           "alert"),
+    ]),
+    ("INC-2026-10-23-01", "P1", "PDF export failing (Chromium not found)", "PDF export returns 500, DOCX works",
+     "2 h", [
+        ("2026-10-23 10:05", "eduarda.alves", "open"),
+        ("2026-10-23 10:41", "diego.rocha", "ACK {id} checking PUPPETEER_EXECUTABLE_PATH"),
+        ("2026-10-23 11:30", "diego.rocha", "UPDATE {id} | Status: Workaround | tell users to export DOCX"),
+        ("2026-10-23 19:22", "diego.rocha", "resolved|Duration: 9 h 17 min|Root Cause: base image without "
+                                            "Chromium|Resolution: image fixed and redeployed|Follow-up: export "
+                                            "smoke test in CI"),
+    ]),
+    ("INC-2026-10-27-01", "P0", "Database unreachable during failover", "All requests fail", "20 min", [
+        ("2026-10-27 03:44", "railway-alerts", "open"),
+        ("2026-10-27 03:51", "bruno.lima", "ACK {id} watching the failover"),
+        ("2026-10-27 04:09", "bruno.lima", "resolved|Duration: 29 min|Root Cause: managed database "
+                                           "failover|Resolution: automatic, connections re-established|"
+                                           "Follow-up: none"),
+    ]),
+    ("INC-2026-10-29-01", "P3", "Tooltip shows an outdated upload limit", "Misleading hint only", "next sprint", [
+        ("2026-10-29 17:45", "carla.mendes", "open"),
+        ("2026-10-30 09:12", "diego.rocha", "ACK {id} queued for the next sprint"),
+    ]),
+]
+
+CHATTER = [
+    "who has the pager this week?",
+    "reminder: weekly SLO review on Friday",
+    "PR for the pool size review is up, reviews welcome",
+    "Sentry is noisy with 429s from one org again",
+    "can someone review the runbook change?",
+    "lunch?",
+    "moving the staging database maintenance to Saturday",
+    "thanks all",
+    "the Railway dashboard looks normal",
+    "anyone else seeing slow CI today?",
+    "updated the on-call rotation sheet",
+    "reading the post-mortem draft now",
+]
+CHATTER_LINES = 45
+PEOPLE = ["ana.souza", "bruno.lima", "carla.mendes", "diego.rocha", "eduarda.alves"]
+
+
+def _incident_rows() -> pd.DataFrame:
+    rows = []
+    for inc_id, severity, title, impact, eta, events in INCIDENTS:
+        for minute, author, text in events:
+            if text == "open":
+                text = (f"[INCIDENT] {inc_id}: {title} | Severity: {severity} | Status: Investigating"
+                        f" | Impact: {impact} | ETA: {eta}")
+            elif text.startswith("resolved|"):
+                text = f"[RESOLVED] {inc_id}: {title} | " + " | ".join(text.split("|")[1:])
+            rows.append((minute, author, text.format(id=inc_id)))
+    return pd.DataFrame(rows, columns=["minute", "author", "text"])
+
+
+def _chatter_rows(rng) -> pd.DataFrame:
+    days = pd.bdate_range("2026-10-01", "2026-10-30")
+    days = days[~days.isin(HOLIDAYS_BRT)]
+    minute = (days[rng.integers(0, len(days), CHATTER_LINES)]
+              + pd.to_timedelta(rng.integers(8 * 60, 18 * 60, CHATTER_LINES), unit="min"))
+    return pd.DataFrame({
+        "minute": minute.strftime("%Y-%m-%d %H:%M"),
+        "author": np.array(PEOPLE)[rng.integers(0, len(PEOPLE), CHATTER_LINES)],
+        "text": np.array(CHATTER)[rng.integers(0, len(CHATTER), CHATTER_LINES)],
+    })
+
+
+def _incident_channel_lines(seed: int) -> pa.Array:
+    rng = np.random.default_rng(seed)
+    rows = pd.concat([_incident_rows(), _chatter_rows(rng)], ignore_index=True)
+    seconds = _str(np.char.zfill(rng.integers(0, 60, len(rows)).astype(str), 2))
+    rows["stamp"] = rows["minute"] + ":" + seconds
+    rows = rows.sort_values("stamp", kind="stable")
+    return _join(rows["stamp"], " BRT | @", rows["author"], " | ", rows["text"])
+
+
+def incident_channel_log(seed: int = DEFAULT_SEED) -> Path:
+    """Path of the month's #incidents channel export (BRT, one message per line)."""
+    return cache.materialise(f"incidents_channel_v{GENERATOR_VERSION}_seed{seed}.txt",
+                             _writer(_incident_channel_lines, seed))

@@ -1,0 +1,558 @@
+"""Reference parsers for ETP Express backend logs (Module 5, Troubleshooting).
+
+Three formats, three parsers, one table shape (a ``timestamp``, an ordered categorical
+``level``, ``message``, ``stack`` and, where the format has them, the Winston fields):
+
+- ``parse_production``: one Winston JSON object per line, as Railway shows the backend in
+  production. Lines are classified with Arrow regex kernels and read by pyarrow's JSON reader
+  in one pass; there is no Python loop over lines.
+- ``parse_bracketed``: the training guide's ``[ERROR] 2025-12-21 10:45:32 ...`` lines, with
+  indented stack-trace lines joined to the event above them.
+- ``parse_dev``: development lines ``YYYY-MM-DD HH:mm:ss level [Context] message`` followed by
+  pretty-printed JSON metadata, merged into columns.
+
+A line that is not a record (cut off, glued to another, another encoding, plain text) does not
+stop a parse: it is kept in ``df.attrs["malformed"]`` (line number, reason, raw text) and
+counted in ``df.attrs["malformed_count"]``. Input that is not a log of the expected kind at
+all (missing, empty, another format) raises ``LogFormatError`` with a one-line message.
+
+The helpers answer the on-call questions: ``first_failure``, ``errors_per_minute``,
+``top_error_classes``, ``request_trail`` and ``latency_before_after``.
+"""
+from __future__ import annotations
+
+import codecs
+import os
+import re
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Union
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.json as pj
+
+Source = Union[str, bytes, os.PathLike]
+
+# Winston's levels, least to most severe; bracketed and dev logs map onto the same names.
+LEVELS = pd.CategoricalDtype(["silly", "debug", "verbose", "http", "info", "warn", "error"], ordered=True)
+_LEVEL_ALIASES = {"warning": "warn", "log": "info", "fatal": "error", "err": "error", "trace": "silly"}
+
+EXPECTED = {
+    "production": "production logs (one Winston JSON object per line)",
+    "bracketed": "bracketed logs ('[LEVEL] YYYY-MM-DD HH:mm:ss message' lines)",
+    "dev": "development logs ('YYYY-MM-DD HH:mm:ss level [Context] message' + JSON metadata)",
+}
+
+# A line that starts an event, per format (RE2 syntax: pandas hands these to Arrow).
+_JSON_LINE = r"^\s*\{.*\}\s*$"
+_BRACKET_HEAD = r"^\[[A-Za-z]+\]\s+\d{4}-\d{2}-\d{2}[ T]\d{2}:\d{2}:\d{2}"
+_DEV_HEAD = r"^\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2} [A-Za-z]+ "
+_HEADS = {"production": _JSON_LINE, "bracketed": _BRACKET_HEAD, "dev": _DEV_HEAD}
+
+_BRACKET_EVENT = (r"^\[(?P<level>[A-Za-z]+)\]\s+(?P<timestamp>\d{4}-\d{2}-\d{2}[ T]\d{2}:\d{2}:\d{2}"
+                  r"(?:[.,]\d+)?)\s+(?P<message>[^\n]*)(?:\n(?P<stack>[\s\S]*))?$")
+_DEV_EVENT = (r"^(?P<timestamp>\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}) (?P<level>[A-Za-z]+) "
+              r"(?:\[(?P<context>[^\]\n]*)\])? ?(?P<message>[^\n]*)(?:\n(?P<meta>[\s\S]*))?$")
+_ERROR_CLASS = r"\b((?:[A-Z][A-Za-z0-9_]*)?(?:Error|Exception)):"
+_TEXT_START = re.compile(r"\s*[{\[]|\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2} ")
+_ANSI = re.compile(r"\x1b\[[0-9;]*m")
+
+# Fields the backend writes, typed up front so every file gives the same columns and dtypes.
+# durationMs is read as a float so that a fractional value is not a parse error.
+_WINSTON_FIELDS = [
+    ("timestamp", pa.timestamp("ms", tz="UTC")), ("level", pa.string()), ("context", pa.string()),
+    ("message", pa.string()), ("eventType", pa.string()), ("method", pa.string()), ("path", pa.string()),
+    ("statusCode", pa.int64()), ("durationMs", pa.float64()), ("requestId", pa.string()),
+    ("userId", pa.string()), ("organizationId", pa.string()), ("ip", pa.string()),
+    ("userAgent", pa.string()), ("error", pa.string()), ("stack", pa.string()), ("service", pa.string()),
+]
+_PRODUCTION_SCHEMA = pa.schema(_WINSTON_FIELDS)
+_META_SCHEMA = pa.schema([f for f in _WINSTON_FIELDS if f[0] not in {"timestamp", "level", "context", "message"}])
+_PIECE = 4 << 20  # bytes per JSON read; pieces are read in parallel
+
+
+class LogFormatError(ValueError):
+    """The input is not a log of the expected kind; the message is one line naming the file."""
+
+    def __init__(self, label: str, problem: str, expected: str):
+        self.label, self.problem, self.expected = label, problem, expected
+        super().__init__(f"{label}: {problem}; expected {expected}")
+
+
+# --------------------------------------------------------------------------- reading input
+def _looks_like_text(value: str) -> bool:
+    """A string holding log text rather than a path: several lines, or one event line."""
+    return "\n" in value or not value.strip() or bool(_TEXT_START.match(value))
+
+
+def _read(source: Source, kind: str) -> tuple[bytes, str]:
+    """Raw bytes and a label for messages; missing or empty input is a ``LogFormatError``."""
+    if isinstance(source, (bytes, bytearray)):
+        data, label = bytes(source), "<bytes>"
+    elif isinstance(source, str) and _looks_like_text(source):
+        data, label = source.encode("utf-8"), "<text>"
+    else:
+        path = Path(source)
+        label = str(path)
+        if not path.exists():
+            raise LogFormatError(label, "no such file", EXPECTED[kind])
+        if path.is_dir():
+            raise LogFormatError(label, "is a folder, not a log file", EXPECTED[kind])
+        try:
+            data = path.read_bytes()
+        except OSError as exc:
+            raise LogFormatError(label, f"cannot be read ({exc.strerror})", EXPECTED[kind]) from None
+    if not re.search(rb"\S", data):
+        raise LogFormatError(label, "is empty" if label.startswith("<") else "the file is empty", EXPECTED[kind])
+    return data, label
+
+
+def _decode(data: bytes) -> str:
+    """UTF-8 text; bytes that are not UTF-8 become U+FFFD so their lines can be flagged."""
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError:
+        text = data.decode("utf-8", errors="replace")
+    return text.replace("\r\n", "\n") if "\r" in text else text
+
+
+def _guess(text: str) -> str | None:
+    """The format whose event lines are most common in the first 200 non-blank lines."""
+    head = pd.Series(text[:1 << 20].split("\n")[:2000], dtype="str")
+    head = head[head.str.strip() != ""].iloc[:200]
+    counts = {kind: int(head.str.contains(pattern, regex=True).sum()) for kind, pattern in _HEADS.items()}
+    best = max(counts, key=counts.get)
+    return best if counts[best] else None
+
+
+def detect_format(source: Source) -> str:
+    """``"production"``, ``"bracketed"`` or ``"dev"``; ``LogFormatError`` when it is none of them."""
+    data, label = _read(source, "production")
+    found = _guess(_decode(data[: 1 << 20]))
+    if found is None:
+        raise LogFormatError(label, "no line looks like a backend log event",
+                             "production, bracketed or development logs")
+    return found
+
+
+def _wrong_format(label: str, text: str, kind: str) -> LogFormatError:
+    found = _guess(text)
+    if found is None or found == kind:
+        problem = "no line could be read as an event"
+    else:
+        problem = f"this looks like {EXPECTED[found].split(' (')[0]} (use parse_{found})"
+    return LogFormatError(label, problem, EXPECTED[kind])
+
+
+# --------------------------------------------------------------------------- JSON in bulk
+def _json_options(schema: pa.Schema) -> pj.ParseOptions:
+    return pj.ParseOptions(explicit_schema=schema, unexpected_field_behavior="infer")
+
+
+def _read_span(buffer: pa.Buffer, offsets: np.ndarray, a: int, b: int,
+               schema: pa.Schema) -> tuple[pa.Table | None, int | None]:
+    """Read lines ``a:b`` as one block; on failure, the failing row the reader names (if any)."""
+    size = int(offsets[b] - offsets[a])
+    options = pj.ReadOptions(block_size=max(size + 1, 1 << 16), use_threads=False)
+    try:
+        table = pj.read_json(pa.BufferReader(buffer.slice(int(offsets[a]), size)),
+                             parse_options=_json_options(schema), read_options=options)
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError) as error:
+        row = re.search(r"in row (\d+)", str(error))
+        return None, (int(row.group(1)) if row else None)
+    # Two objects glued on one line read as two rows: the count gives them away.
+    return (table, None) if table.num_rows == b - a else (None, None)
+
+
+def _bisect(buffer, offsets, a: int, b: int, schema) -> tuple[list[pa.Table], np.ndarray]:
+    """Halve lines ``a:b`` until each bad line is alone (used when the reader names no row)."""
+    table, _ = _read_span(buffer, offsets, a, b, schema)
+    if table is not None:
+        return [table], np.ones(b - a, dtype=bool)
+    if b - a == 1:
+        return [], np.zeros(1, dtype=bool)
+    middle = (a + b) // 2
+    left, left_ok = _bisect(buffer, offsets, a, middle, schema)
+    right, right_ok = _bisect(buffer, offsets, middle, b, schema)
+    return left + right, np.concatenate([left_ok, right_ok])
+
+
+def _parse_piece(buffer, offsets, a: int, b: int, schema) -> tuple[list[pa.Table], np.ndarray]:
+    """Read lines ``a:b``; a bad line costs two re-reads when the reader names its row.
+
+    The row is only a hint: the lines before it must read cleanly and the line itself must
+    fail alone, otherwise the rest of the piece is bisected.
+    """
+    tables, parsed, start = [], np.zeros(b - a, dtype=bool), a
+    while start < b:  # one turn per bad line
+        table, row = _read_span(buffer, offsets, start, b, schema)
+        if table is not None:
+            tables.append(table)
+            parsed[start - a:] = True
+            break
+        bad = start + row if row is not None and row < b - start else None
+        before = _read_span(buffer, offsets, start, bad, schema)[0] if bad is not None and bad > start else None
+        alone_fails = bad is not None and _read_span(buffer, offsets, bad, bad + 1, schema)[0] is None
+        if bad is None or not alone_fails or (bad > start and before is None):
+            rest, rest_ok = _bisect(buffer, offsets, start, b, schema)
+            tables += rest
+            parsed[start - a:] = rest_ok
+            break
+        if before is not None:
+            tables.append(before)
+            parsed[start - a:bad - a] = True
+        start = bad + 1
+    return tables, parsed
+
+
+def _read_json_lines(buffer: pa.Buffer, offsets: np.ndarray, schema: pa.Schema):
+    """Parse every line of ``buffer`` in pieces of a few MB, read in parallel threads (pyarrow
+    releases the GIL); returns the tables in line order and a mask of the lines that parsed."""
+    n = len(offsets) - 1
+    cuts = np.unique(np.concatenate([np.searchsorted(offsets, np.arange(0, offsets[-1], _PIECE)), [n]]))
+    spans = [(int(a), int(b)) for a, b in zip(cuts[:-1], cuts[1:])]  # a few dozen pieces
+    if not spans:
+        return [], np.zeros(0, dtype=bool)
+    with ThreadPoolExecutor(max_workers=min(len(spans), os.cpu_count() or 1)) as pool:
+        results = list(pool.map(lambda span: _parse_piece(buffer, offsets, *span, schema), spans))
+    return [t for tables, _ in results for t in tables], np.concatenate([ok for _, ok in results])
+
+
+def _to_pandas(tables: list[pa.Table], schema: pa.Schema) -> pd.DataFrame:
+    if not tables:
+        table = schema.empty_table()
+    else:
+        table = pa.concat_tables(tables, promote_options="permissive").flatten()
+    frame = table.to_pandas(types_mapper={pa.int64(): pd.Int64Dtype()}.get)
+    if "durationMs" in frame:
+        frame["durationMs"] = _whole_or_float(frame["durationMs"])
+    return frame
+
+
+def _whole_or_float(values: pd.Series) -> pd.Series:
+    """Nullable integers when every value is whole (the backend writes Date.now() differences)."""
+    numbers = pd.to_numeric(values).astype("Float64")
+    whole = ((numbers % 1) == 0).fillna(True).all()
+    return numbers.astype("Int64") if whole else numbers
+
+
+# --------------------------------------------------------------------------- production
+def _bad_utf8_lines(data: bytes, starts: np.ndarray) -> np.ndarray:
+    """Indices of lines holding bytes that are not UTF-8.
+
+    A strict decode stops at the first bad byte; decoding on from the next line finds the next
+    one. A file with many such lines (a whole file in latin-1) is checked in one pass instead.
+    """
+    bad, position, view = [], 0, memoryview(data)
+    while len(bad) < 32:  # a few decodes, not one per line
+        try:
+            codecs.utf_8_decode(view[position:], "strict", True)
+            return np.array(bad, dtype=np.int64)
+        except UnicodeDecodeError as error:
+            line = int(np.searchsorted(starts, position + error.start, side="right") - 1)
+            bad.append(line)
+            if line + 1 >= len(starts):
+                return np.array(bad, dtype=np.int64)
+            position = int(starts[line + 1])
+    fixed = np.frombuffer(data.decode("utf-8", errors="replace").encode("utf-8"), dtype=np.uint8)
+    line_of = np.cumsum(fixed == 10)  # newlines survive the replacement, so line numbers do too
+    marks = np.flatnonzero((fixed[:-2] == 0xEF) & (fixed[1:-1] == 0xBF) & (fixed[2:] == 0xBD))
+    return np.unique(line_of[marks])
+
+
+class _Lines:
+    """Line boundaries of a byte buffer, found with one vectorised scan for newlines."""
+
+    def __init__(self, data: bytes):
+        self.data = data
+        self.view = np.frombuffer(data, dtype=np.uint8)
+        newlines = np.flatnonzero(self.view == 10)
+        self.starts = np.concatenate([[0], newlines + 1])
+        ends = np.concatenate([newlines, [len(data)]])
+        if self.starts[-1] == len(data):  # the file ends with a newline: no last empty line
+            self.starts, ends = self.starts[:-1], ends[:-1]
+        carriage = (ends > self.starts) & (self.view[np.maximum(ends - 1, 0)] == 13)
+        self.ends = ends - carriage  # Windows line endings
+        self.next = np.concatenate([self.starts[1:], [len(data)]])
+
+    def __len__(self) -> int:
+        return len(self.starts)
+
+    def text(self, index: np.ndarray) -> pd.Series:
+        """The text of some lines (bytes that are not UTF-8 shown as U+FFFD)."""
+        offsets = pa.py_buffer(np.concatenate([self.starts, [len(self.data)]]).astype(np.int64))
+        every_line = pa.LargeBinaryArray.from_buffers(pa.large_binary(), len(self),
+                                                      [None, offsets, pa.py_buffer(self.data)])
+        picked = pd.Series(every_line.take(pa.array(index, pa.int64())).to_pandas(), dtype=object)
+        return picked.str.decode("utf-8", errors="replace").str.rstrip("\r\n").astype("str")
+
+    def joined(self, index: np.ndarray) -> tuple[pa.Buffer, np.ndarray]:
+        """The chosen lines as one newline-separated buffer, and where each line starts in it."""
+        runs = np.split(index, np.flatnonzero(np.diff(index) != 1) + 1)  # copy neighbours as one run
+        view = memoryview(self.data)
+        buffer = b"".join(view[self.starts[run[0]]:self.next[run[-1]]] for run in runs if len(run))
+        if buffer and not buffer.endswith(b"\n"):
+            buffer += b"\n"
+        offsets = np.concatenate([[0], np.cumsum(self.next[index] - self.starts[index])])
+        offsets[-1] = len(buffer)
+        return pa.py_buffer(buffer), offsets
+
+    def classify(self) -> dict[str, np.ndarray]:
+        """Masks of blank lines, lines shaped like a JSON object, and lines that are not UTF-8.
+
+        The first and last byte decide; the few lines that start with white space go through
+        the regular expressions instead.
+        """
+        empty = self.ends == self.starts
+        first = self.view[np.minimum(self.starts, len(self.view) - 1)]
+        last = self.view[np.maximum(self.ends - 1, 0)]
+        blank, json_like = empty.copy(), ~empty & (first == ord("{")) & (last == ord("}"))
+        padded = np.flatnonzero(~empty & np.isin(first, list(b" \t\f\v")))
+        if len(padded):
+            text = self.text(padded)
+            blank[padded] = text.str.strip().eq("").to_numpy(dtype=bool)
+            json_like[padded] = text.str.match(_JSON_LINE).to_numpy(dtype=bool)
+        mangled = np.zeros(len(self), dtype=bool)
+        mangled[_bad_utf8_lines(self.data, self.starts)] = True
+        return {"blank": blank, "json_like": json_like & ~mangled, "mangled": mangled}
+
+
+def parse_production(source: Source) -> pd.DataFrame:
+    """Parse production Winston JSON lines into a typed DataFrame, one row per record.
+
+    Columns: ``timestamp`` (UTC, tz-aware), ``level`` (ordered categorical), the Winston
+    fields (``statusCode`` and ``durationMs`` as nullable integers), any extra metadata fields,
+    and ``line`` (1-based line number in the file). Malformed lines are in ``df.attrs``.
+
+    Lines are told apart from their first and last bytes with NumPy, and the JSON ones are read
+    by pyarrow's JSON reader in a few large pieces: no Python code runs per line.
+    """
+    data, label = _read(source, "production")
+    lines = _Lines(data)
+    kind = lines.classify()
+    candidates = np.flatnonzero(kind["json_like"])
+    tables, parsed = _read_json_lines(*lines.joined(candidates), _PRODUCTION_SCHEMA)
+    frame = _to_pandas(tables, _PRODUCTION_SCHEMA)
+    frame["line"] = candidates[parsed] + 1
+    # Valid JSON that is not a Winston record (no time or level) is malformed too.
+    record = (frame["timestamp"].notna() & frame["level"].notna()).to_numpy(dtype=bool)
+    if record.sum() == 0 or record.sum() < 0.5 * (~kind["blank"]).sum():
+        raise _wrong_format(label, data[: 1 << 20].decode("utf-8", errors="replace"), "production")
+    reasons = np.full(len(lines), None, dtype=object)
+    reasons[~kind["json_like"] & ~kind["blank"]] = "not a JSON object"
+    reasons[kind["mangled"]] = "not valid UTF-8 (another encoding?)"
+    reasons[candidates[~parsed]] = "invalid JSON"
+    reasons[frame["line"].to_numpy()[~record] - 1] = "JSON without timestamp or level"
+    frame = frame[record].reset_index(drop=True)
+    return _finish(frame, "production", label, _malformed(lines, reasons))
+
+
+def _malformed(lines: _Lines, reasons: np.ndarray) -> pd.DataFrame:
+    where = np.flatnonzero(pd.notna(reasons))
+    return pd.DataFrame({"line": where + 1, "reason": pd.Series(reasons[where], dtype="str"),
+                         "raw": lines.text(where).reset_index(drop=True)})
+
+
+def _finish(frame: pd.DataFrame, kind: str, label: str, malformed: pd.DataFrame) -> pd.DataFrame:
+    """Common dtypes and column order; provenance and malformed lines in ``attrs``."""
+    level = frame["level"].str.lower()
+    frame["level"] = level.replace(_LEVEL_ALIASES).astype(LEVELS)
+    first = [c for c in ["timestamp", "level", "context", "message"] if c in frame]
+    last = [c for c in ["line"] if c in frame]
+    frame = frame[first + [c for c in frame.columns if c not in first + last] + last]
+    frame.attrs = {"source": label, "format": kind, "malformed": malformed.reset_index(drop=True),
+                   "malformed_count": len(malformed)}
+    return frame
+
+
+# --------------------------------------------------------------------------- multi-line formats
+def _events(text: str, start_pattern: str) -> pd.DataFrame:
+    """Cut the text into events: each starts on a line matching ``start_pattern``.
+
+    One C-level regex split keeps every continuation line (stack frames, JSON metadata) with
+    the event above it; ``line`` is where each event starts.
+    """
+    chunks = re.split(rf"\n(?={start_pattern})", text.rstrip("\n"), flags=re.MULTILINE)
+    events = pd.Series(chunks, dtype="str")
+    starts = np.concatenate([[1], 1 + np.cumsum(events.str.count("\n").to_numpy() + 1)[:-1]])
+    frame = pd.DataFrame({"chunk": events, "line": starts})
+    return frame[frame["chunk"].str.strip() != ""].reset_index(drop=True)
+
+
+def _unmatched(events: pd.DataFrame, matched: pd.Series, reason: str) -> pd.DataFrame:
+    bad = events[~matched]
+    orphan = bad["chunk"].str.match(r"\s")
+    return pd.DataFrame({"line": bad["line"].to_numpy(),
+                         "reason": np.where(orphan, "continuation line without an event", reason),
+                         "raw": bad["chunk"].to_numpy()}).astype({"reason": "str", "raw": "str"})
+
+
+def parse_bracketed(source: Source) -> pd.DataFrame:
+    """Parse ``[LEVEL] YYYY-MM-DD HH:mm:ss message`` lines; indented lines below an event are
+    its stack trace, joined (newline-separated, as written) into the ``stack`` column.
+
+    The format carries no time zone, so ``timestamp`` is naive (wall-clock time).
+    """
+    data, label = _read(source, "bracketed")
+    text = _decode(data)
+    events = _events(text, r"\S")
+    fields = events["chunk"].str.extract(_BRACKET_EVENT)
+    matched = fields["level"].notna()
+    if matched.sum() == 0 or matched.sum() < 0.5 * len(events):
+        raise _wrong_format(label, text, "bracketed")
+    frame = fields[matched].reset_index(drop=True)
+    frame["timestamp"] = pd.to_datetime(frame["timestamp"].str.replace(",", ".", regex=False), format="ISO8601")
+    frame["stack"] = frame["stack"].str.rstrip().replace("", np.nan)
+    frame["line"] = events.loc[matched, "line"].to_numpy()
+    return _finish(frame, "bracketed", label, _unmatched(events, matched, "not a bracketed log line"))
+
+
+def parse_dev(source: Source) -> pd.DataFrame:
+    """Parse development lines; the pretty-printed JSON metadata under each event is merged into
+    columns (``eventType``, ``statusCode``, ``stack``...). ``timestamp`` is naive local time."""
+    data, label = _read(source, "dev")
+    text = _ANSI.sub("", _decode(data))  # a terminal run may leave colour codes in the file
+    events = _events(text, r"\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2} [A-Za-z]+ ")
+    fields = events["chunk"].str.extract(_DEV_EVENT)
+    matched = fields["level"].notna()
+    if matched.sum() == 0 or matched.sum() < 0.5 * len(events):
+        raise _wrong_format(label, text, "dev")
+    head = fields[matched].reset_index(drop=True)
+    # JSON strings cannot hold a raw newline, so the pretty-printed metadata is one line apart.
+    meta_text = head["meta"].fillna("").str.replace("\n", " ", regex=False).str.strip().replace("", "{}")
+    tables, parsed = _read_json_rows(pa.array(meta_text, pa.large_string()), _META_SCHEMA)
+    meta = _to_pandas(tables, _META_SCHEMA)
+    frame = head.drop(columns="meta")[parsed].reset_index(drop=True)
+    frame = pd.concat([frame, meta.drop(columns=[c for c in meta if c in frame])], axis=1)
+    frame["timestamp"] = pd.to_datetime(frame["timestamp"], format="%Y-%m-%d %H:%M:%S")
+    frame["context"] = frame["context"].replace("", np.nan)
+    frame["line"] = events.loc[matched, "line"].to_numpy()[parsed]
+    malformed = pd.concat([
+        _unmatched(events, matched, "not a development log line"),
+        pd.DataFrame({"line": events.loc[matched, "line"].to_numpy()[~parsed],
+                      "reason": "metadata is not valid JSON",
+                      "raw": events.loc[matched, "chunk"].to_numpy()[~parsed]}).astype({"reason": "str", "raw": "str"}),
+    ], ignore_index=True).sort_values("line", kind="stable")
+    return _finish(frame, "dev", label, malformed)
+
+
+def parse_log(source: Source) -> pd.DataFrame:
+    """Detect the format, then parse with the matching parser."""
+    parsers = {"production": parse_production, "bracketed": parse_bracketed, "dev": parse_dev}
+    if isinstance(source, str) and _looks_like_text(source):
+        source = source.encode("utf-8")
+    return parsers[detect_format(source)](source)
+
+
+# --------------------------------------------------------------------------- analysis helpers
+def _column(df: pd.DataFrame, name: str) -> pd.Series:
+    return df[name] if name in df else pd.Series(pd.NA, index=df.index, dtype="str")
+
+
+def _at_least(df: pd.DataFrame, level: str) -> pd.Series:
+    return (df["level"] >= level).fillna(False).astype(bool)
+
+
+def _mentions(df: pd.DataFrame, pattern: str) -> pd.Series:
+    """Rows whose message, error or stack contains ``pattern`` (a regular expression)."""
+    hit = pd.Series(False, index=df.index)
+    for name in ("message", "error", "stack"):
+        if name in df:
+            hit |= df[name].str.contains(pattern, regex=True).fillna(False).astype(bool)
+    return hit
+
+
+def _as_time(when, like: pd.Series) -> pd.Timestamp:
+    """``when`` as a Timestamp comparable with ``like`` (naive times are read as UTC)."""
+    stamp = pd.Timestamp(when)
+    zone = getattr(like.dt, "tz", None)
+    if zone is not None and stamp.tzinfo is None:
+        return stamp.tz_localize(zone)
+    if zone is None and stamp.tzinfo is not None:
+        return stamp.tz_convert("UTC").tz_localize(None)
+    return stamp
+
+
+def error_classes(df: pd.DataFrame) -> pd.Series:
+    """Each row's error class (``QueryFailedError``, ``UnauthorizedException``...) or NA.
+
+    The class is the ``Name:`` ending in Error or Exception on the first line of ``stack``,
+    else in ``error``, else in ``message`` (bracketed logs put it in the message).
+    """
+    first_line = _column(df, "stack").str.extract(r"^([^\n]*)", expand=False)
+    found = pd.Series(pd.NA, index=df.index, dtype="str")
+    for text in (first_line, _column(df, "error"), _column(df, "message")):
+        found = found.fillna(text.str.extract(_ERROR_CLASS, expand=False))
+    return found.rename("error_class")
+
+
+def first_failure(df: pd.DataFrame, match: str | None = None, min_level: str = "error",
+                  since=None) -> pd.Series | None:
+    """The earliest row at ``min_level`` or above (optionally mentioning ``match``, at or after
+    ``since``); ties keep file order. ``None`` when there is no such row."""
+    rows = df[_at_least(df, min_level)]
+    if match is not None:
+        rows = rows[_mentions(rows, match)]
+    if since is not None:
+        rows = rows[rows["timestamp"] >= _as_time(since, rows["timestamp"])]
+    if rows.empty:
+        return None
+    return rows.sort_values("timestamp", kind="stable").iloc[0]
+
+
+def errors_per_minute(df: pd.DataFrame, min_level: str = "error", match: str | None = None) -> pd.Series:
+    """Lines at ``min_level`` or above per minute, every minute of the log (0 when quiet)."""
+    rows = df[_at_least(df, min_level)]
+    if match is not None:
+        rows = rows[_mentions(rows, match)]
+    counts = rows["timestamp"].dt.floor("min").value_counts()
+    if df.empty:
+        return counts.rename("errors")
+    minutes = pd.date_range(df["timestamp"].min().floor("min"), df["timestamp"].max().floor("min"), freq="min")
+    return counts.reindex(minutes, fill_value=0).astype("int64").rename("errors").rename_axis("minute")
+
+
+def top_error_classes(df: pd.DataFrame, n: int = 5, min_level: str = "error") -> pd.Series:
+    """The ``n`` most frequent error classes among lines at ``min_level`` or above.
+
+    Lines without a class (e.g. 'Health check failed') are not counted. Ties go alphabetically.
+    """
+    classes = error_classes(df[_at_least(df, min_level)]).dropna()
+    counts = classes.value_counts().rename_axis("error_class").reset_index(name="count")
+    counts = counts.sort_values(["count", "error_class"], ascending=[False, True], kind="stable")
+    return counts.set_index("error_class")["count"].head(n)
+
+
+def request_trail(df: pd.DataFrame, request_id: str) -> pd.DataFrame:
+    """Every line carrying ``request_id``, in time order (request, response or error, retries)."""
+    rows = df[(_column(df, "requestId") == request_id).fillna(False).astype(bool)]
+    return rows.sort_values("timestamp", kind="stable")
+
+
+def latency_before_after(df: pd.DataFrame, at, window: str = "15min") -> pd.DataFrame:
+    """Request latency (``durationMs`` of responses and errors) in ``window`` before vs after ``at``.
+
+    Rows ``before`` and ``after``; columns ``requests``, ``p50_ms``, ``p95_ms``, ``mean_ms``.
+    """
+    timed = df[_column(df, "durationMs").notna()]
+    at = _as_time(at, timed["timestamp"])
+    span = pd.Timedelta(window)
+    before = timed[(timed["timestamp"] >= at - span) & (timed["timestamp"] < at)]["durationMs"]
+    after = timed[(timed["timestamp"] >= at) & (timed["timestamp"] < at + span)]["durationMs"]
+    return pd.DataFrame({
+        "requests": [len(before), len(after)],
+        "p50_ms": [_quantile(before, 0.5), _quantile(after, 0.5)],
+        "p95_ms": [_quantile(before, 0.95), _quantile(after, 0.95)],
+        "mean_ms": [_mean(before), _mean(after)],
+    }, index=pd.Index(["before", "after"], name="window"))
+
+
+def _quantile(values: pd.Series, q: float) -> float:
+    return float(values.astype("float64").quantile(q)) if len(values) else float("nan")
+
+
+def _mean(values: pd.Series) -> float:
+    return float(values.astype("float64").mean()) if len(values) else float("nan")

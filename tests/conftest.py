@@ -1,0 +1,31 @@
+"""Shared fixtures: one generated data cache and one released copy of the course per test run."""
+import os
+import sys
+from pathlib import Path
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).parent))  # the harness module beside the tests
+
+from harness import build_course  # noqa: E402
+
+
+@pytest.fixture(scope="session", autouse=True)
+def data_cache(tmp_path_factory):
+    """Generated data goes to a throw-away cache, shared by the tests and the kernels they start."""
+    folder = tmp_path_factory.mktemp("etp-data")
+    previous = os.environ.get("ETP_ACADEMY_DATA")
+    os.environ["ETP_ACADEMY_DATA"] = str(folder)
+    yield folder
+    if previous is None:
+        os.environ.pop("ETP_ACADEMY_DATA", None)
+    else:
+        os.environ["ETP_ACADEMY_DATA"] = previous
+
+
+@pytest.fixture(scope="session")
+def course(tmp_path_factory, data_cache):
+    """A temporary course folder with every assignment generated: (root, NbGraderAPI)."""
+    root = tmp_path_factory.mktemp("course")
+    os.environ["NBGRADER_EXCHANGE"] = str(root / "exchange")
+    return root, build_course(root)

@@ -1,0 +1,136 @@
+"""Test harness: a throw-away copy of the course, and simulated trainees who submit to it."""
+from __future__ import annotations
+
+import re
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+
+import nbformat
+from nbgrader.api import Gradebook
+
+from course.quiz.store import AnswerStore
+from course.trainer.api import open_course
+from course.trainer.sealing import questions_in
+
+REPO = Path(__file__).resolve().parents[1]
+ASSIGNMENTS = sorted(p.name for p in (REPO / "source").glob("*/") if p.is_dir())
+SOLUTION_MARKER = re.compile(r"^\s*### (BEGIN|END) SOLUTION\s*$\n?", re.M)
+
+
+def build_course(root: Path):
+    """Copy the course's source and config to ``root`` and release every assignment there."""
+    shutil.copytree(REPO / "source", root / "source")
+    shutil.copy(REPO / "nbgrader_config.py", root)
+    api = open_course(root)
+    for assignment in ASSIGNMENTS:
+        result = api.generate_assignment(assignment, force=True)
+        assert result["success"], result.get("log") or result.get("error")
+    return api
+
+
+def notebooks(folder: Path) -> dict[str, nbformat.NotebookNode]:
+    return {p.name: nbformat.read(p, as_version=4) for p in sorted(folder.glob("*.ipynb"))}
+
+
+def nbgrader_meta(cell) -> dict:
+    return cell.metadata.get("nbgrader", {})
+
+
+def quiz_questions(source_nb) -> dict:
+    """{grade cell id: [questions]} for every quiz cell of a source notebook."""
+    found = {}
+    for cell in source_nb.cells:
+        if cell.cell_type == "code" and questions_in(cell.source):
+            found[nbgrader_meta(cell).get("grade_id")] = questions_in(cell.source)
+    return found
+
+
+def solution_sources(source_nb) -> dict[str, str]:
+    """{solution cell id: the model answer (code without its markers, or written text)}."""
+    return {
+        nbgrader_meta(c)["grade_id"]: SOLUTION_MARKER.sub("", c.source)
+        for c in source_nb.cells
+        if nbgrader_meta(c).get("solution")
+    }
+
+
+def autograded_cells(source_nb) -> set[str]:
+    """Ids of the cells nbgrader scores by itself: test cells, not written answers."""
+    return {
+        nbgrader_meta(c)["grade_id"]
+        for c in source_nb.cells
+        if nbgrader_meta(c).get("grade") and not nbgrader_meta(c).get("solution")
+    }
+
+
+def wrong_response(question):
+    """A complete response that the key does not accept."""
+    kind = question.kind
+    if kind == "single choice":
+        return next(o for o in question.options if not question.is_correct(o))
+    if kind == "multiple select":
+        return [o for o in question.options if o not in question.answer] or question.options[:1]
+    if kind == "numeric":
+        return float(question.accepted_responses()[0]) + 10 * question.tolerance + 1000
+    if kind == "short text":
+        return "no idea"
+    if kind == "ordering":
+        return list(reversed(question.answer))
+    if kind == "matching":
+        first, *rest = question.right
+        return {left: (rest[0] if rest else first) if question.answer[left] == first else first
+                for left in question.left}
+    raise ValueError(kind)
+
+
+@dataclass
+class Trainee:
+    """What one simulated trainee does to an assignment before submitting it."""
+
+    name: str
+    solve: bool = True  # paste the source solutions into the solution cells
+    answer_quizzes: bool = True
+    wrong_quizzes: frozenset = frozenset()  # qids answered wrongly on the first try
+    code_overrides: dict | None = None  # {solution cell id: code} instead of the solution
+
+    def submit(self, course_root: Path, assignment: str) -> Path:
+        folder = course_root / "submitted" / self.name / assignment
+        shutil.copytree(course_root / "release" / assignment, folder)
+        store = AnswerStore(folder / "answers.json")
+        for name, released in notebooks(folder).items():
+            source = nbformat.read(course_root / "source" / assignment / name, as_version=4)
+            self._write_code(released, source)
+            nbformat.write(released, folder / name)
+            if self.answer_quizzes:
+                self._answer(store, source)
+        return folder
+
+    def _write_code(self, released, source):
+        code = solution_sources(source) if self.solve else {}
+        code.update(self.code_overrides or {})
+        for cell in released.cells:
+            cell_id = nbgrader_meta(cell).get("grade_id")
+            if cell_id in code:
+                cell.source = code[cell_id]
+
+    def _answer(self, store, source):
+        for questions in quiz_questions(source).values():
+            for q in questions:
+                wrong = q.qid in self.wrong_quizzes
+                response = wrong_response(q) if wrong else q.accepted_responses()[0]
+                store.record(q.qid, response, q.canonical(response), q.is_correct(response))
+
+
+def autograded_points(course_root: Path, assignment: str, student: str) -> dict[str, tuple]:
+    """{test cell id: (auto score, max score)} for the autograded cells of a submission."""
+    sources = notebooks(course_root / "source" / assignment).values()
+    tests = set().union(*(autograded_cells(nb) for nb in sources))
+    with Gradebook(f"sqlite:///{course_root / 'gradebook.db'}") as gradebook:
+        submission = gradebook.find_submission(assignment, student)
+        return {
+            grade.name: (grade.auto_score or 0.0, grade.max_score)
+            for notebook in submission.notebooks
+            for grade in notebook.grades
+            if grade.name in tests
+        }
