@@ -130,7 +130,8 @@ class ChoiceView(QuestionView):
         self.selected: list[str] = []
         self.buttons = {}
         for option in self.question.options:
-            button = w.Button(description=option, tooltip=option, layout=FULL_WIDTH)
+            button = w.Button(description=option, tooltip=option, layout=FULL_WIDTH,
+                              icon="square" if self.multiple else "circle")
             button.add_class("etp-option")
             button.on_click(lambda _, o=option: self.toggle(o))
             self.buttons[option] = button
