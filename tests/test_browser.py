@@ -11,6 +11,7 @@ from harness import REPO
 
 pytestmark = pytest.mark.browser
 playwright = pytest.importorskip("playwright.sync_api", reason="pip install playwright")
+expect = playwright.expect
 
 ASSIGNMENT = "m2_sla_severity"
 NOTEBOOK = f"{ASSIGNMENT}/{ASSIGNMENT}.ipynb"
@@ -38,6 +39,8 @@ def lab_page(tmp_path):
 
 
 def run_all(page):
+    # As a trainee would: wait until the kernel says Idle, then Run > Run All Cells.
+    page.locator(".jp-StatusBar-TextItem", has_text="| Idle").wait_for(timeout=60_000)
     page.locator(".jp-Notebook").click()
     page.click(".lm-MenuBar-itemLabel:text-is('Run')")
     page.click(".lm-Menu-itemLabel:text-is('Run All Cells')")
@@ -88,8 +91,12 @@ def test_trainee_answers_each_quiz_type(lab_page):
     submit_and_expect_right(text)
 
     order = quiz(page, "m2-p0-escalation")
-    for item in ["On-call engineer", "On-call engineer", "Tech Lead", "Tech Lead"]:
-        order.locator(f"button[title=\"Move '{item}' up\"]").click()
+    rows = order.locator(".etp-order-row")
+    for item, row in [("On-call engineer", 2), ("On-call engineer", 1), ("Tech Lead", 3), ("Tech Lead", 2)]:
+        up = rows.nth(row).locator("button").first
+        expect(up).to_have_attribute("title", f"Move '{item}' up")  # each button says what it moves
+        up.click()
+        expect(rows.nth(row - 1).locator(".etp-order-label")).to_contain_text(item)
     submit_and_expect_right(order)
 
     matching = quiz(page, "m2-response-times")

@@ -37,7 +37,7 @@ def test_each_type_commits_its_response(tmp_path):
     text = make(ShortText(qid="t", prompt="?", answer="unhealthy"), tmp_path)
     text.text.value = "Unhealthy"; text.submit.click()
     order = make(Ordering(qid="o", prompt="?", items=["b", "a"], answer=["a", "b"]), tmp_path)
-    order.rows.children[1].children[1].click()  # move "a" up
+    order.rows[1][2].click()  # move "a" up
     order.submit.click()
     match = make(Matching(qid="p", prompt="?", left=["P0", "P3"], right=["15 min", "24 h"],
                           answer={"P0": "15 min", "P3": "24 h"}), tmp_path)

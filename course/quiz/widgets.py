@@ -204,25 +204,31 @@ class ShortTextView(QuestionView):
 
 
 class OrderingView(QuestionView):
-    """Steps with up/down buttons; the list as shown is the response."""
+    """Steps with up/down buttons; the list as shown is the response.
+
+    The rows stay put and only their labels change, so a quick second click never lands on a
+    row that a redraw is replacing.
+    """
 
     def build_input(self):
         self.order = list(self.question.items)
-        self.rows = w.VBox(layout=FULL_WIDTH)
+        self.rows = [self._row(i) for i in range(len(self.order))]
         self.redraw()
-        return self.rows
+        return w.VBox([row for row, _, _, _ in self.rows], layout=FULL_WIDTH)
 
-    def redraw(self):
-        self.rows.children = [self._row(i, item) for i, item in enumerate(self.order)]
-
-    def _row(self, index: int, item: str) -> w.HBox:
-        label = w.HTML(f"<b>{index + 1}.</b> {html.escape(item)}").add_class("etp-order-label")
-        up = w.Button(icon="arrow-up", tooltip=f"Move '{item}' up", disabled=index == 0)
-        down = w.Button(icon="arrow-down", tooltip=f"Move '{item}' down",
-                        disabled=index == len(self.order) - 1)
+    def _row(self, index: int):
+        label = w.HTML().add_class("etp-order-label")
+        up = w.Button(icon="arrow-up", disabled=index == 0)
+        down = w.Button(icon="arrow-down", disabled=index == len(self.order) - 1)
         up.on_click(lambda _: self.move(index, -1))
         down.on_click(lambda _: self.move(index, +1))
-        return w.HBox([label, up, down], layout=FULL_WIDTH).add_class("etp-order-row")
+        return w.HBox([label, up, down], layout=FULL_WIDTH).add_class("etp-order-row"), label, up, down
+
+    def redraw(self):
+        for index, (_, label, up, down) in enumerate(self.rows):
+            item = self.order[index]
+            label.value = f"<b>{index + 1}.</b> {html.escape(item)}"
+            up.tooltip, down.tooltip = f"Move '{item}' up", f"Move '{item}' down"
 
     def move(self, index: int, offset: int) -> None:
         target = index + offset

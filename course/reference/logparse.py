@@ -23,6 +23,7 @@ The helpers answer the on-call questions: ``first_failure``, ``errors_per_minute
 """
 from __future__ import annotations
 
+import codecs
 import os
 import re
 from concurrent.futures import ThreadPoolExecutor
@@ -62,17 +63,18 @@ _TEXT_START = re.compile(r"\s*[{\[]|\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2} ")
 _ANSI = re.compile(r"\x1b\[[0-9;]*m")
 
 # Fields the backend writes, typed up front so every file gives the same columns and dtypes.
+# Text is large_string, the layout pandas keeps its Arrow strings in (no copy when converting);
 # durationMs is read as a float so that a fractional value is not a parse error.
+_TEXT = pa.large_string()
 _WINSTON_FIELDS = [
-    ("timestamp", pa.timestamp("ms", tz="UTC")), ("level", pa.string()), ("context", pa.string()),
-    ("message", pa.string()), ("eventType", pa.string()), ("method", pa.string()), ("path", pa.string()),
-    ("statusCode", pa.int64()), ("durationMs", pa.float64()), ("requestId", pa.string()),
-    ("userId", pa.string()), ("organizationId", pa.string()), ("ip", pa.string()),
-    ("userAgent", pa.string()), ("error", pa.string()), ("stack", pa.string()), ("service", pa.string()),
+    ("timestamp", pa.timestamp("ms", tz="UTC")), ("level", _TEXT), ("context", _TEXT), ("message", _TEXT),
+    ("eventType", _TEXT), ("method", _TEXT), ("path", _TEXT), ("statusCode", pa.int64()),
+    ("durationMs", pa.float64()), ("requestId", _TEXT), ("userId", _TEXT), ("organizationId", _TEXT),
+    ("ip", _TEXT), ("userAgent", _TEXT), ("error", _TEXT), ("stack", _TEXT), ("service", _TEXT),
 ]
 _PRODUCTION_SCHEMA = pa.schema(_WINSTON_FIELDS)
 _META_SCHEMA = pa.schema([f for f in _WINSTON_FIELDS if f[0] not in {"timestamp", "level", "context", "message"}])
-_PIECE = 4 << 20  # bytes per JSON read; pieces are read in parallel
+_PIECE = 8 << 20  # bytes per JSON read; pieces are read in parallel
 
 
 class LogFormatError(ValueError):
@@ -89,12 +91,13 @@ def _looks_like_text(value: str) -> bool:
     return "\n" in value or not value.strip() or bool(_TEXT_START.match(value))
 
 
-def _read(source: Source, kind: str) -> tuple[bytes, str]:
-    """Raw bytes and a label for messages; missing or empty input is a ``LogFormatError``."""
+def _read(source: Source, kind: str) -> tuple[pa.Buffer, str]:
+    """The raw bytes (a file is memory-mapped, not copied) and a label for messages; missing or
+    empty input is a ``LogFormatError``."""
     if isinstance(source, (bytes, bytearray)):
-        data, label = bytes(source), "<bytes>"
+        data, label = pa.py_buffer(bytes(source)), "<bytes>"
     elif isinstance(source, str) and _looks_like_text(source):
-        data, label = source.encode("utf-8"), "<text>"
+        data, label = pa.py_buffer(source.encode("utf-8")), "<text>"
     else:
         path = Path(source)
         label = str(path)
@@ -103,7 +106,7 @@ def _read(source: Source, kind: str) -> tuple[bytes, str]:
         if path.is_dir():
             raise LogFormatError(label, "it is a folder", EXPECTED[kind])
         try:
-            data = path.read_bytes()
+            data = pa.memory_map(str(path)).read_buffer() if path.stat().st_size else pa.py_buffer(b"")
         except OSError as exc:
             raise LogFormatError(label, f"it cannot be read ({exc.strerror})", EXPECTED[kind]) from None
     if not re.search(rb"\S", data):
@@ -112,18 +115,15 @@ def _read(source: Source, kind: str) -> tuple[bytes, str]:
     return data, label
 
 
-def _decode(data: bytes) -> str:
-    """UTF-8 text; bytes that are not UTF-8 become U+FFFD so their lines can be flagged."""
-    try:
-        text = data.decode("utf-8")
-    except UnicodeDecodeError:
-        text = data.decode("utf-8", errors="replace")
+def _decode(data: pa.Buffer) -> str:
+    """UTF-8 text; bytes that are not UTF-8 become U+FFFD."""
+    text = codecs.decode(memoryview(data), "utf-8", errors="replace")
     return text.replace("\r\n", "\n") if "\r" in text else text
 
 
 def _guess(text: str) -> str | None:
     """The format whose event lines are most common in the first 200 non-blank lines."""
-    head = pd.Series(text[:1 << 20].split("\n")[:2000], dtype="str")
+    head = pd.Series(_ANSI.sub("", text[:1 << 20]).split("\n")[:2000], dtype="str")
     head = head[head.str.strip() != ""].iloc[:200]
     counts = {kind: int(head.str.contains(pattern, regex=True).sum()) for kind, pattern in _HEADS.items()}
     best = max(counts, key=counts.get)
@@ -133,7 +133,7 @@ def _guess(text: str) -> str | None:
 def detect_format(source: Source) -> str:
     """``"production"``, ``"bracketed"`` or ``"dev"``; ``LogFormatError`` when it is none of them."""
     data, label = _read(source, "production")
-    found = _guess(_decode(data[: 1 << 20]))
+    found = _guess(_decode(data.slice(0, min(data.size, 1 << 20))))
     if found is None:
         raise LogFormatError(label, "no line looks like a backend log event",
                              "production, bracketed or development logs")
@@ -272,9 +272,17 @@ def _text_columns(table: pa.Table, names: set) -> pa.Table:
     return table
 
 
-def _to_pandas(tables: list[pa.Table], schema: pa.Schema) -> pd.DataFrame:
-    table = _concat(tables) if tables else schema.empty_table()
-    frame = table.to_pandas(types_mapper={pa.int64(): pd.Int64Dtype()}.get)
+def _column_order(names: list[str]) -> list[str]:
+    """The usual columns first, the rest as found, ``line`` last."""
+    first = [c for c in ["timestamp", "level", "context", "message"] if c in names]
+    last = [c for c in ["line"] if c in names]
+    return first + [c for c in names if c not in first + last] + last
+
+
+def _to_pandas(table: pa.Table) -> pd.DataFrame:
+    """The table as pandas (columns in the usual order, nullable integers)."""
+    frame = table.select(_column_order(table.column_names)).to_pandas(
+        types_mapper={pa.int64(): pd.Int64Dtype()}.get)
     if "durationMs" in frame:
         frame["durationMs"] = _whole_or_float(frame["durationMs"])
     return frame
@@ -288,7 +296,7 @@ def _whole_or_float(values: pd.Series) -> pd.Series:
 
 
 # --------------------------------------------------------------------------- production
-def _bad_utf8_lines(data: bytes, starts: np.ndarray) -> np.ndarray:
+def _bad_utf8_lines(data: pa.Buffer, starts: np.ndarray) -> np.ndarray:
     """Indices of lines holding bytes that are not UTF-8.
 
     Arrow validates UTF-8 in bulk (a cast from binary to string) but does not say where it
@@ -296,7 +304,7 @@ def _bad_utf8_lines(data: bytes, starts: np.ndarray) -> np.ndarray:
     bad lines. A file with many (a whole file in latin-1) is checked in one decode instead.
     """
     offsets = pa.py_buffer(np.concatenate([starts, [len(data)]]).astype(np.int64))
-    every_line = pa.LargeBinaryArray.from_buffers(pa.large_binary(), len(starts), [None, offsets, pa.py_buffer(data)])
+    every_line = pa.LargeBinaryArray.from_buffers(pa.large_binary(), len(starts), [None, offsets, data])
     bad: list[int] = []
 
     def search(first: int, count: int) -> None:
@@ -314,35 +322,38 @@ def _bad_utf8_lines(data: bytes, starts: np.ndarray) -> np.ndarray:
     search(0, len(starts))
     if len(bad) <= 64:
         return np.array(bad, dtype=np.int64)
-    fixed = np.frombuffer(data.decode("utf-8", errors="replace").encode("utf-8"), dtype=np.uint8)
+    fixed = np.frombuffer(_decode(data).encode("utf-8"), dtype=np.uint8)
     line_of = np.cumsum(fixed == 10)  # newlines survive the replacement, so line numbers do too
     marks = np.flatnonzero((fixed[:-2] == 0xEF) & (fixed[1:-1] == 0xBF) & (fixed[2:] == 0xBD))
     return np.unique(line_of[marks])
 
 
 class _Lines:
-    """Line boundaries of a byte buffer, found with one vectorised scan for newlines."""
+    """Line boundaries of a byte buffer, found with a vectorised scan for newlines."""
 
-    def __init__(self, data: bytes):
+    def __init__(self, data: pa.Buffer):
         self.data = data
         self.view = np.frombuffer(data, dtype=np.uint8)
-        newlines = np.flatnonzero(self.view == 10)
+        # Scanning in slices keeps the temporary masks small (a big file is hundreds of MB).
+        step = 32 << 20
+        newlines = np.concatenate([np.flatnonzero(self.view[i:i + step] == 10) + i
+                                   for i in range(0, len(self.view), step)] or [np.zeros(0, dtype=np.int64)])
+        size = len(self.view)
         self.starts = np.concatenate([[0], newlines + 1])
-        ends = np.concatenate([newlines, [len(data)]])
-        if self.starts[-1] == len(data):  # the file ends with a newline: no last empty line
+        ends = np.concatenate([newlines, [size]])
+        if self.starts[-1] == size:  # the file ends with a newline: no last empty line
             self.starts, ends = self.starts[:-1], ends[:-1]
         carriage = (ends > self.starts) & (self.view[np.maximum(ends - 1, 0)] == 13)
         self.ends = ends - carriage  # Windows line endings
-        self.next = np.concatenate([self.starts[1:], [len(data)]])
+        self.next = np.concatenate([self.starts[1:], [size]])
 
     def __len__(self) -> int:
         return len(self.starts)
 
     def text(self, index: np.ndarray) -> pd.Series:
         """The text of some lines (bytes that are not UTF-8 shown as U+FFFD)."""
-        offsets = pa.py_buffer(np.concatenate([self.starts, [len(self.data)]]).astype(np.int64))
-        every_line = pa.LargeBinaryArray.from_buffers(pa.large_binary(), len(self),
-                                                      [None, offsets, pa.py_buffer(self.data)])
+        offsets = pa.py_buffer(np.concatenate([self.starts, [len(self.view)]]).astype(np.int64))
+        every_line = pa.LargeBinaryArray.from_buffers(pa.large_binary(), len(self), [None, offsets, self.data])
         picked = pd.Series(every_line.take(pa.array(index, pa.int64())).to_pandas(), dtype=object)
         return picked.str.decode("utf-8", errors="replace").str.rstrip("\r\n").astype("str")
 
@@ -380,23 +391,25 @@ def parse_production(source: Source) -> pd.DataFrame:
     lines = _Lines(data)
     kind = lines.classify()
     candidates = np.flatnonzero(kind["json_like"])
-    tables, parsed = _read_json_lines(pa.py_buffer(data), lines.starts[candidates], lines.next[candidates],
-                                      _PRODUCTION_SCHEMA)
-    frame = _to_pandas(tables, _PRODUCTION_SCHEMA)
-    frame["line"] = candidates[parsed] + 1
+    tables, parsed = _read_json_lines(data, lines.starts[candidates], lines.next[candidates], _PRODUCTION_SCHEMA)
+    table = _concat(tables) if tables else _PRODUCTION_SCHEMA.empty_table()
+    table = table.append_column("line", pa.array(candidates[parsed] + 1))
     # Valid JSON that is not a Winston record (no time or level) is malformed too.
-    record = (frame["timestamp"].notna() & frame["level"].notna()).to_numpy(dtype=bool)
+    record = pc.and_(pc.is_valid(table["timestamp"]), pc.is_valid(table["level"])).to_numpy(zero_copy_only=False)
     if record.sum() == 0 or record.sum() < 0.5 * (~kind["blank"]).sum():
-        raise _wrong_format(label, data[: 1 << 20].decode("utf-8", errors="replace"), "production")
+        raise _wrong_format(label, _decode(data.slice(0, min(data.size, 1 << 20))), "production")
     reasons = np.full(len(lines), None, dtype=object)
     reasons[~kind["json_like"] & ~kind["blank"]] = "not a JSON object"
     reasons[kind["mangled"]] = "not valid UTF-8 (another encoding?)"
     reasons[candidates[~parsed]] = "invalid JSON"
-    reasons[frame["line"].to_numpy()[~record] - 1] = "JSON without timestamp or level"
-    frame = frame[record].reset_index(drop=True)
+    reasons[candidates[parsed][~record]] = "JSON without timestamp or level"
+    if not record.all():
+        table = table.filter(pa.array(record))
     # Fields that only malformed records had are not columns of the log.
-    extra_empty = [c for c in frame.columns if c not in _PRODUCTION_SCHEMA.names and frame[c].isna().all()]
-    return _finish(frame.drop(columns=extra_empty), "production", label, _malformed(lines, reasons))
+    empty = [name for name in table.column_names
+             if name not in _PRODUCTION_SCHEMA.names and table[name].null_count == table.num_rows]
+    table = table.drop_columns(empty)
+    return _finish(_to_pandas(table), "production", label, _malformed(lines, reasons))
 
 
 def _malformed(lines: _Lines, reasons: np.ndarray) -> pd.DataFrame:
@@ -405,13 +418,29 @@ def _malformed(lines: _Lines, reasons: np.ndarray) -> pd.DataFrame:
                          "raw": lines.text(where).reset_index(drop=True)})
 
 
+def _levels(names: pd.Series) -> pd.Categorical:
+    """Level names as ``LEVELS`` (aliases such as WARNING or LOG mapped, unknown names NA).
+
+    Arrow dictionary-encodes the column, so only its few distinct names are looked up.
+    """
+    names = pa.array(names, pa.large_string(), from_pandas=True)
+    if isinstance(names, pa.ChunkedArray):
+        names = names.combine_chunks()
+    encoded = pc.dictionary_encode(names)
+    known = {name: i for i, name in enumerate(LEVELS.categories)}
+    spelled = [str(name).lower() for name in encoded.dictionary.to_pylist()]
+    lookup = np.array([known.get(_LEVEL_ALIASES.get(name, name), -1) for name in spelled] + [-1])
+    indices = pc.fill_null(encoded.indices, len(spelled)).to_numpy()
+    return pd.Categorical.from_codes(lookup[indices], dtype=LEVELS)
+
+
 def _finish(frame: pd.DataFrame, kind: str, label: str, malformed: pd.DataFrame) -> pd.DataFrame:
-    """Common dtypes and column order; provenance and malformed lines in ``attrs``."""
-    level = frame["level"].str.lower()
-    frame["level"] = level.replace(_LEVEL_ALIASES).astype(LEVELS)
-    first = [c for c in ["timestamp", "level", "context", "message"] if c in frame]
-    last = [c for c in ["line"] if c in frame]
-    frame = frame[first + [c for c in frame.columns if c not in first + last] + last]
+    """Columns in the usual order, the level as ``LEVELS``; provenance and malformed lines in
+    ``attrs``."""
+    order = _column_order(list(frame.columns))
+    if list(frame.columns) != order:
+        frame = frame[order]
+    frame["level"] = _levels(frame["level"])
     frame.attrs = {"source": label, "format": kind, "malformed": malformed.reset_index(drop=True),
                    "malformed_count": len(malformed)}
     return frame
@@ -473,7 +502,7 @@ def parse_dev(source: Source) -> pd.DataFrame:
     # JSON strings cannot hold a raw newline, so the pretty-printed metadata is one line apart.
     meta_text = head["meta"].fillna("").str.replace("\n", " ", regex=False).str.strip().replace("", "{}")
     tables, parsed = _read_json_lines(*_json_buffer(meta_text), _META_SCHEMA)
-    meta = _to_pandas(tables, _META_SCHEMA)
+    meta = _to_pandas(_concat(tables) if tables else _META_SCHEMA.empty_table())
     frame = head.drop(columns="meta")[parsed].reset_index(drop=True)
     frame = pd.concat([frame, meta.drop(columns=[c for c in meta if c in frame])], axis=1)
     frame["timestamp"] = pd.to_datetime(frame["timestamp"], format="%Y-%m-%d %H:%M:%S")
