@@ -47,6 +47,18 @@ def run_all(page):
     page.wait_for_function(RAN_TO_FIRST_EXERCISE, timeout=120_000)
 
 
+def restart_and_run_all(page):
+    """Kernel > Restart Kernel and Run All Cells, then wait for brand-new quiz widgets."""
+    page.evaluate("document.querySelectorAll('.etp-quiz').forEach(q => q.dataset.stale = '1')")
+    page.click(".lm-MenuBar-itemLabel:text-is('Kernel')")
+    page.click(".lm-Menu-itemLabel:has-text('Restart Kernel and Run All Cells')")
+    page.locator(".jp-Dialog .jp-mod-accept").click()
+    page.wait_for_function("""() => {
+      const quizzes = [...document.querySelectorAll('.etp-quiz')];
+      return quizzes.length === 10 && quizzes.every(q => !q.dataset.stale);
+    }""", timeout=120_000)
+
+
 def quiz(page, qid):
     box = page.locator(".etp-quiz", has_text=qid)
     box.scroll_into_view_if_needed()
@@ -105,6 +117,11 @@ def test_trainee_answers_each_quiz_type(lab_page):
         select.select_option(label=value)
     submit_and_expect_right(matching)
     assert "Correct." in matching.locator(".etp-feedback").inner_text()
+
+    restart_and_run_all(page)
+    again = quiz(page, "m2-ex21-login")  # a fresh widget, rebuilt from answers.json
+    assert "Correct." in again.locator(".etp-feedback").inner_text()
+    assert "etp-selected" in option(again, "P0").get_attribute("class")
 
     saved = json.loads((folder / "answers.json").read_text())["questions"]
     assert saved["m2-ex21-login"][0]["answer"] == "P0"

@@ -140,6 +140,20 @@ def detect_format(source: Source) -> str:
     return found
 
 
+def check_format(source: Source, kind: str) -> None:
+    """Raise the ``LogFormatError`` that ``parse_<kind>`` raises for input that is missing, empty
+    or plainly another format; return quietly when ``source`` looks like a ``kind`` log.
+
+    A parser of one's own can call it first and fail with the same one-line message.
+    """
+    if kind not in EXPECTED:
+        raise ValueError(f"kind must be one of {sorted(EXPECTED)}, not {kind!r}")
+    data, label = _read(source, kind)
+    text = _decode(data.slice(0, min(data.size, 1 << 20)))
+    if _guess(text) != kind:
+        raise _wrong_format(label, text, kind)
+
+
 def _wrong_format(label: str, text: str, kind: str) -> LogFormatError:
     found = _guess(text)
     if found is None or found == kind:
