@@ -29,3 +29,12 @@ def course(tmp_path_factory, data_cache):
     root = tmp_path_factory.mktemp("course")
     os.environ["NBGRADER_EXCHANGE"] = str(root / "exchange")
     return root, build_course(root)
+
+
+@pytest.fixture(scope="session")
+def log_files(data_cache):
+    """Module 5's backend logs, generated once: the full day, the sample and the other formats."""
+    from course.data import backend_logs
+
+    return {"sample": backend_logs.production_log("sample"), "full": backend_logs.production_log("full"),
+            "bracketed": backend_logs.bracketed_log(), "dev": backend_logs.dev_log()}

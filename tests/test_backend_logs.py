@@ -5,7 +5,7 @@ import re
 import pandas as pd
 import pytest
 
-from course.data import backend_logs, cache
+from course.data import backend_logs
 
 WINSTON_TIME = re.compile(r"^2026-01-14T\d{2}:\d{2}:\d{2}\.\d{3}\+0000$")
 DEV_HEAD = re.compile(r"^\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2} (info|warn|error|debug) (\[\w+\] | )")
@@ -16,32 +16,10 @@ ERROR_FIELDS = RESPONSE_FIELDS | {"error", "stack"}
 
 
 @pytest.fixture(scope="module")
-def data_dir(tmp_path_factory):
-    # One folder for both log test files, so the full day is generated once per run.
-    folder = tmp_path_factory.getbasetemp() / "etp-backend-logs"
-    folder.mkdir(exist_ok=True)
-    return folder
-
-
-@pytest.fixture(autouse=True)
-def _cache_in_tmp(data_dir, monkeypatch):
-    # Never write to the real ~/.cache from a test.
-    monkeypatch.setenv(cache.ENV_VAR, str(data_dir))
-
-
-@pytest.fixture(scope="module")
-def files(data_dir):
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setenv(cache.ENV_VAR, str(data_dir))
-        return {"sample": backend_logs.production_log("sample"), "full": backend_logs.production_log("full"),
-                "bracketed": backend_logs.bracketed_log(), "dev": backend_logs.dev_log()}
-
-
-@pytest.fixture(scope="module")
-def sample_records(files):
+def sample_records(log_files):
     """The sample's JSON records (a test may loop over lines; the reference parser may not)."""
     records = []
-    for raw in files["sample"].read_bytes().splitlines():
+    for raw in log_files["sample"].read_bytes().splitlines():
         try:
             records.append(json.loads(raw))
         except ValueError:
@@ -49,15 +27,15 @@ def sample_records(files):
     return records
 
 
-def test_files_are_named_by_version_seed_and_size(files, data_dir):
-    for path in files.values():
-        assert path.parent == data_dir
+def test_files_are_named_by_version_seed_and_size(log_files, data_cache):
+    for path in log_files.values():
+        assert path.parent == data_cache
         assert f"v{backend_logs.GENERATOR_VERSION}" in path.name
         assert f"seed{backend_logs.DEFAULT_SEED}" in path.name
-    assert files["sample"].name.endswith("-sample.log") and files["full"].name.endswith("-full.log")
+    assert log_files["sample"].name.endswith("-sample.log") and log_files["full"].name.endswith("-full.log")
 
 
-def test_same_seed_same_bytes_and_another_seed_differs(data_dir):
+def test_same_seed_same_bytes_and_another_seed_differs(data_cache):
     makers = [lambda seed: backend_logs.production_log("sample", seed), backend_logs.bracketed_log,
               backend_logs.dev_log]
     for make in makers:
@@ -68,9 +46,9 @@ def test_same_seed_same_bytes_and_another_seed_differs(data_dir):
         assert make(8).read_bytes() != kept
 
 
-def test_full_day_has_at_least_200000_lines_and_the_sample_a_few_thousand(files):
-    assert files["full"].read_bytes().count(b"\n") >= 200_000
-    assert 2_000 <= files["sample"].read_bytes().count(b"\n") <= 10_000
+def test_full_day_has_at_least_200000_lines_and_the_sample_a_few_thousand(log_files):
+    assert log_files["full"].read_bytes().count(b"\n") >= 200_000
+    assert 2_000 <= log_files["sample"].read_bytes().count(b"\n") <= 10_000
 
 
 def test_production_lines_carry_the_winston_fields(sample_records):
@@ -106,10 +84,10 @@ def test_non_http_lines_use_the_backend_messages(sample_records):
     assert filtered and all(re.match(r"^(GET|POST|PATCH) /api/", r["message"]) and r["stack"] for r in filtered)
 
 
-def test_every_kind_of_malformed_line_is_planted(files):
+def test_every_kind_of_malformed_line_is_planted(log_files):
     for size in ("sample", "full"):
         # Plain ASCII records that open and close like one are fine; look closer at the rest.
-        odd = [raw for raw in files[size].read_bytes().splitlines()
+        odd = [raw for raw in log_files[size].read_bytes().splitlines()
                if not raw.isascii() or not (raw.startswith(b'{"level":') and raw.endswith(b'"}'))
                or raw.count(b'{"level":') > 1]
         not_utf8 = [raw for raw in odd if not _is_utf8(raw)]
@@ -136,8 +114,8 @@ def _is_json(raw: bytes) -> bool:
         return False
 
 
-def test_bracketed_log_opens_exercise_5_1_as_the_guide_prints_it(files):
-    text = files["bracketed"].read_text(encoding="utf-8")
+def test_bracketed_log_opens_exercise_5_1_as_the_guide_prints_it(log_files):
+    text = log_files["bracketed"].read_text(encoding="utf-8")
     excerpt = re.search(r"^\[ERROR\] 2025-12-21 10:45:32 QueryFailedError: Connection terminated unexpectedly\n"
                         r"    at PostgresQueryRunner\.query \(.+\)\n"
                         r"    at EtpRepository\.findOne \(.+\)\n"
@@ -149,8 +127,8 @@ def test_bracketed_log_opens_exercise_5_1_as_the_guide_prints_it(files):
     assert sum(not line.startswith("[") for line in heads) == backend_logs.BRACKETED_MALFORMED
 
 
-def test_dev_log_has_header_lines_and_pretty_json_metadata(files):
-    text = files["dev"].read_text(encoding="utf-8")
+def test_dev_log_has_header_lines_and_pretty_json_metadata(log_files):
+    text = log_files["dev"].read_text(encoding="utf-8")
     blocks = re.split(r"\n(?=\d{4}-\d{2}-\d{2} )", text.split("\n\n", 2)[-1].strip())
     assert len(blocks) > 300
     for block in blocks[1:]:

@@ -1,5 +1,4 @@
 """One broken submission never stops a cohort's grading, and each one says what is wrong."""
-import os
 
 import pytest
 

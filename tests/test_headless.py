@@ -1,7 +1,6 @@
 """Notebooks run headless: the source with its solutions, and nbgrader validate on a release."""
 import shutil
 
-import nbformat
 import pytest
 from nbclient import NotebookClient
 from nbgrader.validator import Validator

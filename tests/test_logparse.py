@@ -4,7 +4,7 @@ import json
 import pandas as pd
 import pytest
 
-from course.data import backend_logs, cache
+from course.data import backend_logs
 from course.reference import logparse
 from course.reference.logparse import LogFormatError
 
@@ -21,30 +21,8 @@ def winston(second: int, **fields) -> str:
 
 
 @pytest.fixture(scope="module")
-def data_dir(tmp_path_factory):
-    # One folder for both log test files, so the full day is generated once per run.
-    folder = tmp_path_factory.getbasetemp() / "etp-backend-logs"
-    folder.mkdir(exist_ok=True)
-    return folder
-
-
-@pytest.fixture(autouse=True)
-def _cache_in_tmp(data_dir, monkeypatch):
-    # Never write to the real ~/.cache from a test.
-    monkeypatch.setenv(cache.ENV_VAR, str(data_dir))
-
-
-@pytest.fixture(scope="module")
-def files(data_dir):
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setenv(cache.ENV_VAR, str(data_dir))
-        return {"sample": backend_logs.production_log("sample"), "full": backend_logs.production_log("full"),
-                "bracketed": backend_logs.bracketed_log(), "dev": backend_logs.dev_log()}
-
-
-@pytest.fixture(scope="module")
-def days(files):
-    return {size: logparse.parse_production(files[size]) for size in ("sample", "full")}
+def days(log_files):
+    return {size: logparse.parse_production(log_files[size]) for size in ("sample", "full")}
 
 
 def test_production_frame_is_typed(days):
@@ -59,12 +37,12 @@ def test_production_frame_is_typed(days):
     assert df["line"].is_monotonic_increasing
 
 
-def test_parse_production_reads_no_line_with_json_loads(files, monkeypatch):
+def test_parse_production_reads_no_line_with_json_loads(log_files, monkeypatch):
     def refuse(*args, **kwargs):
         raise AssertionError("json.loads was called")
 
     monkeypatch.setattr(json, "loads", refuse)
-    assert len(logparse.parse_production(files["sample"])) > 5000
+    assert len(logparse.parse_production(log_files["sample"])) > 5000
 
 
 @pytest.mark.parametrize("size", ["sample", "full"])
@@ -105,7 +83,7 @@ def test_errors_per_minute_covers_every_minute_and_peaks_in_the_db_incident(days
         backend_logs.DB_INCIDENT.window_end)
 
 
-def test_malformed_lines_are_counted_and_kept(days, files):
+def test_malformed_lines_are_counted_and_kept(days, log_files):
     for size in ("sample", "full"):
         malformed = days[size].attrs["malformed"]
         assert days[size].attrs["malformed_count"] == len(malformed) == sum(backend_logs.MALFORMED_LINES.values())
@@ -113,7 +91,7 @@ def test_malformed_lines_are_counted_and_kept(days, files):
         assert (malformed["reason"] == "not valid UTF-8 (another encoding?)").sum() == 1
         assert (malformed["reason"] == "invalid JSON").sum() == 1  # two records glued on one line
         assert malformed["raw"].str.startswith("> ").sum() == 4
-    lines = files["sample"].read_bytes().splitlines()
+    lines = log_files["sample"].read_bytes().splitlines()
     first = days["sample"].attrs["malformed"].iloc[0]
     assert lines[first["line"] - 1].decode("utf-8", errors="replace") == first["raw"]
     assert len(days["sample"]) + len(days["sample"].attrs["malformed"]) == len(lines)
@@ -154,13 +132,13 @@ def test_bad_input_is_one_clear_line(tmp_path, make, parser, problem):
     assert "expected" in message
 
 
-def test_the_wrong_parser_for_each_generated_format_says_which_to_use(files):
+def test_the_wrong_parser_for_each_generated_format_says_which_to_use(log_files):
     with pytest.raises(LogFormatError, match=r"development logs \(use parse_dev\)"):
-        logparse.parse_production(files["dev"])
+        logparse.parse_production(log_files["dev"])
     with pytest.raises(LogFormatError, match=r"production logs \(use parse_production\)"):
-        logparse.parse_dev(files["sample"])
+        logparse.parse_dev(log_files["sample"])
     with pytest.raises(LogFormatError, match=r"bracketed logs \(use parse_bracketed\)"):
-        logparse.parse_dev(files["bracketed"])
+        logparse.parse_dev(log_files["bracketed"])
 
 
 def _write(path, text):
@@ -168,10 +146,10 @@ def _write(path, text):
     return path
 
 
-def test_detect_format(files):
-    assert logparse.detect_format(files["sample"]) == "production"
-    assert logparse.detect_format(files["bracketed"]) == "bracketed"
-    assert logparse.detect_format(files["dev"]) == "dev"
+def test_detect_format(log_files):
+    assert logparse.detect_format(log_files["sample"]) == "production"
+    assert logparse.detect_format(log_files["bracketed"]) == "bracketed"
+    assert logparse.detect_format(log_files["dev"]) == "dev"
     assert logparse.detect_format(GUIDE_EXCERPT) == "bracketed"
     with pytest.raises(LogFormatError, match="no line looks like a backend log event"):
         logparse.detect_format("just some\nwords\n")
@@ -186,16 +164,16 @@ def test_bracketed_stack_traces_join_their_event():
     assert list(logparse.error_classes(df)) == ["QueryFailedError", "Error"]
 
 
-def test_bracketed_morning(files):
-    df = logparse.parse_bracketed(files["bracketed"])
+def test_bracketed_morning(log_files):
+    df = logparse.parse_bracketed(log_files["bracketed"])
     assert logparse.first_failure(df)["timestamp"] == pd.Timestamp(backend_logs.BRACKETED_FIRST_FAILURE)
     assert logparse.top_error_classes(df, 1).index[0] == backend_logs.BRACKETED_ERROR_CLASS
     assert df.attrs["malformed_count"] == backend_logs.BRACKETED_MALFORMED
     assert df["stack"].str.count("\n").max() >= 3 and (df["stack"].notna().sum() > 100)
 
 
-def test_dev_metadata_is_merged_into_columns(files):
-    df = logparse.parse_dev(files["dev"])
+def test_dev_metadata_is_merged_into_columns(log_files):
+    df = logparse.parse_dev(log_files["dev"])
     assert str(df["statusCode"].dtype) == "Int64" and df["timestamp"].dt.tz is None
     failed = df[df["eventType"] == "http_error"].iloc[0]
     assert failed["timestamp"] == pd.Timestamp(backend_logs.DEV_FIRST_ERROR)

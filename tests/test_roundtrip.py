@@ -3,10 +3,9 @@ partly wrong earns exactly the rest; feedback shows no hidden test."""
 import html
 import re
 
-import nbformat
 import pytest
 
-from harness import ASSIGNMENTS, REPO, Trainee, autograded_points, nbgrader_meta, notebooks, quiz_questions
+from harness import ASSIGNMENTS, REPO, Trainee, autograded_points, notebooks, quiz_questions
 
 pytestmark = pytest.mark.slow
 

@@ -12,30 +12,18 @@ MONTH_MINUTES = 31 * 24 * 60
 
 
 @pytest.fixture(scope="module")
-def data_dir(tmp_path_factory):
-    return tmp_path_factory.mktemp("etp-data")
-
-
-@pytest.fixture(autouse=True)
-def _cache_in_tmp(data_dir, monkeypatch):
-    monkeypatch.setenv(cache.ENV_VAR, str(data_dir))
-
-
-@pytest.fixture(scope="module")
-def month(data_dir):
+def month(data_cache):
     """The default month, generated and parsed once; prints how long each half took."""
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setenv(cache.ENV_VAR, str(data_dir))
-        started = time.perf_counter()
-        paths = (traffic.request_log(), traffic.health_probe_log(), traffic.incident_channel_log())
-        generated = time.perf_counter()
-        frames = {
-            "requests": slo.parse_request_log(paths[0]),
-            "sections": slo.parse_section_completions(paths[0]),
-            "health": slo.parse_health_log(paths[1]),
-            "incidents": slo.parse_incident_log(paths[2]),
-        }
-        parsed = time.perf_counter()
+    started = time.perf_counter()
+    paths = (traffic.request_log(), traffic.health_probe_log(), traffic.incident_channel_log())
+    generated = time.perf_counter()
+    frames = {
+        "requests": slo.parse_request_log(paths[0]),
+        "sections": slo.parse_section_completions(paths[0]),
+        "health": slo.parse_health_log(paths[1]),
+        "incidents": slo.parse_incident_log(paths[2]),
+    }
+    parsed = time.perf_counter()
     print(f"\nmonth: generation {generated - started:.2f} s, parsing {parsed - generated:.2f} s")
     frames["paths"] = paths
     return frames

@@ -17,21 +17,8 @@ GENERATORS = (traffic.request_log, traffic.health_probe_log, traffic.incident_ch
 
 
 @pytest.fixture(scope="module")
-def data_dir(tmp_path_factory):
-    return tmp_path_factory.mktemp("etp-data")
-
-
-@pytest.fixture(autouse=True)
-def _cache_in_tmp(data_dir, monkeypatch):
-    # Never write to the real ~/.cache from a test.
-    monkeypatch.setenv(cache.ENV_VAR, str(data_dir))
-
-
-@pytest.fixture(scope="module")
-def month(data_dir):
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setenv(cache.ENV_VAR, str(data_dir))
-        return {make.__name__: make() for make in GENERATORS}
+def month(data_cache):
+    return {make.__name__: make() for make in GENERATORS}
 
 
 @pytest.fixture(scope="module")
@@ -41,9 +28,9 @@ def log_records(month):
         return [json.loads(line) for line in fh]
 
 
-def test_files_land_in_the_cache_named_by_version_and_seed(month, data_dir):
+def test_files_land_in_the_cache_named_by_version_and_seed(month, data_cache):
     for path in month.values():
-        assert path.parent == data_dir
+        assert path.parent == data_cache
         assert f"v{traffic.GENERATOR_VERSION}" in path.name and f"seed{traffic.DEFAULT_SEED}" in path.name
 
 
