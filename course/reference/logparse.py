@@ -482,19 +482,32 @@ def _unmatched(events: pd.DataFrame, matched: pd.Series, reason: str) -> pd.Data
                          "raw": bad["chunk"].to_numpy()}).astype({"reason": "str", "raw": "str"})
 
 
+def _split_events(source: Source, kind: str, start_pattern: str, event_pattern: str,
+                  strip_colours: bool = False):
+    """Cut a multi-line log into events and extract each event's fields.
+
+    Returns the file's label, the events, their fields and which events matched. The input is
+    refused as another format when fewer than half of its events match.
+    """
+    data, label = _read(source, kind)
+    text = _decode(data)
+    if strip_colours:  # a terminal run may leave colour codes in the file
+        text = _ANSI.sub("", text)
+    events = _events(text, start_pattern)
+    fields = events["chunk"].str.extract(event_pattern)
+    matched = fields["level"].notna()
+    if matched.sum() == 0 or matched.sum() < 0.5 * len(events):
+        raise _wrong_format(label, text, kind)
+    return label, events, fields, matched
+
+
 def parse_bracketed(source: Source) -> pd.DataFrame:
     """Parse ``[LEVEL] YYYY-MM-DD HH:mm:ss message`` lines; indented lines below an event are
     its stack trace, joined (newline-separated, as written) into the ``stack`` column.
 
     The format carries no time zone, so ``timestamp`` is naive (wall-clock time).
     """
-    data, label = _read(source, "bracketed")
-    text = _decode(data)
-    events = _events(text, r"\S")
-    fields = events["chunk"].str.extract(_BRACKET_EVENT)
-    matched = fields["level"].notna()
-    if matched.sum() == 0 or matched.sum() < 0.5 * len(events):
-        raise _wrong_format(label, text, "bracketed")
+    label, events, fields, matched = _split_events(source, "bracketed", r"\S", _BRACKET_EVENT)
     frame = fields[matched].reset_index(drop=True)
     frame["timestamp"] = pd.to_datetime(frame["timestamp"].str.replace(",", ".", regex=False), format="ISO8601")
     frame["stack"] = frame["stack"].str.rstrip().replace("", np.nan)
@@ -505,13 +518,8 @@ def parse_bracketed(source: Source) -> pd.DataFrame:
 def parse_dev(source: Source) -> pd.DataFrame:
     """Parse development lines; the pretty-printed JSON metadata under each event is merged into
     columns (``eventType``, ``statusCode``, ``stack``...). ``timestamp`` is naive local time."""
-    data, label = _read(source, "dev")
-    text = _ANSI.sub("", _decode(data))  # a terminal run may leave colour codes in the file
-    events = _events(text, r"\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2} [A-Za-z]+ ")
-    fields = events["chunk"].str.extract(_DEV_EVENT)
-    matched = fields["level"].notna()
-    if matched.sum() == 0 or matched.sum() < 0.5 * len(events):
-        raise _wrong_format(label, text, "dev")
+    label, events, fields, matched = _split_events(
+        source, "dev", r"\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2} [A-Za-z]+ ", _DEV_EVENT, strip_colours=True)
     head = fields[matched].reset_index(drop=True)
     # JSON strings cannot hold a raw newline, so the pretty-printed metadata is one line apart.
     meta_text = head["meta"].fillna("").str.replace("\n", " ", regex=False).str.strip().replace("", "{}")
