@@ -27,6 +27,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from course.data import cache
+from course.data.ids import uuid4_strings
 
 GENERATOR_VERSION = 1
 DEFAULT_SEED = 20260114
@@ -305,17 +306,6 @@ def _cat(*parts) -> np.ndarray | str:
     return pc.binary_join_element_wise(*arrays, "").to_numpy(zero_copy_only=False)
 
 
-def _uuid4(rng: np.random.Generator, n: int) -> np.ndarray:
-    """``n`` random version-4 UUID strings, built from one block of random bytes."""
-    raw = rng.integers(0, 256, size=(n, 16), dtype=np.uint8)
-    raw[:, 6] = (raw[:, 6] & 0x0F) | 0x40
-    raw[:, 8] = (raw[:, 8] & 0x3F) | 0x80
-    hexed = np.frombuffer(raw.tobytes().hex().encode("ascii"), dtype=np.uint8).reshape(n, 32)
-    out = np.full((n, 36), ord("-"), dtype=np.uint8)
-    out[:, [i for i in range(36) if i not in (8, 13, 18, 23)]] = hexed
-    return out.view("S36").ravel().astype(str)
-
-
 def _frame(t, seq=0, **fields) -> pd.DataFrame:
     """Log events: a time in epoch ms, a tie-breaker and Winston fields (scalars broadcast)."""
     t = np.atleast_1d(np.asarray(t, dtype=np.int64))
@@ -378,7 +368,7 @@ def _draw_requests(rng, starts: np.ndarray, endpoint: np.ndarray, pools) -> pd.D
         "userAgent": np.array(_USER_AGENTS, dtype=object)[rng.integers(0, len(_USER_AGENTS), n)],
         "userId": np.where(anonymous, None, _cat("u-", _as_str(user))),
         "organizationId": np.where(anonymous, None, _cat("org-", _as_str(user_org[user]))),
-        "requestId": _uuid4(rng, n).astype(object),
+        "requestId": uuid4_strings(rng, n).astype(object),
         "outcome": _noise_outcomes(rng, endpoint),
         "duration": _endpoint_latency(rng, endpoint),
     })
@@ -421,7 +411,7 @@ def _health_probes(rng, interval_s: int) -> pd.DataFrame:
     return pd.DataFrame({
         "start": starts.astype(np.int64), "endpoint": _HEALTH, "method": "GET", "path": "/api/health",
         "ip": "216.144.250.150", "userAgent": _PROBE_AGENT, "userId": None, "organizationId": None,
-        "requestId": _uuid4(rng, n).astype(object), "outcome": "ok",
+        "requestId": uuid4_strings(rng, n).astype(object), "outcome": "ok",
         "duration": rng.integers(2, 9, n).astype(np.int64),
     })
 
@@ -716,7 +706,7 @@ def _inactive_user_warnings(req: pd.DataFrame) -> pd.DataFrame:
 def _production_events(seed: int, scale: float) -> pd.DataFrame:
     rng = np.random.default_rng(seed)
     user_org = rng.integers(1, _N_ORGS + 1, _N_USERS)
-    pools = (_uuid4(rng, _N_ETPS), _uuid4(rng, _N_SECTIONS), user_org)
+    pools = (uuid4_strings(rng, _N_ETPS), uuid4_strings(rng, _N_SECTIONS), user_org)
     probes = _health_probes(rng, 60 if scale >= 0.5 else 300)
     requests = pd.concat([_baseline_requests(rng, scale, pools), probes, _planted_requests(),
                           _story_requests(rng, scale, pools)], ignore_index=True)
@@ -965,7 +955,7 @@ def _dev_events(rng) -> pd.DataFrame:
     head, kind, tail = (_PATH_PARTS[endpoint, i] for i in range(3))
     who = dict(method=np.array([e[0] for e in _ENDPOINTS], dtype=object)[endpoint],
                path=_cat(head, np.where(kind == "etp", "0b5e3c7a-1d92-4f6e-a8b4-3c7d9e2f1a05", ""), tail),
-               requestId=_uuid4(rng, n).astype(object), userId="u-1", organizationId="org-1")
+               requestId=uuid4_strings(rng, n).astype(object), userId="u-1", organizationId="org-1")
     duration = _endpoint_latency(rng, endpoint)
     received = _frame(t, 0, level="info", context="HTTP", message="HTTP Request received",
                       eventType="http_request", ip="::1", **who)

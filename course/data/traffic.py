@@ -46,6 +46,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from course.data import cache
+from course.data.ids import uuid4_strings
 
 GENERATOR_VERSION = 1
 DEFAULT_SEED = 2026
@@ -141,17 +142,6 @@ def _in_window(ms: np.ndarray, name: str) -> np.ndarray:
 def _iso_ms(ms: np.ndarray) -> np.ndarray:
     """'2026-10-07T16:48:03.123' for each epoch-ms value (no zone suffix)."""
     return np.datetime_as_string(ms.astype("datetime64[ms]"), unit="ms")
-
-
-def _uuid4(rng: np.random.Generator, n: int) -> np.ndarray:
-    """n random version-4 UUID strings, built from one block of random bytes."""
-    raw = rng.integers(0, 256, size=(n, 16), dtype=np.uint8)
-    raw[:, 6] = (raw[:, 6] & 0x0F) | 0x40
-    raw[:, 8] = (raw[:, 8] & 0x3F) | 0x80
-    hex_chars = np.frombuffer(raw.tobytes().hex().encode("ascii"), dtype=np.uint8).reshape(n, 32)
-    dashed = np.full((n, 36), ord("-"), dtype=np.uint8)
-    dashed[:, [i for i in range(36) if i not in (8, 13, 18, 23)]] = hex_chars
-    return dashed.view("S36").ravel().astype(str)
 
 
 def _lognormal_ms(rng: np.random.Generator, median, sigma, n: int) -> np.ndarray:
@@ -325,7 +315,7 @@ def _http_lines(rng, req: pd.DataFrame, err: pd.Series) -> pa.Array:
                     '{"level":"info","message":"HTTP Request completed","context":"HTTP","eventType":"http_response"')
     return _join(head, ',"method":"', req["method"], '","path":"', req["path"],
                  '","statusCode":', status.astype(str), ',"durationMs":', duration.astype(str),
-                 error_part, ',"requestId":"', _uuid4(rng, len(req)), '"', user_part,
+                 error_part, ',"requestId":"', uuid4_strings(rng, len(req)), '"', user_part,
                  f',"service":"{SERVICE}","timestamp":"', _iso_ms(req["ms"].to_numpy()), '+0000"}')
 
 
@@ -365,10 +355,10 @@ def _other_lines(rng, jobs: pd.DataFrame) -> tuple[np.ndarray, pa.Array]:
 
 def _request_log_lines(seed: int) -> pa.Array:
     rng = np.random.default_rng(seed)
-    orgs = _uuid4(rng, N_ORGS)
-    users = pd.DataFrame({"userId": _uuid4(rng, N_USERS),
+    orgs = uuid4_strings(rng, N_ORGS)
+    users = pd.DataFrame({"userId": uuid4_strings(rng, N_USERS),
                           "organizationId": orgs[rng.integers(0, N_ORGS, N_USERS)]})
-    etps, sections = _uuid4(rng, N_ETPS), _uuid4(rng, N_SECTIONS)
+    etps, sections = uuid4_strings(rng, N_ETPS), uuid4_strings(rng, N_SECTIONS)
     jobs = _section_jobs(rng, users, etps, sections)
     req = pd.concat([_user_actions(rng, users, etps, sections), _generate_requests(jobs),
                      _job_polls(rng, jobs), _health_hits(rng)], ignore_index=True)
