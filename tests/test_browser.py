@@ -118,6 +118,12 @@ def test_trainee_answers_each_quiz_type(lab_page):
     submit_and_expect_right(matching)
     assert "Correct." in matching.locator(".etp-feedback").inner_text()
 
+    page.keyboard.press("Control+s")
+    page.reload()  # widgets come back from the kernel's state
+    page.wait_for_selector(".jp-Notebook .jp-Cell", timeout=60_000)
+    reloaded = quiz(page, "m2-response-times")
+    expect(reloaded.locator(".etp-right")).to_be_visible(timeout=30_000)
+
     restart_and_run_all(page)
     again = quiz(page, "m2-ex21-login")  # a fresh widget, rebuilt from answers.json
     assert "Correct." in again.locator(".etp-feedback").inner_text()
