@@ -8,11 +8,12 @@ Environment overrides, for a JupyterHub or a shared grading host:
 import os
 from pathlib import Path
 
+from course.trainer.api import assignment_names
 from course.trainer.nbgrader_setup import assignment_preprocessors, feedback_preprocessors
 
 c = get_config()  # noqa: F821 (provided by nbgrader's config loader)
 HERE = Path(__file__).resolve().parent
-ASSIGNMENTS = sorted(p.name for p in (HERE / "source").glob("*/") if p.is_dir())
+ASSIGNMENTS = assignment_names(HERE)
 
 c.CourseDirectory.course_id = "etp-ops-academy"
 c.CourseDirectory.root = str(HERE)

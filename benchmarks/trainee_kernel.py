@@ -20,7 +20,7 @@ from nbclient import NotebookClient
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "tests"))
 
-from harness import ASSIGNMENTS, notebooks, quiz_questions  # noqa: E402
+from harness import ASSIGNMENTS, commit_answers, notebooks  # noqa: E402
 from course.quiz.store import AnswerStore  # noqa: E402
 
 IMPORT_PROBE = [
@@ -42,11 +42,7 @@ def solution_seconds(assignment: str) -> float:
     total = 0.0
     for nb in notebooks(REPO / "source" / assignment).values():
         with tempfile.TemporaryDirectory() as folder:
-            store = AnswerStore(Path(folder) / "answers.json")
-            for questions in quiz_questions(nb).values():
-                for q in questions:
-                    answer = q.accepted_responses()[0]
-                    store.record(q.qid, answer, q.canonical(answer), True)
+            commit_answers(AnswerStore(Path(folder) / "answers.json"), nb)
             started = time.perf_counter()
             NotebookClient(nb, timeout=300, kernel_name="python3",
                            resources={"metadata": {"path": folder}}).execute()

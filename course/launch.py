@@ -17,10 +17,10 @@ WORKSPACE = ROOT / "workspace"
 
 def prepare_course() -> list[str]:
     """Register every module in the local gradebook and release it to the exchange."""
-    from .trainer.api import open_course
+    from .trainer.api import assignment_names, open_course
 
     api = open_course(ROOT)
-    names = sorted(p.name for p in (ROOT / "source").glob("*/") if p.is_dir())
+    names = assignment_names(ROOT)
     released = set(api.get_released_assignments())
     for name in names:
         _report(f"generate {name}", api.generate_assignment(name, force=True))
@@ -47,13 +47,13 @@ def main() -> None:
     names = prepare_course()
     copy_to_workspace(names)
     first = next(iter(sorted((WORKSPACE / names[0]).glob("*.ipynb"))), None) if names else None
-    args = ["jupyter", "lab", f"--ServerApp.root_dir={ROOT}", "--ServerApp.ip=127.0.0.1"]
+    args = [sys.executable, "-m", "jupyterlab", f"--ServerApp.root_dir={ROOT}", "--ServerApp.ip=127.0.0.1"]
     if first is not None:
         args.append(f"--LabApp.default_url=/lab/tree/{first.relative_to(ROOT).as_posix()}")
     if hasattr(os, "geteuid") and os.geteuid() == 0:
         args.append("--allow-root")  # containers and CI machines run as root
     os.chdir(ROOT)
-    os.execvp(sys.executable, [sys.executable, "-m", "jupyterlab", *args[2:]])
+    os.execv(sys.executable, args)
 
 
 if __name__ == "__main__":

@@ -10,11 +10,11 @@ import nbformat
 from nbgrader.api import Gradebook
 
 from course.quiz.store import AnswerStore
-from course.trainer.api import open_course
+from course.trainer.api import assignment_names, open_course
 from course.trainer.sealing import questions_in
 
 REPO = Path(__file__).resolve().parents[1]
-ASSIGNMENTS = sorted(p.name for p in (REPO / "source").glob("*/") if p.is_dir())
+ASSIGNMENTS = assignment_names(REPO)
 SOLUTION_MARKER = re.compile(r"^\s*### (BEGIN|END) SOLUTION\s*$\n?", re.M)
 
 
@@ -84,6 +84,14 @@ def wrong_response(question):
     raise ValueError(kind)
 
 
+def commit_answers(store: AnswerStore, source_nb, wrong_qids=frozenset()) -> None:
+    """Commit a first answer to every quiz of ``source_nb``: right, or wrong for ``wrong_qids``."""
+    for questions in quiz_questions(source_nb).values():
+        for q in questions:
+            response = wrong_response(q) if q.qid in wrong_qids else q.accepted_responses()[0]
+            store.record(q.qid, response, q.canonical(response), q.is_correct(response))
+
+
 @dataclass
 class Trainee:
     """What one simulated trainee does to an assignment before submitting it."""
@@ -115,11 +123,7 @@ class Trainee:
                 cell.source = code[cell_id]
 
     def _answer(self, store, source):
-        for questions in quiz_questions(source).values():
-            for q in questions:
-                wrong = q.qid in self.wrong_quizzes
-                response = wrong_response(q) if wrong else q.accepted_responses()[0]
-                store.record(q.qid, response, q.canonical(response), q.is_correct(response))
+        commit_answers(store, source, self.wrong_quizzes)
 
 
 def autograded_points(course_root: Path, assignment: str, student: str) -> dict[str, tuple]:

@@ -5,24 +5,16 @@ import pytest
 from nbclient import NotebookClient
 from nbgrader.validator import Validator
 
-from harness import ASSIGNMENTS, REPO, Trainee, notebooks, quiz_questions
+from harness import ASSIGNMENTS, REPO, Trainee, commit_answers, notebooks
 from course.quiz.store import AnswerStore
 
 pytestmark = pytest.mark.slow
 
 
-def right_answer_file(folder, source_nb):
-    store = AnswerStore(folder / "answers.json")
-    for questions in quiz_questions(source_nb).values():
-        for q in questions:
-            response = q.accepted_responses()[0]
-            store.record(q.qid, response, q.canonical(response), True)
-
-
 @pytest.mark.parametrize("assignment", ASSIGNMENTS)
 def test_source_runs_headless_without_error(tmp_path, assignment):
     for name, nb in notebooks(REPO / "source" / assignment).items():
-        right_answer_file(tmp_path, nb)
+        commit_answers(AnswerStore(tmp_path / "answers.json"), nb)
         NotebookClient(nb, timeout=120, kernel_name="python3",
                        resources={"metadata": {"path": str(tmp_path)}}).execute()
         errors = [(c.metadata.get("nbgrader", {}).get("grade_id"), o.ename, o.evalue)

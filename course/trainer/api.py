@@ -19,6 +19,11 @@ def open_course(root: str | Path) -> NbGraderAPI:
     return NbGraderAPI(CourseDirectory(config=config), config=config)
 
 
+def assignment_names(root: str | Path) -> list[str]:
+    """The course's assignments: one folder each under ``source/``, sorted by name."""
+    return sorted(p.name for p in (Path(root) / "source").glob("*/") if p.is_dir())
+
+
 def _tools_on_path() -> None:
     """nbgrader runs the ``alembic`` command when it creates a gradebook: make sure the one
     installed beside this Python is found even when the environment is not activated."""

@@ -46,24 +46,29 @@ def _offsets(source: str):
     return offset
 
 
-def seal_source(source: str) -> str:
-    """``source`` with every quiz call's answer hashed and explanation hidden."""
+def _calls_and_questions(source: str):
+    """Each quiz call of ``source`` with the question its literal arguments build."""
     try:
         tree = ast.parse(source)
     except SyntaxError:
-        return source  # magics or prose: no quiz call to seal here
-    offset = _offsets(source)
-    edits = []
+        return  # magics or prose: no quiz call here
     for call in _quiz_calls(tree):
         qid, prompt, fields = _literal_fields(call)
-        question = QUESTION_TYPES[call.func.attr](qid=qid, prompt=prompt, **fields)
+        yield call, QUESTION_TYPES[call.func.attr](qid=qid, prompt=prompt, **fields)
+
+
+def seal_source(source: str) -> str:
+    """``source`` with every quiz call's answer hashed and explanation hidden."""
+    offset = _offsets(source)
+    edits = []
+    for call, question in _calls_and_questions(source):
         if not question.has_plain_answer:
             continue  # already sealed
         for kw in call.keywords:
             if kw.arg == "answer":
                 replacement = f"key={json.dumps(question.sealed_key())}"
             elif kw.arg == "explanation":
-                replacement = f"explanation={json.dumps(keys.seal_text(fields['explanation']))}"
+                replacement = f"explanation={json.dumps(keys.seal_text(question.explanation))}"
             else:
                 continue
             edits.append((offset(kw.lineno, kw.col_offset),
@@ -75,12 +80,4 @@ def seal_source(source: str) -> str:
 
 def questions_in(source: str) -> list:
     """The quiz questions a cell defines, built from its literal arguments (plain or sealed)."""
-    try:
-        tree = ast.parse(source)
-    except SyntaxError:
-        return []
-    questions = []
-    for call in _quiz_calls(tree):
-        qid, prompt, fields = _literal_fields(call)
-        questions.append(QUESTION_TYPES[call.func.attr](qid=qid, prompt=prompt, **fields))
-    return questions
+    return [question for _, question in _calls_and_questions(source)]
