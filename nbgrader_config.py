@@ -4,12 +4,19 @@ Environment overrides, for a JupyterHub or a shared grading host:
   NBGRADER_DB_URL     gradebook URL (default: SQLite file gradebook.db here)
   NBGRADER_EXCHANGE   exchange folder (default: .exchange here, created when missing)
   ETP_CELL_TIMEOUT    seconds one cell may run during autograde (default 120)
+  ETP_GRADE_WITHOUT_SANDBOX=1  grade without the sandbox (trainee code runs with your rights)
+
+Graded kernels run in a Bubblewrap sandbox with limits set by ``c.Sandbox.*`` below; test cells
+are judged in nbgrader's own process (``course.trainer.verdicts``), never in the kernel.
 """
+import functools
 import os
 from pathlib import Path
 
 from course.trainer.api import assignment_names
-from course.trainer.nbgrader_setup import assignment_preprocessors, feedback_preprocessors
+from course.trainer.nbgrader_setup import (assignment_preprocessors, autograde_preprocessors,
+                                           feedback_preprocessors, sanitize_preprocessors)
+from course.trainer.problems import keep_feedback_pages
 
 c = get_config()  # noqa: F821 (provided by nbgrader's config loader)
 HERE = Path(__file__).resolve().parent
@@ -32,5 +39,16 @@ c.Execute.interrupt_on_timeout = True
 c.Autograde.exclude_overwriting = {name: ["answers.json"] for name in ASSIGNMENTS}
 
 c.GenerateAssignment.preprocessors = assignment_preprocessors()
+c.Autograde.sanitize_preprocessors = sanitize_preprocessors()
+c.Autograde.autograde_preprocessors = autograde_preprocessors()
 c.GenerateFeedback.preprocessors = feedback_preprocessors()
+# Feedback is the graded notebook's HTML page only, never files a trainee's code left beside it.
+c.GenerateFeedback.post_convert_hook = functools.partial(keep_feedback_pages, HERE)
+
+# The sandbox of every graded kernel (see course/trainer/sandbox.py for each setting).
+c.Sandbox.memory_mb = 4096        # address space of one kernel
+c.Sandbox.max_processes = 256     # processes and threads of the sandbox user
+c.Sandbox.max_file_mb = 512       # largest file a kernel may write
+c.SandboxedExecute.max_cell_output_bytes = 100_000
+c.SandboxedExecute.max_notebook_output_bytes = 2_000_000
 c.ClearSolutions.code_stub = {"python": "# YOUR CODE HERE\nraise NotImplementedError()"}

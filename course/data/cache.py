@@ -41,6 +41,7 @@ def materialise(name: str, write: Callable[[IO], None], binary: bool = False) ->
         opened = os.fdopen(fd, "wb") if binary else os.fdopen(fd, "w", encoding="utf-8", newline="\n")
         with opened as fh:
             write(fh)
+            os.fchmod(fh.fileno(), 0o644)  # shared data: graded kernels read it as another user
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)

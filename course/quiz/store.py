@@ -8,20 +8,28 @@ committed answer is written here and the hidden tests grade what the file holds.
 - Each attempt carries a seal chained to the one before it, so an answer edited by hand (or a
   deleted first try) no longer verifies and is flagged to the trainer.
 - A file that cannot be read is never overwritten: the store refuses to write and says why.
+- Reading is bounded whatever a trainee puts there: only a regular file, never a link, at most
+  ``MAX_ANSWER_FILE_BYTES``, strictly shaped; anything else is one AnswerFileError line.
 """
 from __future__ import annotations
 
 import hashlib
 import json
 import os
+import stat
 import tempfile
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
 ANSWER_FILE = "answers.json"
 FORMAT = "etp-academy-answers/1"
+MAX_ANSWER_FILE_BYTES = 1_000_000  # thousands of committed answers; far below what hangs a reader
+MAX_NESTING = 32  # real files nest six deep; a cap keeps sealing and writing back safe
+# A link or FIFO swapped in between the checks and the open neither escapes the folder nor blocks.
+_READ_FLAGS = (os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0)
+               | getattr(os, "O_BINARY", 0))
 
 
 class AnswerFileError(Exception):
@@ -41,6 +49,10 @@ class Attempt:
                     time=self.time, seal=self.seal)
 
 
+ATTEMPT_TYPES = {"canonical": str, "correct": bool, "time": str, "seal": str}  # answer: any JSON
+ATTEMPT_FIELDS = {f.name for f in fields(Attempt)}
+
+
 def chain_seal(previous: str, qid: str, canonical: str, correct: bool, time: str) -> str:
     payload = json.dumps([previous, qid, canonical, bool(correct), time], ensure_ascii=False)
     return hashlib.sha256(payload.encode("utf-8")).hexdigest()
@@ -48,6 +60,34 @@ def chain_seal(previous: str, qid: str, canonical: str, correct: bool, time: str
 
 def _now() -> str:
     return datetime.now(timezone.utc).isoformat(timespec="milliseconds")
+
+
+def one_line(text: str, limit: int = 80) -> str:
+    """``text`` safe to show on one line: control characters escaped, long text cut."""
+    shown = "".join(c if c.isprintable() else repr(c)[1:-1] for c in text[:limit])
+    return shown + ("..." if len(text) > limit else "")
+
+
+def _valid_attempt(raw: Any) -> bool:
+    return (isinstance(raw, dict) and raw.keys() == ATTEMPT_FIELDS
+            and all(isinstance(raw[name], kind) for name, kind in ATTEMPT_TYPES.items()))
+
+
+def _has_lone_surrogate(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return True
+    return False
+
+
+def _broken_chain(qid: str, attempts: list[Attempt]) -> bool:
+    previous = ""
+    for attempt in attempts:
+        if attempt.seal != chain_seal(previous, qid, attempt.canonical, attempt.correct, attempt.time):
+            return True
+        previous = attempt.seal
+    return False
 
 
 class AnswerStore:
@@ -59,35 +99,86 @@ class AnswerStore:
     # -- reading ------------------------------------------------------------------------------
     def load(self) -> dict:
         """The file's questions as ``{qid: [attempt dicts]}``; raise AnswerFileError if unreadable."""
-        if not self.path.exists():
+        raw = self._read()
+        if raw is None:
             return {}
+        name = self.path.name
         try:
-            data = json.loads(self.path.read_text(encoding="utf-8"))
+            data = json.loads(raw.decode("utf-8"))
         except UnicodeDecodeError:
-            raise AnswerFileError(f"{self.path.name} is not UTF-8 text") from None
+            raise AnswerFileError(f"{name} is not UTF-8 text") from None
         except json.JSONDecodeError as err:
             raise AnswerFileError(
-                f"{self.path.name} is not valid JSON (line {err.lineno}, column {err.colno}: {err.msg})"
+                f"{name} is not valid JSON (line {err.lineno}, column {err.colno}: {err.msg})"
             ) from None
+        except RecursionError:
+            raise self._too_deep() from None
+        except ValueError:  # e.g. a number too long to convert
+            raise AnswerFileError(f"{name} is not valid JSON (a value is out of range)") from None
+        self._check_text(data)
         return self._questions_of(data)
+
+    def _read(self) -> bytes | None:
+        """The file's bytes (None if there is no file), refused before reading if it is odd."""
+        name = self.path.name
+        try:
+            info = os.lstat(self.path)
+            if stat.S_ISLNK(info.st_mode):  # could point anywhere, even outside the folder
+                raise AnswerFileError(f"{name} is a link, not the answer file itself")
+            if not stat.S_ISREG(info.st_mode):
+                raise AnswerFileError(f"{name} is not a regular file")
+            self._check_size(info.st_size)
+            with os.fdopen(os.open(self.path, _READ_FLAGS), "rb") as fh:
+                if not stat.S_ISREG(os.fstat(fh.fileno()).st_mode):
+                    raise AnswerFileError(f"{name} is not a regular file")
+                raw = fh.read(MAX_ANSWER_FILE_BYTES + 1)  # bounded even if the file grows meanwhile
+        except FileNotFoundError:
+            return None
+        except OSError as err:
+            reason = err.strerror or type(err).__name__
+            raise AnswerFileError(f"{name} cannot be read ({reason})") from None
+        self._check_size(len(raw))
+        return raw
+
+    def _check_size(self, size: int) -> None:
+        if size > MAX_ANSWER_FILE_BYTES:
+            raise AnswerFileError(f"{self.path.name} is {size} bytes, more than the "
+                                  f"{MAX_ANSWER_FILE_BYTES}-byte limit for an answer file")
+
+    def _check_text(self, data: Any) -> None:
+        """Refuse lone surrogates (valid JSON escapes, but they cannot be sealed or written back)
+        and deep nesting; a loop rather than recursion, so any parsed file is safe to walk."""
+        stack = [(data, 1)]
+        while stack:
+            item, depth = stack.pop()
+            if depth > MAX_NESTING:
+                raise self._too_deep()
+            if isinstance(item, dict):
+                stack.extend((key, depth) for key in item)
+                stack.extend((value, depth + 1) for value in item.values())
+            elif isinstance(item, list):
+                stack.extend((value, depth + 1) for value in item)
+            elif isinstance(item, str) and _has_lone_surrogate(item):
+                raise AnswerFileError(f"{self.path.name} holds invalid text (a lone surrogate)")
+
+    def _too_deep(self) -> AnswerFileError:
+        return AnswerFileError(f"{self.path.name} nests too deeply (more than {MAX_NESTING} levels)")
 
     def _questions_of(self, data: Any) -> dict:
         if not isinstance(data, dict) or data.get("format") != FORMAT:
             raise AnswerFileError(f"{self.path.name} is not an answer file written by this course")
         questions = data.get("questions")
-        if not isinstance(questions, dict) or not all(
-            isinstance(tries, list) and all(isinstance(t, dict) for t in tries)
-            for tries in questions.values()
-        ):
+        if not isinstance(questions, dict):
             raise AnswerFileError(f"{self.path.name} has a damaged 'questions' section")
+        for qid, tries in questions.items():
+            if not (isinstance(qid, str) and isinstance(tries, list)
+                    and all(map(_valid_attempt, tries))):
+                raise AnswerFileError(f"{self.path.name} has a damaged entry for {one_line(str(qid))}")
         return questions
 
     def attempts(self, qid: str) -> list[Attempt]:
         """Every committed attempt at ``qid``, oldest first."""
-        try:
-            return [Attempt(**raw) for raw in self.load().get(qid, [])]
-        except TypeError:
-            raise AnswerFileError(f"{self.path.name} has a damaged entry for {qid}") from None
+        return [Attempt(**raw) for raw in self.load().get(qid, [])]  # load checked every field
 
     def first(self, qid: str) -> Attempt | None:
         tries = self.attempts(qid)
@@ -95,20 +186,19 @@ class AnswerStore:
 
     def tampered(self, qid: str) -> bool:
         """True if the seals of ``qid``'s attempts no longer verify (edited or removed by hand)."""
-        previous = ""
-        for attempt in self.attempts(qid):
-            expected = chain_seal(previous, qid, attempt.canonical, attempt.correct, attempt.time)
-            if attempt.seal != expected:
-                return True
-            previous = attempt.seal
-        return False
+        return _broken_chain(qid, self.attempts(qid))
+
+    def flagged(self) -> list[str]:
+        """Every question whose seals no longer verify, from a single reading of the file."""
+        return [qid for qid, tries in self.load().items()
+                if _broken_chain(qid, [Attempt(**raw) for raw in tries])]
 
     # -- writing ------------------------------------------------------------------------------
     def record(self, qid: str, answer: Any, canonical: str, correct: bool) -> Attempt:
         """Append one committed attempt and write the file atomically; return the attempt."""
         questions = self.load()  # raises on a damaged file, so it is never overwritten
         tries = questions.setdefault(qid, [])
-        previous = tries[-1].get("seal", "") if tries else ""
+        previous = tries[-1]["seal"] if tries else ""
         time = _now()
         attempt = Attempt(answer, canonical, bool(correct), time,
                           chain_seal(previous, qid, canonical, correct, time))

@@ -23,12 +23,9 @@ The helpers answer the on-call questions: ``first_failure``, ``errors_per_minute
 """
 from __future__ import annotations
 
-import codecs
 import os
 import re
 from concurrent.futures import ThreadPoolExecutor
-from pathlib import Path
-from typing import Union
 
 import numpy as np
 import pandas as pd
@@ -36,32 +33,15 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.json as pj
 
-Source = Union[str, bytes, os.PathLike]
-
-# Winston's levels, least to most severe; bracketed and dev logs map onto the same names.
-LEVELS = pd.CategoricalDtype(["silly", "debug", "verbose", "http", "info", "warn", "error"], ordered=True)
-_LEVEL_ALIASES = {"warning": "warn", "log": "info", "fatal": "error", "err": "error", "trace": "silly"}
-
-EXPECTED = {
-    "production": "production logs (one Winston JSON object per line)",
-    "bracketed": "bracketed logs ('[LEVEL] YYYY-MM-DD HH:mm:ss message' lines)",
-    "dev": "development logs ('YYYY-MM-DD HH:mm:ss level [Context] message' + JSON metadata)",
-}
-
-# A line that starts an event, per format (RE2 syntax: pandas hands these to Arrow).
-_JSON_LINE = r"^\s*\{.*\}\s*$"
-_BRACKET_HEAD = r"^\[[A-Za-z]+\]\s+\d{4}-\d{2}-\d{2}[ T]\d{2}:\d{2}:\d{2}"
-_DEV_HEAD = r"^\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2} [A-Za-z]+ "
-_HEADS = {"production": _JSON_LINE, "bracketed": _BRACKET_HEAD, "dev": _DEV_HEAD}
+from ..data.logformat import (  # noqa: F401 - re-exported: the reference parsers raise the same errors
+    _ANSI, _JSON_LINE, EXPECTED, LEVELS, LogFormatError, Source, _decode, _guess, _looks_like_text, _read,
+    _wrong_format, check_format, detect_format)
 
 _BRACKET_EVENT = (r"^\[(?P<level>[A-Za-z]+)\]\s+(?P<timestamp>\d{4}-\d{2}-\d{2}[ T]\d{2}:\d{2}:\d{2}"
                   r"(?:[.,]\d+)?)\s+(?P<message>[^\n]*)(?:\n(?P<stack>[\s\S]*))?$")
 _DEV_EVENT = (r"^(?P<timestamp>\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}) (?P<level>[A-Za-z]+) "
               r"(?:\[(?P<context>[^\]\n]*)\])? ?(?P<message>[^\n]*)(?:\n(?P<meta>[\s\S]*))?$")
 _ERROR_CLASS = r"\b((?:[A-Z][A-Za-z0-9_]*)?(?:Error|Exception)):"
-_TEXT_START = re.compile(r"\s*[{\[]|\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2} ")
-_ANSI = re.compile(r"\x1b\[[0-9;]*m")
-
 # Fields the backend writes, typed up front so every file gives the same columns and dtypes.
 # Text is large_string, the layout pandas keeps its Arrow strings in (no copy when converting);
 # durationMs is read as a float so that a fractional value is not a parse error.
@@ -75,92 +55,7 @@ _WINSTON_FIELDS = [
 _PRODUCTION_SCHEMA = pa.schema(_WINSTON_FIELDS)
 _META_SCHEMA = pa.schema([f for f in _WINSTON_FIELDS if f[0] not in {"timestamp", "level", "context", "message"}])
 _PIECE = 8 << 20  # bytes per JSON read; pieces are read in parallel
-
-
-class LogFormatError(ValueError):
-    """The input is not a log of the expected kind; the message is one line naming the file."""
-
-    def __init__(self, label: str, problem: str, expected: str):
-        self.label, self.problem, self.expected = label, problem, expected
-        super().__init__(f"{label}: expected {expected}, but {problem}")
-
-
-# --------------------------------------------------------------------------- reading input
-def _looks_like_text(value: str) -> bool:
-    """A string holding log text rather than a path: several lines, or one event line."""
-    return "\n" in value or not value.strip() or bool(_TEXT_START.match(value))
-
-
-def _read(source: Source, kind: str) -> tuple[pa.Buffer, str]:
-    """The raw bytes (a file is memory-mapped, not copied) and a label for messages; missing or
-    empty input is a ``LogFormatError``."""
-    if isinstance(source, (bytes, bytearray)):
-        data, label = pa.py_buffer(bytes(source)), "<bytes>"
-    elif isinstance(source, str) and _looks_like_text(source):
-        data, label = pa.py_buffer(source.encode("utf-8")), "<text>"
-    else:
-        path = Path(source)
-        label = str(path)
-        if not path.exists():
-            raise LogFormatError(label, "there is no such file", EXPECTED[kind])
-        if path.is_dir():
-            raise LogFormatError(label, "it is a folder", EXPECTED[kind])
-        try:
-            data = pa.memory_map(str(path)).read_buffer() if path.stat().st_size else pa.py_buffer(b"")
-        except OSError as exc:
-            raise LogFormatError(label, f"it cannot be read ({exc.strerror})", EXPECTED[kind]) from None
-    if not re.search(rb"\S", data):
-        raise LogFormatError(label, "the text is empty" if label.startswith("<") else "the file is empty",
-                             EXPECTED[kind])
-    return data, label
-
-
-def _decode(data: pa.Buffer) -> str:
-    """UTF-8 text; bytes that are not UTF-8 become U+FFFD."""
-    text = codecs.decode(memoryview(data), "utf-8", errors="replace")
-    return text.replace("\r\n", "\n") if "\r" in text else text
-
-
-def _guess(text: str) -> str | None:
-    """The format whose event lines are most common in the first 200 non-blank lines."""
-    head = pd.Series(_ANSI.sub("", text[:1 << 20]).split("\n")[:2000], dtype="str")
-    head = head[head.str.strip() != ""].iloc[:200]
-    counts = {kind: int(head.str.contains(pattern, regex=True).sum()) for kind, pattern in _HEADS.items()}
-    best = max(counts, key=counts.get)
-    return best if counts[best] else None
-
-
-def detect_format(source: Source) -> str:
-    """``"production"``, ``"bracketed"`` or ``"dev"``; ``LogFormatError`` when it is none of them."""
-    data, label = _read(source, "production")
-    found = _guess(_decode(data.slice(0, min(data.size, 1 << 20))))
-    if found is None:
-        raise LogFormatError(label, "no line looks like a backend log event",
-                             "production, bracketed or development logs")
-    return found
-
-
-def check_format(source: Source, kind: str) -> None:
-    """Raise the ``LogFormatError`` that ``parse_<kind>`` raises for input that is missing, empty
-    or plainly another format; return quietly when ``source`` looks like a ``kind`` log.
-
-    A parser of one's own can call it first and fail with the same one-line message.
-    """
-    if kind not in EXPECTED:
-        raise ValueError(f"kind must be one of {sorted(EXPECTED)}, not {kind!r}")
-    data, label = _read(source, kind)
-    text = _decode(data.slice(0, min(data.size, 1 << 20)))
-    if _guess(text) != kind:
-        raise _wrong_format(label, text, kind)
-
-
-def _wrong_format(label: str, text: str, kind: str) -> LogFormatError:
-    found = _guess(text)
-    if found is None or found == kind:
-        problem = "no line could be read as an event"
-    else:
-        problem = f"it looks like {EXPECTED[found].split(' (')[0]} (use parse_{found})"
-    return LogFormatError(label, problem, EXPECTED[kind])
+_LEVEL_ALIASES = {"warning": "warn", "log": "info", "fatal": "error", "err": "error", "trace": "silly"}
 
 
 # --------------------------------------------------------------------------- JSON in bulk

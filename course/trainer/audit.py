@@ -3,14 +3,25 @@
 Lists, per trainee and assignment, answer files that cannot be read and questions whose committed
 answers no longer verify (changed or removed by hand). Autograde already scores those quizzes zero
 with a FLAGGED message; this gives the trainer the whole cohort on one screen.
+
+Whatever a trainee left in a submission, every file costs bounded time and at most a few lines:
+an odd file is one finding and the audit goes on with the rest of the cohort.
 """
 from __future__ import annotations
 
+import os
 import sys
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Iterator
 
-from ..quiz.store import ANSWER_FILE, AnswerFileError, AnswerStore
+from ..quiz.store import ANSWER_FILE, AnswerFileError, AnswerStore, one_line
+
+USAGE = "usage: python -m course.trainer.audit [course folder]  (default: the current folder)"
+LIMITS = ("Without JupyterHub, quiz answers are self-reported: a trainee who rewrites the file "
+          "consistently (recomputed seals, a classmate's file, or one written from scratch)\n"
+          "cannot be detected by this audit; only a hub's quiz service records answers where "
+          "trainees cannot write.")
 
 
 @dataclass(frozen=True)
@@ -19,30 +30,90 @@ class Finding:
     assignment: str
     problem: str
 
+    def line(self) -> str:
+        # names come from the trainees' folders: no tab or newline may break the columns
+        return "\t".join(one_line(text, 300) for text in (self.student, self.assignment, self.problem))
+
 
 def audit(submitted: Path) -> list[Finding]:
     """Findings for every ``<student>/<assignment>/answers.json`` below ``submitted``."""
-    findings = []
-    for path in sorted(submitted.glob(f"*/*/{ANSWER_FILE}")):
-        student, assignment = path.parent.parent.name, path.parent.name
-        store = AnswerStore(path)
-        try:
-            flagged = [qid for qid in store.load() if store.tampered(qid)]
-        except AnswerFileError as err:
-            findings.append(Finding(student, assignment, str(err)))
+    return [finding for found in checked(submitted) for finding in found]
+
+
+def checked(submitted: Path) -> Iterator[list[Finding]]:
+    """One list of findings per answer file (empty when it is fine), in name order."""
+    for student in _entries(submitted):
+        if student.is_symlink():
+            yield [Finding(student.name, "-", "folder is a link; not followed")]
             continue
-        findings += [Finding(student, assignment, f"{qid}: changed by hand after commit")
-                     for qid in flagged]
-    return findings
+        try:
+            assignments = _entries(student)
+        except OSError as err:
+            yield [Finding(student.name, "-", f"folder could not be read ({_reason(err)})")]
+            continue
+        for assignment in assignments:
+            path = assignment / ANSWER_FILE
+            if assignment.is_symlink():
+                yield [Finding(student.name, assignment.name, "folder is a link; not followed")]
+            elif os.path.lexists(path):
+                yield check(student.name, assignment.name, path)
+
+
+def check(student: str, assignment: str, path: Path) -> list[Finding]:
+    """The findings for one answer file: none, one per hand-edited question, or why it is unread."""
+    try:
+        flagged = AnswerStore(path).flagged()
+    except AnswerFileError as err:
+        return [Finding(student, assignment, str(err))]
+    except Exception as err:  # one odd file must never stop the audit of the others
+        return [Finding(student, assignment, f"{ANSWER_FILE} could not be read: {type(err).__name__}")]
+    return [Finding(student, assignment, f"{one_line(qid)}: changed by hand after commit")
+            for qid in flagged]
+
+
+def _entries(folder: Path) -> list[Path]:
+    """Sub-folders (and links, reported rather than followed) of ``folder``, in name order."""
+    with os.scandir(folder) as entries:
+        return sorted(Path(e.path) for e in entries if e.is_dir(follow_symlinks=False) or e.is_symlink())
+
+
+def _reason(err: OSError) -> str:
+    return err.strerror or type(err).__name__
+
+
+def _missing(root: Path) -> str:
+    if not os.path.exists(root):
+        return "does not exist"
+    return "has no submitted/ folder" if os.path.isdir(root) else "is not a folder"
 
 
 def main(argv: list[str] | None = None) -> int:
     args = sys.argv[1:] if argv is None else argv
+    if {"-h", "--help"} & set(args):
+        print(f"{USAGE}\nLists unreadable and hand-edited answer files below <course folder>/submitted.")
+        print(LIMITS)
+        return 0
+    if len(args) > 1 or (args and args[0].startswith("-")):
+        print(USAGE, file=sys.stderr)
+        return 2
     root = Path(args[0] if args else ".").resolve()
-    findings = audit(root / "submitted")
-    for f in findings:
-        print(f"{f.student}\t{f.assignment}\t{f.problem}")
-    print(f"{len(findings)} answer file problem(s) in {root / 'submitted'}")
+    submitted = root / "submitted"
+    if not os.path.isdir(submitted):
+        print(f"audit: {one_line(str(root), 300)} {_missing(root)}", file=sys.stderr)
+        return 2
+    try:
+        results = list(checked(submitted))
+    except OSError as err:
+        print(f"audit: {one_line(str(submitted), 300)} could not be read ({_reason(err)})",
+              file=sys.stderr)
+        return 2
+    findings = [finding for found in results for finding in found]
+    for finding in findings:
+        print(finding.line())
+    fine = sum(1 for found in results if not found)
+    print(f"{len(findings)} answer file problem(s) in {one_line(str(submitted), 300)}; "
+          f"{fine} of {len(results)} answer file(s) fine")
+    print(LIMITS)
     return 1 if findings else 0
 
 

@@ -5,10 +5,17 @@ Inserted into nbgrader's own default lists so that an nbgrader upgrade keeps its
 from __future__ import annotations
 
 from nbconvert.preprocessors import CSSHTMLHeaderPreprocessor
-from nbgrader.converters import GenerateAssignment
-from nbgrader.preprocessors import ClearMarkScheme, GetGrades
+from nbgrader.converters import Autograde, GenerateAssignment
+from nbgrader.preprocessors import ClearMarkScheme, Execute, GetGrades, OverwriteCells, SaveAutoGrades
 
+from .execute import SandboxedExecute
 from .preprocessors import HideHiddenTests, SealQuizKeys, WidgetsAsText
+from .problems import RecordProblems
+from .sanitize import CleanText, RestoreReleasedCells
+
+
+def _default(converter, trait: str) -> list:
+    return list(converter.class_traits()[trait].default())
 
 
 def assignment_preprocessors() -> list:
@@ -17,8 +24,23 @@ def assignment_preprocessors() -> list:
     The gradebook keeps the plain source (saved earlier), which autograde restores into the
     locked quiz cells; the checksums computed after sealing match the released cells.
     """
-    steps = list(GenerateAssignment.class_traits()["preprocessors"].default())
+    steps = _default(GenerateAssignment, "preprocessors")
     steps.insert(steps.index(ClearMarkScheme) + 1, SealQuizKeys)
+    return steps
+
+
+def sanitize_preprocessors() -> list:
+    """Invalid text cleaned first; released cells restored quietly before OverwriteCells."""
+    steps = _default(Autograde, "sanitize_preprocessors")
+    steps.insert(steps.index(OverwriteCells), RestoreReleasedCells)
+    return [CleanText] + steps
+
+
+def autograde_preprocessors() -> list:
+    """Execute replaced by the sandboxed one with outside verdicts; problems recorded."""
+    steps = _default(Autograde, "autograde_preprocessors")
+    steps[steps.index(Execute)] = SandboxedExecute
+    steps.insert(steps.index(SaveAutoGrades) + 1, RecordProblems)
     return steps
 
 

@@ -1,0 +1,120 @@
+"""What went wrong while grading, told to the trainer: one line per submission, never just a log.
+
+- ``note_problem`` records a problem of the notebook being graded (kernel died, timeout...).
+- ``RecordProblems`` (after SaveAutoGrades) flags that submission in the gradebook, where the
+  formgrader shows it, and writes the reason as an automatic comment on its first answer cell.
+- At the end of ``nbgrader autograde`` a summary lists every submission graded with problems and
+  every one that has no graded notebook (missing, or nbgrader could not grade it).
+- ``keep_feedback_pages`` (GenerateFeedback's post-convert hook) leaves only the HTML pages in the
+  feedback folders: files a trainee's code dropped beside its notebook are never handed back.
+"""
+from __future__ import annotations
+
+import atexit
+import sys
+from pathlib import Path
+
+import nbformat
+from nbgrader.api import Gradebook, MissingEntry
+from nbgrader.preprocessors import NbGraderPreprocessor
+
+_graded: list[tuple[str, str, str]] = []          # (student, assignment, notebook) this run
+_problems: list[tuple[str, str, str, str]] = []   # (student, assignment, notebook, problem)
+_courses: dict[tuple[Path, str], str] = {}         # (autograded root, assignment) -> gradebook URL
+
+
+def note_problem(resources: dict, problem: str) -> None:
+    info = resources["nbgrader"]
+    resources.setdefault("etp_problems", []).append(problem)
+    _problems.append((info["student"], info["assignment"], info["notebook"], problem))
+
+
+class RecordProblems(NbGraderPreprocessor):
+    """Flag a submission graded with problems in the gradebook, with the reason as a comment."""
+
+    def preprocess(self, nb, resources):
+        info = resources["nbgrader"]
+        _graded.append((info["student"], info["assignment"], info["notebook"]))
+        _courses[(Path(resources["metadata"]["path"]).parents[1], info["assignment"])] = info["db_url"]
+        _summary_at_exit()
+        problems = resources.get("etp_problems", [])
+        if problems:
+            flag(info["db_url"], info["assignment"], info["student"], info["notebook"],
+                 "GRADING PROBLEM: " + "; ".join(problems))
+        return nb, resources
+
+
+def flag(db_url: str, assignment: str, student: str, notebook: str, text: str) -> None:
+    """Flag a submitted notebook for the formgrader, with the reason on its first answer cell."""
+    with Gradebook(db_url) as gb:
+        try:
+            submitted = gb.find_submission_notebook(notebook, assignment, student)
+        except MissingEntry:
+            return
+        submitted.flagged = True
+        for comment in submitted.comments[:1]:
+            comment.auto_comment = text
+        gb.db.commit()
+
+
+def ungraded(autograded: Path, assignment: str) -> list[tuple[str, str, str]]:
+    """(student, notebook, reason) for each submitted notebook of ``assignment`` not graded."""
+    course = autograded.parent
+    released = sorted(p.stem for p in (course / "release" / assignment).glob("*.ipynb"))
+    found = []
+    for folder in sorted((course / "submitted").glob(f"*/{assignment}")):
+        student = folder.parent.name
+        for name in released:
+            path = folder / f"{name}.ipynb"
+            if not path.is_file():
+                found.append((student, name, f"{name}.ipynb was not submitted"))
+            elif not (autograded / student / assignment / f"{name}.ipynb").is_file():
+                found.append((student, name, f"{name}.ipynb could not be graded: {_unreadable(path)}"))
+    return found
+
+
+def _unreadable(path: Path) -> str:
+    try:
+        nbformat.read(path, as_version=4)
+    except Exception as err:  # noqa: BLE001 - the reason is all the trainer needs
+        return f"it is not a readable notebook ({type(err).__name__})"
+    return "see the log above"
+
+
+def summary_lines() -> list[str]:
+    graded = len(set(_graded))
+    lines = [f"autograde summary: {graded} notebook(s) graded this run, "
+             f"{len(_problems)} with problems"]
+    lines += [f"  {s}\t{a}/{n}\tgraded with problems: {p}" for s, a, n, p in _problems]
+    for (autograded, assignment), db_url in sorted(_courses.items()):
+        for student, notebook, why in ungraded(autograded, assignment):
+            lines.append(f"  {student}\t{assignment}/{notebook}\tNOT GRADED: {why}")
+            flag(db_url, assignment, student, notebook, f"NOT GRADED: {why}")
+    return lines
+
+
+def _print_summary() -> None:
+    print("\n".join(summary_lines()), file=sys.stderr)
+
+
+_registered = False
+
+
+def _summary_at_exit() -> None:
+    global _registered
+    if not _registered:
+        atexit.register(_print_summary)
+        _registered = True
+
+
+def keep_feedback_pages(root: Path, assignment=None, student=None, notebooks=None) -> None:
+    """Remove everything but the HTML pages from the feedback folders of this run."""
+    del notebooks  # nbgrader passes the notebooks of the last submission only
+    feedback = Path(root) / "feedback"
+    for folder in feedback.glob(f"{student or '*'}/{assignment or '*'}"):
+        for path in sorted(folder.rglob("*"), key=lambda p: -len(p.parts)):
+            if path.is_symlink() or (path.is_file() and path.suffix != ".html"):
+                path.unlink()
+            elif path.is_dir() and not any(path.iterdir()):
+                path.rmdir()
+

@@ -1,0 +1,126 @@
+"""Trusted verdicts: every test cell is judged in the trainer's process, never in the kernel.
+
+A test cell's code (its visible checks and its hidden tests, as the gradebook holds them) runs
+here, in a namespace built from the module's setup cells. Each name the cell needs that setup did
+not define is asked of the trainee's kernel through a ``bridge``: a value comes back as data, and a
+trainee's function comes back as a ``KernelFunction`` that calls into the kernel with data
+arguments. Quizzes are graded from the answer file, read here. Whatever the kernel printed,
+raised or patched, the cell's outputs are what this module writes.
+"""
+from __future__ import annotations
+
+import builtins
+import contextlib
+import io
+import symtable
+import warnings
+from pathlib import Path
+from typing import Any, Protocol
+
+from nbformat.v4 import new_output
+
+from ..quiz import Quiz
+from ..quiz.questions import QUESTION_TYPES
+
+SETUP_SUFFIX = "-setup"  # grade_id of a locked cell whose code builds the module's givens
+MAX_MESSAGE = 300
+
+
+class Unavailable:
+    """A kernel name that exists but is not data a check can use (a module, an open file...)."""
+
+    def __init__(self, name: str, why: str):
+        self.name, self.why = name, why
+
+    def __getattr__(self, attr):
+        raise AssertionError(f"{self.name} cannot be checked: {self.why}")
+
+    def __repr__(self):
+        return f"<{self.name}: {self.why}>"
+
+
+class Bridge(Protocol):
+    def fetch(self, names: list[str]) -> dict[str, Any]:
+        """Each name's value as data, a KernelFunction, an Unavailable, or absent if undefined."""
+
+
+class GradingQuiz(Quiz):
+    """The trainer's ``quiz``: builds each question from the source's plain key and grades the
+    trainee's answer file; it shows no widget."""
+
+    def ask(self, kind: str, qid: str, prompt: str, **fields) -> None:
+        self.questions[qid] = QUESTION_TYPES[kind](qid=qid, prompt=prompt, **fields)
+
+
+def free_names(source: str) -> set[str]:
+    """Names ``source`` reads but never assigns at its top level (builtins excluded)."""
+    try:
+        top = symtable.symtable(source, "<cell>", "exec")
+    except SyntaxError:
+        return set()
+    assigned = {s.get_name() for s in top.get_symbols() if s.is_assigned() or s.is_imported()}
+    read, tables = set(), [top]
+    while tables:
+        table = tables.pop()
+        tables.extend(table.get_children())
+        for symbol in table.get_symbols():
+            if symbol.is_referenced() and (table is top or symbol.is_global()):
+                read.add(symbol.get_name())
+    return read - assigned - set(dir(builtins))
+
+
+def _message(err: BaseException) -> str:
+    text = str(err).strip().splitlines()[0] if str(err).strip() else ""
+    if isinstance(err, AssertionError):
+        return (text or "a check did not pass")[:MAX_MESSAGE]
+    return f"{type(err).__name__}: {text}"[:MAX_MESSAGE]
+
+
+def error_output(ename: str, evalue: str):
+    return new_output("error", ename=ename, evalue=evalue, traceback=[f"{ename}: {evalue}"])
+
+
+class Verdicts:
+    """Judges the test cells of one submitted notebook, in notebook order."""
+
+    def __init__(self, setup_sources: list[str], answer_file: Path):
+        self.namespace: dict[str, Any] = {"__name__": "__verdicts__"}
+        for source in setup_sources:
+            with _quiet(), contextlib.redirect_stdout(io.StringIO()):
+                exec(compile(source, "<setup>", "exec"), self.namespace)  # noqa: S102 - trusted source
+        for name, value in list(self.namespace.items()):
+            if isinstance(value, Quiz):
+                self.namespace[name] = GradingQuiz(answer_file)
+        self.givens = frozenset(self.namespace)
+
+    def needs(self, source: str) -> list[str]:
+        """The names of a test cell that must come from the trainee's kernel."""
+        return sorted(free_names(source) - self.givens)
+
+    def judge(self, grade_id: str, source: str, bridge: Bridge | None) -> list:
+        """The outputs of one test cell: what the checks printed, and an error if one failed."""
+        stdout = io.StringIO()
+        try:
+            wanted = self.needs(source)
+            fetched = bridge.fetch(wanted) if (wanted and bridge) else {}
+            for name in wanted:
+                self.namespace.pop(name, None)
+            self.namespace.update(fetched)
+            with _quiet(), contextlib.redirect_stdout(stdout):
+                exec(compile(source, f"<check {grade_id}>", "exec"), self.namespace)  # noqa: S102
+            failure = None
+        except NameError as err:
+            failure = error_output("NameError", f"{getattr(err, 'name', '') or err} was not defined "
+                                   "when this check ran")
+        except Exception as err:  # noqa: BLE001 - every failure becomes the cell's one-line error
+            failure = error_output(type(err).__name__, _message(err))
+        outputs = [new_output("stream", name="stdout", text=stdout.getvalue())] if stdout.getvalue() else []
+        return outputs + ([failure] if failure else [])
+
+
+@contextlib.contextmanager
+def _quiet():
+    """Warnings from pandas or matplotlib are not a verdict (nbgrader scores stderr as a fail)."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        yield
