@@ -5,12 +5,12 @@ PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 
-.PHONY: start test install browser
+.PHONY: start test install system
 
 start: install
 	$(PY) -m course.launch
 
-test: install browser
+test: install system
 	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" $(PY) -m pytest
 
 install: $(VENV)/.installed
@@ -22,11 +22,15 @@ $(VENV)/.installed: requirements.txt pyproject.toml
 	$(PY) -m pip install --quiet --no-deps -e .
 	touch $@
 
-# The browser tests drive Debian's Chromium (Playwright cannot download its own browser here).
-browser:
-	@command -v chromium >/dev/null 2>&1 || { \
+# Debian packages: Bubblewrap sandboxes graded kernels; the browser tests drive Chromium
+# (Playwright cannot download its own browser here).
+SYSTEM_PACKAGES := bubblewrap:bwrap chromium:chromium
+system:
+	@missing=""; for pair in $(SYSTEM_PACKAGES); do \
+	  command -v $${pair#*:} >/dev/null 2>&1 || missing="$$missing $${pair%%:*}"; done; \
+	if [ -n "$$missing" ]; then \
 	  if [ "$$(id -u)" = 0 ]; then \
-	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing; \
 	  else \
-	    echo "The browser tests need Chromium: sudo apt-get install chromium"; exit 1; \
-	  fi; }
+	    echo "Please install:$$missing (sudo apt-get install$$missing)"; exit 1; \
+	  fi; fi

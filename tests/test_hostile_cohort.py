@@ -26,11 +26,11 @@ VICTIM = "zz-honest"  # sorts last: nbgrader grades submissions in name order
 
 # Module-specific reference shortcuts: full marks if the reference were importable.
 REFERENCE_SHORTCUT = {
-    "m2_sla_severity": ("m2-health-solution", "m2-health-test",
+    "m2_sla_severity": ("m2-latency-solution", "m2-latency-test",
                         "from course.reference import slo as ref\n"
-                        "health = ref.parse_health_log(HEALTH_LOG)\n"
-                        "uptime_pct = ref.uptime_pct(health)\n"
-                        "downtime_min = ref.downtime_minutes(health)\n"),
+                        "requests = ref.parse_request_log(REQUEST_LOG)\n"
+                        "api = ref.api_requests(requests)\n"
+                        "api_p95_s = ref.api_p95_seconds(requests)\n"),
     "m5_troubleshooting": ("m5-parse-production-solution", "m5-parse-production-test",
                            "from course.reference.logparse import parse_production as _parse\n"
                            "def parse_production(path):\n"

@@ -220,7 +220,8 @@ class SandboxedExecute(Execute):
                 error_output("CellTimeoutError", "the cell ran out of time")]
             self._timed_out(cell, index)
         except (DeadKernelError, KernelGone) as err:
-            self.gone = self.gone or f"the kernel died at cell {index + 1} ({err})"
+            said = self.km.last_words() if hasattr(self.km, "last_words") else ""
+            self.gone = self.gone or f"the kernel died at cell {index + 1} ({said or err})"
             cell.outputs = list(cell.get("outputs", [])) + [error_output("KernelDied", self.gone)]
         return cell, resources
 

@@ -189,6 +189,27 @@ class SandboxedKernelManager(AsyncKernelManager):
     sandbox: Sandbox | None = None
     workdir: Path | None = None
     rundir: Path | None = None
+    LOG_NAME = "kernel.log"
+
+    async def _async_launch_kernel(self, kernel_cmd, **kw):
+        # What the kernel writes to its own stdout and stderr goes to a file, not the trainer's
+        # terminal: trainee code can write there directly, past every output cap.
+        if self.rundir is not None:
+            with open(self.rundir / self.LOG_NAME, "ab") as log:
+                kw.update(stdout=log, stderr=log)
+                return await super()._async_launch_kernel(kernel_cmd, **kw)
+        return await super()._async_launch_kernel(kernel_cmd, **kw)
+
+    def last_words(self) -> str:
+        """The kernel's last line of output: why it died, when it says."""
+        path = self.rundir / self.LOG_NAME if self.rundir else None
+        if path is None or not path.is_file():
+            return ""
+        with open(path, "rb") as fh:
+            fh.seek(max(0, path.stat().st_size - 2000))
+            lines = fh.read().decode("utf-8", "replace").strip().splitlines()
+        last = lines[-1][:200] if lines else ""
+        return "".join(ch if ch.isprintable() else "?" for ch in last)  # trainee-written text
 
     def format_kernel_cmd(self, extra_arguments=None):
         cmd = super().format_kernel_cmd(extra_arguments)
