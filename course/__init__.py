@@ -6,6 +6,7 @@ Trainee side (all that a trainee's kernel, or a graded kernel in its sandbox, ca
 
 - ``course.quiz``: the widget quiz engine and its answer file (light imports).
 - ``course.data``: deterministic generators of simulated ETP Express data.
+- ``course.checks``: visible checks that report "not done yet" instead of stopping Run All.
 - ``course.handover``: how a graded kernel hands values to the trainer's process, as data.
 
 Trainer side (never in a trainee's install or a graded kernel):
@@ -18,4 +19,4 @@ Trainer side (never in a trainee's install or a graded kernel):
 __version__ = "0.1.0"
 
 # The parts of this package a trainee's install holds; the sandbox exposes only these.
-TRAINEE_PARTS = ("__init__.py", "handover.py", "quiz", "data")
+TRAINEE_PARTS = ("__init__.py", "checks.py", "handover.py", "quiz", "data")

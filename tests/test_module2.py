@@ -1,4 +1,5 @@
 """Module 2's exercises catch the mistakes they are about."""
+import pandas as pd
 import pytest
 
 from harness import Trainee
@@ -37,3 +38,41 @@ def test_month_average_is_not_the_rolling_rate(course):
                        code_overrides={"m2-errors-solution": MONTH_AVERAGE}))
     assert points["m2-errors-test"][0] == 0
     assert points["m2-health-test"][0] == points["m2-health-test"][1]
+
+
+# -- what the narrative and the quiz keys claim, checked against the month's data ---------------
+@pytest.fixture(scope="module")
+def month(data_cache):
+    from course.data import traffic
+    from course.reference import slo
+
+    requests = slo.parse_request_log(traffic.request_log())
+    return dict(health=slo.parse_health_log(traffic.health_probe_log()), requests=requests,
+                sections=slo.parse_section_completions(traffic.request_log()))
+
+
+def test_uptime_met_the_guide_but_not_the_sla(month):
+    from course.reference import slo
+
+    uptime = slo.uptime_pct(month["health"])
+    assert 99.5 < uptime < 99.9  # key of m2-sla-999
+    spent = slo.downtime_minutes(month["health"]) / slo.error_budget_minutes(99.5, 44_640)
+    assert 0.4 < spent < 0.6  # "October spent about half of its 223"
+
+
+def test_exactly_one_afternoon_broke_the_llm_slo(month):
+    sections = month["sections"]
+    day = sections["timestamp"].dt.tz_convert("America/Sao_Paulo").dt.strftime("%a %d %b")
+    p95 = sections.groupby(day)["durationMs"].quantile(0.95)
+    assert list(p95[p95 > 30_000].index) == ["Tue 20 Oct"]  # key of m2-llm-bad-day
+    assert sections["durationMs"].quantile(0.95) < 30_000  # while the month's p95 met the SLO
+
+
+def test_two_days_broke_the_error_slo(month):
+    from course.reference import slo
+
+    api = slo.api_requests(month["requests"])
+    is_5xx = pd.Series((api["statusCode"] >= 500).astype(float).to_numpy(), index=pd.DatetimeIndex(api["timestamp"]))
+    breaking = 100 * is_5xx.rolling("24h").mean() > 1
+    first_days = breaking[breaking & ~breaking.shift(fill_value=False)].index.strftime("%d %b")
+    assert list(first_days) == ["07 Oct", "23 Oct"]

@@ -5,7 +5,7 @@ import re
 import pandas as pd
 import pytest
 
-from course.data import cache, traffic
+from course.data import cache, traffic, world
 
 MONTH_MINUTES = 31 * 24 * 60
 WINSTON_TIME = re.compile(r"^2026-10-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}\+0000$")
@@ -57,13 +57,13 @@ def test_a_cached_file_is_reused_not_rewritten(month):
 
 
 def test_request_log_volume_and_line_kinds(log_records):
-    assert 100_000 <= len(log_records) <= 150_000
+    assert 170_000 <= len(log_records) <= 220_000  # health probes every 30 s included
     http = [r for r in log_records if r.get("eventType") in ("http_response", "http_error")]
     sections = [r for r in log_records if r.get("context") == "SectionsProcessor"]
     others = [r for r in log_records if "eventType" not in r and r.get("context") != "SectionsProcessor"]
     assert len(http) > 100_000
     assert 2_000 <= len(sections) <= 6_000
-    assert {r["context"] for r in others} >= {"NestApplication", "HealthService", "OpenAIService"}
+    assert {r.get("context") for r in others} >= {"NestApplication", "HealthService", "OpenAIService"}
     # A level of "error" is not an HTTP failure: some error lines have no status code.
     assert any(r["level"] == "error" and "statusCode" not in r for r in others)
 
@@ -97,8 +97,8 @@ def test_paths_are_real_v1_routes(log_records):
 
 
 def test_working_hours_in_brazil_are_busiest(log_records):
-    stamps = pd.to_datetime(pd.Series([r["timestamp"] for r in log_records if "eventType" in r]),
-                            format="%Y-%m-%dT%H:%M:%S.%f%z", utc=True)
+    users = [r for r in log_records if "eventType" in r and not r["path"].startswith("/api/health")]
+    stamps = pd.to_datetime(pd.Series([r["timestamp"] for r in users]), format="%Y-%m-%dT%H:%M:%S.%f%z", utc=True)
     brt = stamps.dt.tz_convert("America/Sao_Paulo")
     weekday = brt.dt.day_of_week < 5
     office = brt.dt.hour.between(9, 16)
@@ -124,12 +124,17 @@ def test_latency_follows_the_route_classes(log_records):
     assert 1_000 <= export.median() <= 4_000 and export.quantile(0.95) < 8_000
 
 
-def test_section_completions_take_8_to_25_s_normally(log_records):
-    done = pd.DataFrame([r for r in log_records if r.get("context") == "SectionsProcessor"])
+def test_section_completions_follow_the_sla_latency_targets(log_records):
+    done = pd.DataFrame([r for r in log_records if r.get("message") == "Section generation completed"])
     assert set(done.columns) == {"level", "message", "context", "jobId", "sectionId", "durationMs",
                                  "service", "timestamp"}
-    assert (done["message"] == "Section generation completed").all()
-    assert done["durationMs"].between(8_000, 25_000).mean() > 0.85
+    assert (done["context"] == "SectionsProcessor").all()
+    done["timestamp"] = pd.to_datetime(done["timestamp"], format="%Y-%m-%dT%H:%M:%S.%f%z", utc=True)
+    start, end = traffic.PLANTED["slow_llm"]
+    ordinary = done.loc[~done["timestamp"].between(start, end + pd.Timedelta("1min")), "durationMs"]
+    assert 4_000 < ordinary.median() < 6_500          # SLA p50 5 s
+    assert 12_000 < ordinary.quantile(0.95) < 20_000  # SLA p95 15 s: an ordinary day meets 30 s
+    assert (done["durationMs"] < world.LLM_TIMEOUT_MS).all()  # past the timeout a call fails
 
 
 def test_pool_exhaustion_fails_requests_slowly(log_records):
@@ -139,15 +144,19 @@ def test_pool_exhaustion_fails_requests_slowly(log_records):
     during = http[http["timestamp"].between(start, end) & (http["path"] != "/api/health")]
     failed = during[during["statusCode"] == 500]
     assert len(failed) > 0.5 * len(during)
-    assert (failed["error"] == "Connection terminated unexpectedly").all()
-    assert failed["durationMs"].min() >= 5_000
+    # A saturated pool: pg-pool's acquire timeout, not a dropped connection.
+    assert (failed["error"] == world.POOL_TIMEOUT_ERROR).all()
+    assert failed["durationMs"].min() >= world.POOL_ACQUIRE_TIMEOUT_MS
 
 
-def test_backend_is_silent_during_the_crash_loop(log_records):
+def test_the_crash_loop_serves_nobody_and_restarts_over_and_over(log_records):
     start, end = traffic.PLANTED["crash_loop"]
-    stamps = pd.to_datetime(pd.Series([r["timestamp"] for r in log_records]),
-                            format="%Y-%m-%dT%H:%M:%S.%f%z", utc=True)
-    assert not ((stamps >= start) & (stamps < end)).any()
+    during = [r for r in log_records
+              if start <= pd.Timestamp(r["timestamp"].replace("+0000", "Z")) < end]
+    assert not [r for r in during if "eventType" in r or r.get("context") == "SectionsProcessor"]
+    ooms = [r for r in during if r["message"] == world.OOM_MESSAGE]
+    starts = [r for r in during if r["message"] == "Nest application successfully started"]
+    assert len(ooms) >= 10 and len(starts) == len(ooms) and all(r["level"] == "error" for r in ooms)
 
 
 def test_health_probes_every_30_s_in_the_raw_formats(month):

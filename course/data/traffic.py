@@ -45,17 +45,15 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from course.data import cache
+from course.data import cache, world
 from course.data.ids import uuid4_strings
+from course.data.world import LLM_SECTION, PROBE_INTERVAL_S, PROBE_TIMEOUT_MS, SERVICE
 
-GENERATOR_VERSION = 1
+GENERATOR_VERSION = 2
 DEFAULT_SEED = 2026
 
 MONTH_START = pd.Timestamp("2026-10-01", tz="UTC")
 MONTH_END = pd.Timestamp("2026-11-01", tz="UTC")
-SERVICE = "etp-express-backend"
-PROBE_INTERVAL_S = 30
-PROBE_TIMEOUT_MS = 5000
 
 
 def _window(start: str, end: str) -> tuple[pd.Timestamp, pd.Timestamp]:
@@ -82,8 +80,7 @@ QUIET_DAY_FACTOR = 0.12      # weekends and the 12 Oct national holiday
 HOLIDAYS_BRT = (pd.Timestamp("2026-10-12"),)
 USER_ACTIONS_PER_MONTH = 85_000
 SECTION_JOBS_PER_MONTH = 4_000
-HEALTH_HIT_EVERY_MIN = 5     # an external uptime monitor; its hits are in the request log
-JOB_POLL_EVERY_MS = 3_000    # the frontend polls a section job's status every 3 s
+JOB_POLL_EVERY_MS = world.JOB_POLL_EVERY_MS  # the frontend polls a section job's status
 
 # Route catalogue: method, path before the id, id kind, path after the id, class,
 # success status, median latency (ms), log-normal sigma, share of user actions.
@@ -104,7 +101,7 @@ ROUTES = pd.DataFrame(
     columns=["method", "prefix", "id_kind", "suffix", "route_class", "ok_status",
              "median_ms", "sigma", "share"],
 )
-GENERATE = ("POST", "/api/v1/sections/etp/", "/generate", 201, 150, 0.50)
+GENERATE = ("POST", "/api/v1/sections/etp/", "/generate", world.GENERATE_STATUS, 150, 0.50)
 JOB_POLL = ("GET", "/api/v1/sections/jobs/", 200, 30, 0.50)
 HEALTH = ("GET", "/api/health", 200, 25, 0.40)
 
@@ -115,8 +112,13 @@ ERRORS = {
     "missing": (404, "ETP não encontrado", "NotFoundException: ETP não encontrado", 35),
     "throttled": (429, "ThrottlerException: Too Many Requests",
                   "ThrottlerException: Too Many Requests", 3),
-    "db": (500, "Connection terminated unexpectedly",
-           "QueryFailedError: Connection terminated unexpectedly", 5000),
+    "db": (500, world.DROPPED_CONNECTION_ERROR,
+           f"QueryFailedError: {world.DROPPED_CONNECTION_ERROR}", 40),
+    # pg-pool gives up after its acquire timeout when all 20 connections are busy.
+    "pool": (500, world.POOL_TIMEOUT_ERROR, f"Error: {world.POOL_TIMEOUT_ERROR}",
+             world.POOL_ACQUIRE_TIMEOUT_MS),
+    # BullMQ cannot reach Redis: the job is neither queued nor readable.
+    "redis": (500, "Connection is closed.", "Error: Connection is closed.", 10_000),
     "internal": (500, "Internal server error",
                  "InternalServerErrorException: Internal server error", 120),
     "chromium": (500, "Chromium nao encontrado. Verifique PUPPETEER_EXECUTABLE_PATH",
@@ -205,8 +207,8 @@ def _section_jobs(rng, users: pd.DataFrame, etps, sections) -> pd.DataFrame:
     """One row per generation request: when it was posted and how long the job ran."""
     ts = _poisson_times(rng, SECTION_JOBS_PER_MONTH)
     who = users.iloc[rng.integers(0, len(users), ts.size)].reset_index(drop=True)
-    normal_s = _lognormal_ms(rng, 14.0, 0.28, ts.size)
-    slow_s = rng.uniform(35.0, 60.0, ts.size)
+    normal_s = _lognormal_ms(rng, LLM_SECTION.median / 1000, LLM_SECTION.sigma, ts.size)
+    slow_s = rng.uniform(35.0, 59.0, ts.size)  # OpenAI degraded, still inside the 60 s timeout
     run_s = np.where(_in_window(ts, "slow_llm"), slow_s, normal_s)
     jobs = pd.DataFrame({
         "ms": ts,
@@ -218,8 +220,8 @@ def _section_jobs(rng, users: pd.DataFrame, etps, sections) -> pd.DataFrame:
         "userId": who["userId"],
         "organizationId": who["organizationId"],
     })
-    # The backend was down during the crash loop: no job was accepted then.
-    return jobs[~_in_window(ts, "crash_loop")].reset_index(drop=True)
+    # The backend was down during the crash loop, and no job could be queued without Redis.
+    return jobs[~_in_window(ts, "crash_loop") & ~_in_window(ts, "redis_outage")].reset_index(drop=True)
 
 
 def _generate_requests(jobs: pd.DataFrame) -> pd.DataFrame:
@@ -248,13 +250,19 @@ def _job_polls(rng, jobs: pd.DataFrame) -> pd.DataFrame:
     })
 
 
-def _health_hits(rng) -> pd.DataFrame:
-    ms = _ms(MONTH_START) + np.arange(0, 31 * 1440, HEALTH_HIT_EVERY_MIN, dtype=np.int64) * 60_000
-    ms = ms + rng.integers(0, 1_000, ms.size)
-    method, path, status, median, sigma = HEALTH
+def _health_hits(seed: int) -> pd.DataFrame:
+    """The monitor's probes as the backend saw them: every probe that reached it, same times.
+
+    A probe the monitor gave up on still completes in the backend (during the pool exhaustion,
+    after the pool's acquire timeout); Railway's edge answers 502 itself while the backend is down.
+    """
+    probes = _probe_frame(seed)
+    reached = probes[probes["state"] != "edge_502"]
+    backend_ms = np.where(reached["state"] == "timeout", reached["backend_ms"], reached["duration"])
+    method, path, status, _, _ = HEALTH
     return pd.DataFrame({
-        "ms": ms, "method": method, "path": path, "route_class": "health", "status": status,
-        "duration": _lognormal_ms(rng, median, sigma, ms.size), "userId": "", "organizationId": "",
+        "ms": reached["ms"].to_numpy(), "method": method, "path": path, "route_class": "health",
+        "status": status, "duration": backend_ms, "userId": "", "organizationId": "",
     })
 
 
@@ -279,21 +287,26 @@ def _apply_planted_errors(rng, req: pd.DataFrame, err: pd.Series) -> None:
     """The month's incidents as seen by the interceptor (edits ``req``/``err`` in place)."""
     ms = req["ms"].to_numpy()
     api = (req["route_class"] != "health").to_numpy()
+    # Slow report queries hold all 20 connections: most requests wait out the pool's acquire
+    # timeout and fail; the lucky ones get a freed connection after a long wait.
     pool = _in_window(ms, "pool_exhaustion")
     fails = pool & api & (rng.random(len(req)) < 0.65)
-    err[fails] = "db"
-    # Requests that got a connection in the end still waited in the pool queue.
-    slow = pool & ~fails
+    err[fails] = "pool"
+    slow = pool & ~fails & api
     req.loc[slow, "duration"] += rng.uniform(1_500, 4_500, slow.sum())
+    # The failover drops every open connection: queries fail at once until it completes.
     err[_in_window(ms, "db_failover") & api] = "db"
+    # Without Redis, BullMQ can neither queue a generation nor report on one.
+    queue_work = req["path"].str.contains("/generate|/sections/jobs/", regex=True).to_numpy()
+    err[_in_window(ms, "redis_outage") & queue_work] = "redis"
     pdf = req["path"].str.endswith("/pdf").to_numpy()
     err[_in_window(ms, "pdf_export_broken") & pdf] = "chromium"
 
 
 def _error_durations(rng, err: pd.Series) -> np.ndarray:
     base = err.map({k: v[3] for k, v in ERRORS.items()}).astype(float).to_numpy()
-    jitter = np.where(base >= 5000, rng.exponential(60, err.size),
-                      base * 0.3 * rng.standard_normal(err.size))
+    timeouts = err.isin(["pool", "redis"]).to_numpy()  # a timer decides: a few ms past it
+    jitter = np.where(timeouts, rng.exponential(15, err.size), base * 0.3 * rng.standard_normal(err.size))
     return np.maximum(1, base + jitter)
 
 
@@ -328,27 +341,61 @@ def _section_lines(jobs: pd.DataFrame) -> tuple[np.ndarray, pa.Array]:
     return done_ms, lines
 
 
-def _other_lines(rng, jobs: pd.DataFrame) -> tuple[np.ndarray, pa.Array]:
-    """Non-HTTP lines: start-ups after deploys, failed health checks, OpenAI retries."""
-    starts = pd.to_datetime(["2026-10-06 13:12:04", "2026-10-13 13:30:41", "2026-10-21 17:50:20",
-                             "2026-10-21 18:40:02", "2026-10-23 13:00:12", "2026-10-23 22:14:37",
-                             "2026-10-29 12:45:10"], utc=True)
-    start_ms = np.repeat(starts.as_unit("ms").asi8, 3) + np.tile([0, 180, 420], len(starts))
-    start_rows = np.tile([("info", "InstanceLoader", "TypeOrmModule dependencies initialized"),
-                          ("info", "RoutesResolver", "HealthController {/api/health}:"),
-                          ("info", "NestApplication", "Nest application successfully started")],
-                         (len(starts), 1))
-    start, end = PLANTED["db_failover"]
-    failover_ms = np.arange(_ms(start), _ms(end), PROBE_INTERVAL_S * 1000) + 40
-    failover_rows = np.tile([("error", "HealthService", "Health check failed: Database not connected")],
-                            (failover_ms.size, 1))
+DEPLOYS_UTC = ("2026-10-06 13:12:04", "2026-10-13 13:30:41", "2026-10-21 17:50:20", "2026-10-21 18:40:02",
+               "2026-10-23 13:00:12", "2026-10-23 22:14:37", "2026-10-29 12:45:10")
+REDIS_LOST = "Error: connect ECONNREFUSED redis.railway.internal:6379"  # BullMQ worker, reconnecting
+REDIS_RETRY_MS = 10_000       # ioredis connectTimeout: one failed reconnect logged every 10 s
+CRASH_CYCLE_MS = 150_000     # the platform restarts the crashed container about every 2.5 min
+CRASH_AFTER_START_MS = 41_000  # the leaking release runs out of heap this long after it starts
+
+
+def _boot_rows(start_ms: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """A container start as the backend logs it: migrations first (the start command runs
+    ``migration:run:prod`` before ``start:prod``), then Nest, whose TypeORM module reports
+    initialized only once the database connection is up."""
+    steps = [(0, "info", "", "No migrations are pending"),
+             (2_400, "info", "NestFactory", "Starting Nest application..."),
+             (2_650, "info", "InstanceLoader", "TypeOrmModule dependencies initialized"),
+             (2_700, "info", "RoutesResolver", "HealthController {/api/health}:"),
+             (2_820, "info", "NestApplication", "Nest application successfully started")]
+    offsets = np.array([step[0] for step in steps])
+    ms = (start_ms[:, None] + offsets[None, :]).ravel()
+    rows = np.tile(np.array([step[1:] for step in steps], dtype=object), (len(start_ms), 1))
+    return ms, rows
+
+
+def _crash_loop_rows() -> tuple[np.ndarray, np.ndarray]:
+    """Out of memory, restart, out of memory: boot lines and the heap message, over and over."""
+    start, end = PLANTED["crash_loop"]
+    boots = np.arange(_ms(start), _ms(end) - CRASH_AFTER_START_MS, CRASH_CYCLE_MS)
+    boot_ms, boot_rows = _boot_rows(boots)
+    oom_ms = boots + CRASH_AFTER_START_MS
+    # A plain stderr line: the log export wraps it as a record with no context.
+    oom_rows = np.tile(np.array([("error", "", world.OOM_MESSAGE)], dtype=object), (len(boots), 1))
+    return np.concatenate([boot_ms, oom_ms]), np.vstack([boot_rows, oom_rows])
+
+
+def _other_lines(rng, jobs: pd.DataFrame, seed: int) -> tuple[np.ndarray, pa.Array]:
+    """Non-HTTP lines: start-ups after deploys, the crash loop, failed health checks, OpenAI retries."""
+    start_ms, start_rows = _boot_rows(pd.to_datetime(list(DEPLOYS_UTC), utc=True).as_unit("ms").asi8)
+    crash_ms, crash_rows = _crash_loop_rows()
+    # The health check fails fast (the database refuses) and logs just before it answers.
+    probes = _probe_frame(seed)
+    refused = probes[probes["state"] == "db_down"]
+    failover_ms = (refused["ms"] + np.maximum(refused["duration"] - 1, 0)).to_numpy()
+    failover_rows = np.tile(np.array([("error", "HealthService", "Health check failed: Database not connected")],
+                                     dtype=object), (failover_ms.size, 1))
+    start, end = PLANTED["redis_outage"]
+    redis_ms = np.arange(_ms(start) + 1_000, _ms(end), REDIS_RETRY_MS)
+    redis_rows = np.tile(np.array([("error", "SectionsProcessor", REDIS_LOST)], dtype=object), (redis_ms.size, 1))
     slow = jobs[_in_window(jobs["ms"].to_numpy(), "slow_llm")]
     retry_ms = (slow["ms"] + slow["post_ms"] + rng.uniform(20_000, 30_000, len(slow))).round().astype(np.int64)
-    retry_rows = np.tile([("warn", "OpenAIService", "[OpenAI API] Attempt 1/4 failed: Request timed out. "
-                                                    "Retrying in 1000ms...")], (len(slow), 1))
-    ms = np.concatenate([start_ms, failover_ms, retry_ms.to_numpy()])
-    rows = np.vstack([start_rows, failover_rows, retry_rows])
-    lines = _join('{"level":"', rows[:, 0], '","message":"', rows[:, 2], '","context":"', rows[:, 1],
+    retry_rows = np.tile(np.array([("warn", "OpenAIService", "[OpenAI API] Attempt 1/4 failed: Request timed out. "
+                                                             "Retrying in 1000ms...")], dtype=object), (len(slow), 1))
+    ms = np.concatenate([start_ms, crash_ms, failover_ms, redis_ms, retry_ms.to_numpy()])
+    rows = np.vstack([start_rows, crash_rows, failover_rows, redis_rows, retry_rows])
+    context = np.where(rows[:, 1] == "", "", '","context":"' + rows[:, 1].astype(str))
+    lines = _join('{"level":"', rows[:, 0], '","message":"', rows[:, 2], context,
                   f'","service":"{SERVICE}","timestamp":"', _iso_ms(ms), '+0000"}')
     return ms, lines
 
@@ -361,15 +408,17 @@ def _request_log_lines(seed: int) -> pa.Array:
     etps, sections = uuid4_strings(rng, N_ETPS), uuid4_strings(rng, N_SECTIONS)
     jobs = _section_jobs(rng, users, etps, sections)
     req = pd.concat([_user_actions(rng, users, etps, sections), _generate_requests(jobs),
-                     _job_polls(rng, jobs), _health_hits(rng)], ignore_index=True)
+                     _job_polls(rng, jobs), _health_hits(seed)], ignore_index=True)
     req = req[~_in_window(req["ms"].to_numpy(), "crash_loop")].reset_index(drop=True)
     err = _apply_client_errors(rng, req)
     _apply_planted_errors(rng, req, err)
     done_ms, section_lines = _section_lines(jobs)
-    other_ms, other_lines = _other_lines(rng, jobs)
+    other_ms, other_lines = _other_lines(rng, jobs, seed)
     ms = np.concatenate([req["ms"].to_numpy(), done_ms, other_ms])
     lines = pa.concat_arrays([_http_lines(rng, req, err), section_lines, other_lines])
-    keep = (ms >= _ms(MONTH_START)) & (ms < _ms(MONTH_END)) & ~_in_window(ms, "crash_loop")
+    serving = np.ones(ms.size, dtype=bool)
+    serving[: len(req) + len(done_ms)] = ~_in_window(ms[: len(req) + len(done_ms)], "crash_loop")
+    keep = (ms >= _ms(MONTH_START)) & (ms < _ms(MONTH_END)) & serving  # a crashing backend serves nobody
     order = np.argsort(ms, kind="stable")
     return lines.take(order[keep[order]])
 
@@ -393,6 +442,7 @@ BODY = '{"status":"%s","timestamp":"<t>","database":"%s","redis":"%s"}'
 PROBE_STATES = {
     # state: (status code text, what follows the duration; <t> is the body's own timestamp)
     "healthy": ("200", BODY % ("healthy", "connected", "connected")),
+    "pool_slow": ("200", BODY % ("healthy", "connected", "connected")),
     "db_down": ("200", BODY % ("unhealthy", "disconnected", "connected")),
     "redis_down": ("200", BODY % ("unhealthy", "connected", "not_configured")),
     "edge_502": ("502", "Application failed to respond"),
@@ -402,30 +452,42 @@ PROBE_STATES = {
 
 def _probe_states(rng, ms: np.ndarray) -> np.ndarray:
     state = np.full(ms.size, "healthy", dtype=object)
+    # The health check's SELECT 1 waits for a pool slot like every request: the monitor's 5 s
+    # timeout usually runs out first; now and then a freed connection answers in time.
     pool = _in_window(ms, "pool_exhaustion")
-    state[pool] = np.where(rng.random(pool.sum()) < 0.6, "timeout", "db_down")
+    state[pool] = np.where(rng.random(pool.sum()) < 0.8, "timeout", "pool_slow")
     state[_in_window(ms, "redis_outage")] = "redis_down"
     state[_in_window(ms, "crash_loop")] = "edge_502"
-    failover = _in_window(ms, "db_failover")
-    state[failover] = np.where(rng.random(failover.sum()) < 0.2, "timeout", "db_down")
+    state[_in_window(ms, "db_failover")] = "db_down"  # the database refuses at once
     calm = np.flatnonzero(state == "healthy")
-    state[rng.choice(calm, LONE_PROBE_TIMEOUTS, replace=False)] = "timeout"
+    state[rng.choice(calm, LONE_PROBE_TIMEOUTS, replace=False)] = "timeout"  # network blips
     return state
 
 
 def _probe_durations(rng, state: np.ndarray) -> np.ndarray:
     duration = _lognormal_ms(rng, 38, 0.35, state.size)
-    duration = np.where(state == "db_down", rng.uniform(15, 4_900, state.size), duration)
+    duration = np.where(state == "pool_slow", rng.uniform(1_500, 4_900, state.size), duration)
+    duration = np.where(state == "db_down", _lognormal_ms(rng, 9, 0.3, state.size), duration)
     duration = np.where(state == "redis_down", _lognormal_ms(rng, 14, 0.3, state.size), duration)
     duration = np.where(state == "edge_502", rng.uniform(1, 12, state.size), duration)
     return np.where(state == "timeout", PROBE_TIMEOUT_MS, np.maximum(1, duration.round())).astype(np.int64)
 
 
-def _health_probe_lines(seed: int) -> pa.Array:
-    rng = np.random.default_rng(seed)
+def _probe_frame(seed: int) -> pd.DataFrame:
+    """Every probe of the month: when, what the monitor saw, and how long the backend took."""
+    rng = np.random.default_rng([seed, 1])  # its own stream: both views draw the same probes
     ms = np.arange(_ms(MONTH_START), _ms(MONTH_END), PROBE_INTERVAL_S * 1000, dtype=np.int64)
-    state = pd.Series(_probe_states(rng, ms))
-    duration = _probe_durations(rng, state.to_numpy())
+    state = _probe_states(rng, ms)
+    duration = _probe_durations(rng, state)
+    in_pool = _in_window(ms, "pool_exhaustion")
+    backend_ms = np.where(in_pool, world.POOL_ACQUIRE_TIMEOUT_MS + rng.integers(2, 60, ms.size),
+                          _lognormal_ms(rng, 38, 0.35, ms.size).round()).astype(np.int64)
+    return pd.DataFrame({"ms": ms, "state": state, "duration": duration, "backend_ms": backend_ms})
+
+
+def _health_probe_lines(seed: int) -> pa.Array:
+    probes = _probe_frame(seed)
+    ms, state, duration = probes["ms"].to_numpy(), probes["state"], probes["duration"].to_numpy()
     table = pd.DataFrame.from_dict(PROBE_STATES, orient="index", columns=["code", "tail"])
     tail = state.map(table["tail"]).str.split("<t>", n=1, expand=True).fillna("")
     has_body = (tail[1] != "").to_numpy()
@@ -458,12 +520,12 @@ INCIDENTS = [
         ("2026-10-07 14:02", "ana.souza", "open"),
         ("2026-10-07 14:09", "bruno.lima", "ACK {id} on it, checking pg_stat_activity"),
         ("2026-10-07 14:11", "carla.mendes", "ACK {id} taking Incident Commander"),
-        ("2026-10-07 14:18", "bruno.lima", "UPDATE {id} | Status: Identified | all 20 pool slots held by a "
-                                           "slow report query, killing idle sessions"),
+        ("2026-10-07 14:18", "bruno.lima", "UPDATE {id} | Status: Identified | all 20 pool slots held by "
+                                           "slow report queries (N+1), cancelling them with pg_cancel_backend"),
         ("2026-10-07 14:29", "bruno.lima", "UPDATE {id} | Status: Monitoring | backend restarted, errors dropping"),
         ("2026-10-07 14:41", "bruno.lima", "resolved|Duration: 53 min|Root Cause: N+1 queries in the report "
-                                           "endpoint held every pool connection|Resolution: killed idle sessions "
-                                           "and restarted the backend|Follow-up: add index, review pool size"),
+                                           "endpoint held every pool connection|Resolution: cancelled the long-running "
+                                           "queries and restarted the backend|Follow-up: add index, review pool size"),
     ]),
     ("INC-2026-10-09-01", "P2", "Analytics dashboard not loading", "Dashboard charts blank, ETP editing fine",
      "today", [

@@ -19,6 +19,7 @@ from typing import Any, Protocol
 
 from nbformat.v4 import new_output
 
+from .. import checks
 from ..quiz import Quiz
 from ..quiz.questions import QUESTION_TYPES
 
@@ -84,13 +85,16 @@ class Verdicts:
     """Judges the test cells of one submitted notebook, in notebook order."""
 
     def __init__(self, setup_sources: list[str], answer_file: Path):
-        self.namespace: dict[str, Any] = {"__name__": "__verdicts__"}
+        # `display` shows things to the trainee; a verdict has nobody to show them to.
+        self.namespace: dict[str, Any] = {"__name__": "__verdicts__", "display": lambda *a, **k: None}
         for source in setup_sources:
             with _quiet(), contextlib.redirect_stdout(io.StringIO()):
                 exec(compile(source, "<setup>", "exec"), self.namespace)  # noqa: S102 - trusted source
         for name, value in list(self.namespace.items()):
             if isinstance(value, Quiz):
                 self.namespace[name] = GradingQuiz(answer_file)
+            elif value is checks.check:
+                self.namespace[name] = checks.strict_check  # here a failed check is a failure
         self.givens = frozenset(self.namespace)
 
     def needs(self, source: str) -> list[str]:
