@@ -10,30 +10,37 @@ Three raw text files stand in for what an on-call engineer would pull from produ
 
 The month is the same for every seed: what the seed changes is the noise (request mix,
 latencies, ids, chat lines, seconds). The planted events (``PLANTED``, UTC) are fixed, so the
-course can talk about them by date:
+course can talk about them by date. Every number the generator uses for the platform itself
+(pool, timeouts, latency targets, probe schedule) comes from ``course.data.world``.
 
-- ``pool_exhaustion``  Wed 07 Oct 16:48-17:28 UTC: most API calls fail with 500
-  "Connection terminated unexpectedly" after ~5 s; probes time out or report the database
-  disconnected. The worst trailing-24 h 5xx rate is several %, the month stays well under 1 %.
+- ``pool_exhaustion``  Wed 07 Oct 16:48-17:28 UTC: slow report queries (N+1) hold all 20 pool
+  connections; most API calls wait out the 5 s acquire timeout and fail with pg-pool's
+  "timeout exceeded when trying to connect"; so does the health check's SELECT 1, so the
+  monitor's probes mostly time out. The worst trailing-24 h 5xx rate is several %.
 - ``redis_outage``     Wed 14 Oct 03:10-03:35 UTC: probes report ``unhealthy`` with
-  ``redis: "not_configured"`` (the backend's wording when a configured Redis is down).
-- ``slow_llm``         Tue 20 Oct 15:00-19:30 UTC: OpenAI degraded, sections take 35-60 s.
-  That is only 1-2 % of the month's ~4 000 sections, so the month's p95 stays at 23-24 s
-  (SLO met, 6 s clear of 30 s) although every hour of the window has a p95 above 35 s.
-- ``crash_loop``       Wed 21 Oct 18:05-18:40 UTC: backend out of memory and restarting;
-  probes get 502 from Railway's edge and the backend logs nothing at all.
+  ``redis: "not_configured"`` (the backend's wording when a configured Redis is down); the
+  sections worker logs a failed reconnect every 10 s and queue calls fail.
+- ``slow_llm``         Tue 20 Oct 15:00-19:30 UTC: OpenAI degraded, sections take 35-59 s; the
+  day's p95 is far above 30 s while the month's p95 stays around 17 s (SLO met). On ordinary
+  days sections follow the SLA's targets (p50 5 s, p95 15 s).
+- ``crash_loop``       Wed 21 Oct 18:05-18:40 UTC: the new release runs out of heap about 40 s
+  after each start; the backend logs its boot lines and the heap message over and over and
+  serves nobody; probes get 502 from Railway's edge.
 - ``pdf_export_broken`` Fri 23 Oct 13:05-22:20 UTC: every PDF export fails with 500
   (Chromium missing after a deploy); DOCX export still works.
-- ``db_failover``      Tue 27 Oct 06:40-07:00 UTC: database unreachable; probes unhealthy.
+- ``db_failover``      Tue 27 Oct 06:40-07:00 UTC: database unreachable; queries fail at once and
+  the health check reports the database disconnected.
 
-The four probe outages last 40 + 25 + 35 + 20 = 120 min; six lone probe timeouts add 3 min,
-so downtime is 123 min and uptime 99.72 %: above the guide's 99.5 % SLO, below the SLA's 99.9 %.
-The API p95 (about 0.6 s) meets the guide's 2 s comfortably; exports are slow but rare.
+Probes come from an external uptime monitor every 30 s (Railway stops probing a live deploy);
+every probe that reached the backend is also a line of the request log, at the same second.
+The four probe outages and six lone probe timeouts give 113 minutes of downtime: uptime 99.75 %,
+above the guide's 99.5 % SLO, below the SLA's 99.9 %. The rolling 24-hour 5xx rate breaks 1 %
+after 7 Oct and after 23 Oct; the API p95 (about 0.8 s) meets the guide's 2 s.
 
-The channel holds ten incidents, P0 to P3, including every event above. First response is
-late for four of them (10-02 P3, 10-14 P1, 10-15 P2, 10-21 P0) and resolution for two
-(10-09 P2, 10-23 P1). INC-2026-10-02-01 (P3) is on time only when its 5-day target is
-counted in business days; INC-2026-10-29-01 is still open when the export ends.
+The channel holds ten incidents, P0 to P3, including every event above. On the wall clock
+first response is late for four of them (10-02 P3, 10-14 P1, 10-15 P2, 10-21 P0) and
+resolution for two (10-09 P2, 10-23 P1); counted in support hours, the P3 of 10-02 was
+answered in time. INC-2026-10-29-01 is still open when the export ends.
 """
 from __future__ import annotations
 
