@@ -5,7 +5,7 @@ import re
 import pandas as pd
 import pytest
 
-from course.data import backend_logs
+from course.data import backend_logs, world
 
 WINSTON_TIME = re.compile(r"^2026-01-14T\d{2}:\d{2}:\d{2}\.\d{3}\+0000$")
 DEV_HEAD = re.compile(r"^\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2} (info|warn|error|debug) (\[\w+\] | )")
@@ -70,7 +70,7 @@ def test_production_lines_carry_the_winston_fields(sample_records):
 def test_non_http_lines_use_the_backend_messages(sample_records):
     messages = {(r.get("context"), r["message"]) for r in sample_records}
     expected = [
-        ("TypeOrmModule", "Unable to connect to the database. Retrying (1)..."),
+        ("InstanceLoader", "TypeOrmModule dependencies initialized"),
         ("OpenAIService", "OpenAI circuit breaker OPENED - too many failures"),
         ("OpenAIService", "[OpenAI API] All 4 attempts exhausted. Last error: Request timed out."),
         ("HealthService", "Health check failed: Database not connected"),
@@ -96,7 +96,9 @@ def test_every_kind_of_malformed_line_is_planted(log_files):
         assert b"Descri\xe7\xe3o inv\xe1lida" in not_utf8[0]
         assert len(not_json) == sum(backend_logs.MALFORMED_LINES.values()) - len(not_utf8)
         assert sum(raw.startswith(b"\x00") for raw in not_json) == 1
-        assert sum(raw.startswith(b"> ") for raw in not_json) == 4
+        # the start command's plain text: three container starts, the first without a database
+        assert sum(raw.startswith(b"> etp-express-backend@1.0.0 migration:run:prod") for raw in not_json) == 3
+        assert sum(raw == b"Error during migration run:" for raw in not_json) == 1
 
 
 def _is_utf8(raw: bytes) -> bool:
@@ -145,6 +147,31 @@ def test_story_facts_are_consistent():
         assert start < end and start.tzinfo is not None
         assert story.trail[0] == ("http_request", None) and story.trail[-1][0] == "http_response"
     assert len({story.request_id for story in backend_logs.STORIES}) == 3
+
+
+def test_the_day_follows_the_platform(sample_records):
+    """One world: the same parameters as the month of Module 2 (course.data.world)."""
+    done = [r for r in sample_records if r["message"] == "Section generation completed"]
+    assert done and all(r["durationMs"] < world.LLM_TIMEOUT_MS for r in done)
+    generate = [r for r in sample_records if r.get("path", "").endswith("/generate") and "statusCode" in r]
+    assert {r["statusCode"] for r in generate if r["level"] == "info"} == {world.GENERATE_STATUS}
+    assert not [r for r in sample_records if r.get("statusCode") == 503]  # generation is not synchronous
+    boot = [(r.get("context"), r["message"]) for r in sample_records if r.get("context") in ("InstanceLoader", "TypeOrmModule")]
+    assert ("TypeOrmModule", "Unable to connect to the database. Retrying (1)...") not in boot
+    assert any(m.endswith(f"port {world.PORT}") for m in (r["message"] for r in sample_records))
+
+
+def test_health_waits_for_the_pool_and_says_so_before_answering(log_files):
+    from course.reference import logparse
+
+    day = logparse.parse_production(log_files["full"])
+    story = backend_logs.DB_INCIDENT
+    during = day[day["timestamp"].between(pd.Timestamp(story.first_failure), pd.Timestamp("2026-01-14T13:21:14Z"))]
+    health = during[during["path"].eq("/api/health") & during["eventType"].eq("http_response")]
+    assert len(health) and (health["durationMs"] >= world.POOL_ACQUIRE_TIMEOUT_MS).all()
+    failed = during[during["message"].eq("Health check failed: Database not connected")]
+    assert len(failed) == len(health)
+    assert (failed["timestamp"].to_numpy() <= health["timestamp"].to_numpy()).all()
 
 
 def test_write_production_lines_writes_exactly_n_lines(tmp_path):

@@ -31,9 +31,9 @@ REFERENCE_SHORTCUT = {
                         "requests = ref.parse_request_log(REQUEST_LOG)\n"
                         "api = ref.api_requests(requests)\n"
                         "api_p95_s = ref.api_p95_seconds(requests)\n"),
-    "m5_troubleshooting": ("m5-parse-production-solution", "m5-parse-production-test",
-                           "from course.reference.logparse import parse_production as _parse\n"
-                           "def parse_production(path):\n"
+    "m5_troubleshooting": ("m5-parse-bracketed-solution", "m5-parse-bracketed-test",
+                           "from course.reference.logparse import parse_bracketed as _parse\n"
+                           "def parse_bracketed(path):\n"
                            "    events = _parse(path)\n"
                            "    return events, events.attrs['malformed']\n"),
 }

@@ -26,12 +26,12 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from course.data import cache
+from course.data import cache, world
 from course.data.ids import uuid4_strings
 
-GENERATOR_VERSION = 1
+GENERATOR_VERSION = 2
 DEFAULT_SEED = 20260114
-SERVICE = "etp-express-backend"
+SERVICE = world.SERVICE
 PRODUCTION_DAY = "2026-01-14"
 
 # Traffic scale of each production size: the sample keeps every story, with less traffic around it.
@@ -52,9 +52,9 @@ class Story:
     that selects the story's failure lines when searched in ``message``, ``error`` and
     ``stack``; the first line at ``min_level`` or above that matches is ``first_failure``.
     ``dominant_error_class`` is the most frequent error class among error lines from
-    ``first_failure`` to ``window_end``. ``request_id`` is one request whose lines (the client
-    re-sent the same ``X-Request-ID`` when it retried) tell the story; ``trail`` lists its
-    events in order as (eventType, statusCode). ``recovered_at`` is when service was back (the
+    ``first_failure`` to ``window_end``. ``request_id`` is the ``X-Request-ID`` a user pasted from
+    her error page; every retry of hers got a new id, so her story is her ``userId``'s lines from
+    that request on: ``trail`` lists them in order as (eventType, statusCode). ``recovered_at`` is when service was back (the
     restart done, the breaker closed; for the 401 burst, when it had faded to the usual rate),
     and ``milestones`` are (what, when) of other lines worth finding, each a line of the log.
     """
@@ -85,9 +85,8 @@ DB_INCIDENT = Story(
            ("http_error", 500), ("http_request", None), ("http_response", 200)),
     recovered_at="2026-01-14T13:21:25.861Z",
     milestones=(
-        ("'Starting Nest application...' (the restart)", "2026-01-14T13:21:18.205Z"),
-        ("TypeOrmModule 'Unable to connect to the database. Retrying (1)...'", "2026-01-14T13:21:20.114Z"),
-        ("TypeOrmModule 'Unable to connect to the database. Retrying (2)...'", "2026-01-14T13:21:23.127Z"),
+        ("'Starting Nest application...' (the second start: migrations went through)", "2026-01-14T13:21:18.205Z"),
+        ("'TypeOrmModule dependencies initialized' (connected to the database)", "2026-01-14T13:21:25.715Z"),
         ("'Nest application successfully started'", "2026-01-14T13:21:25.861Z"),
     ),
 )
@@ -101,8 +100,8 @@ OPENAI_OUTAGE = Story(
     window_end="2026-01-14T16:57:04.355Z",
     dominant_error_class="ServiceUnavailableException",
     request_id="5e1ec7ed-0a11-4b5c-9d3e-7f2a6c8b1d40",
-    trail=(("http_request", None), ("http_error", 503), ("http_request", None),
-           ("http_error", 503), ("http_request", None), ("http_response", 202)),
+    trail=(("http_request", None), ("http_response", 202), ("http_request", None),
+           ("http_response", 202), ("http_request", None), ("http_response", 202)),
     recovered_at="2026-01-14T16:57:04.355Z",
     milestones=(
         ("'[OpenAI API] All 4 attempts exhausted'", "2026-01-14T16:43:12.398Z"),
@@ -140,7 +139,7 @@ DB_LATENCY_AFTER_P50_MIN_MS = 4000
 MALFORMED_LINES = {
     "truncated JSON": 3,
     "two records written into one line": 1,
-    "npm start-up banner (plain text)": 4,
+    "plain text of the start command (npm, migrations)": 13,
     "NUL bytes before the record": 1,
     "latin-1 bytes (not UTF-8)": 1,
 }
@@ -207,8 +206,6 @@ _FRAMES = {
     "pool": "    at Timeout._onTimeout (/app/node_modules/pg-pool/index.js:205:27)\n"
             "    at listOnTimeout (node:internal/timers:581:17)\n"
             "    at process.processTimers (node:internal/timers:519:7)",
-    "breaker": "    at OpenAIService.generateCompletion (/app/dist/modules/orchestrator/llm/openai.service.js:97:23)\n"
-               "    at async SectionsController.generate (/app/dist/modules/sections/sections.controller.js:77:24)",
     "breaker_job": "    at OpenAIService.generateCompletion (/app/dist/modules/orchestrator/llm/openai.service.js:97:23)\n"
                    "    at async SectionsProcessor.process (/app/dist/modules/sections/sections.processor.js:48:28)",
     "openai_timeout": "    at OpenAI.makeRequest (/app/node_modules/openai/core.js:331:19)\n"
@@ -239,7 +236,6 @@ _OUTCOMES = {
     "db_dropped": (500, "Connection terminated unexpectedly", "QueryFailedError", "query", "db"),
     "db_pool": (500, "timeout exceeded when trying to connect", "Error", "pool", "pool"),
     "db_slow_ok": (None, None, None, None, "db_slow"),
-    "ai_unavailable": (503, AI_UNAVAILABLE, "ServiceUnavailableException", "breaker", "fast"),
     "jwt_invalid": (401, "Token inválido", "UnauthorizedException", "guard", "fast"),
 }
 _OUTCOME_NAMES = list(_OUTCOMES)
@@ -405,14 +401,19 @@ def _baseline_requests(rng, scale: float, pools) -> pd.DataFrame:
 
 
 def _health_probes(rng, interval_s: int) -> pd.DataFrame:
-    """An uptime monitor calling /api/health (which answers 200 even when the database is down)."""
+    """An uptime monitor calling /api/health (which answers 200 even when the database is down).
+
+    During the database incident its SELECT 1 waits for a pool slot like every request, and
+    gives up with the pool's acquire timeout."""
     starts = DAY_START_MS + 118 + np.arange(0, DAY_MS, interval_s * 1000)
     n = len(starts)
+    waiting = (starts >= DB_T0) & (starts < DB_DOWN)
+    duration = np.where(waiting, world.POOL_ACQUIRE_TIMEOUT_MS + rng.integers(1, 40, n), rng.integers(2, 9, n))
     return pd.DataFrame({
         "start": starts.astype(np.int64), "endpoint": _HEALTH, "method": "GET", "path": "/api/health",
         "ip": "216.144.250.150", "userAgent": _PROBE_AGENT, "userId": None, "organizationId": None,
         "requestId": uuid4_strings(rng, n).astype(object), "outcome": "ok",
-        "duration": rng.integers(2, 9, n).astype(np.int64),
+        "duration": duration.astype(np.int64),
     })
 
 
@@ -420,22 +421,22 @@ _PLANTED_JOB_REQUEST = "0d6b2f9a-71c4-4e3b-9a58-c2e7f1d04b86"
 
 
 def _planted_requests() -> pd.DataFrame:
-    """The stories' own requests; each client re-sent its X-Request-ID when it retried."""
+    """The stories' own requests. Each retry gets a new X-Request-ID; the user stays the same."""
     db, ai, jwt = DB_INCIDENT.request_id, OPENAI_OUTAGE.request_id, JWT_ROTATION.request_id
     etp = "/api/v1/etps/4f2c0b9e-6a51-4d2e-8c3f-91d7a2b6e5c4"
     generate = "/api/v1/sections/etp/2a8c4e61-9f3b-4d17-b5e2-8d0c6a1f7e39/generate"
     rows = [
         # start, method, path, endpoint, user, org, request id, outcome, duration
-        (DB_PLANTED_START, "GET", etp, 1, 81, 7, db, "db_dropped", 5012),
-        (_ms("2026-01-14T13:09:44.015"), "GET", etp, 1, 81, 7, db, "db_pool", 5003),
-        (_ms("2026-01-14T13:22:03.377"), "GET", etp, 1, 81, 7, db, "ok", 84),
+        (DB_PLANTED_START, "GET", etp, 1, 9081, 7, db, "db_dropped", 5012),
+        (_ms("2026-01-14T13:09:44.015"), "GET", etp, 1, 9081, 7, "3b7e0c55-2d4f-4a91-8e6b-5f1c9a0d7e22", "db_pool", 5003),
+        (_ms("2026-01-14T13:22:03.377"), "GET", etp, 1, 9081, 7, "8d2a6f14-0b3c-4e57-a9d8-1c4e7b2f6a90", "ok", 84),
         (_ms("2026-01-14T16:39:04.870"), "POST", "/api/v1/sections/etp/9b1d7e42-3c6a-4f85-a2d0-6e8f1c3b5a97/generate",
          _GENERATE, 23, 2, _PLANTED_JOB_REQUEST, "ok", 141),
-        (_ms("2026-01-14T16:47:31.204"), "POST", generate, _GENERATE, 57, 5, ai, "ai_unavailable", 11),
-        (_ms("2026-01-14T16:49:02.870"), "POST", generate, _GENERATE, 57, 5, ai, "ai_unavailable", 9),
-        (_ms("2026-01-14T16:58:15.342"), "POST", generate, _GENERATE, 57, 5, ai, "ok", 143),
-        (_ms("2026-01-14T19:03:52.728"), "GET", "/api/v1/etps", 0, 144, 3, jwt, "jwt_invalid", 3),
-        (_ms("2026-01-14T19:04:31.066"), "GET", "/api/v1/etps", 0, 144, 3, jwt, "ok", 47),
+        (_ms("2026-01-14T16:47:31.204"), "POST", generate, _GENERATE, 9057, 5, ai, "ok", 138),
+        (_ms("2026-01-14T16:49:02.870"), "POST", generate, _GENERATE, 9057, 5, "e4c1a9b7-6d2f-4c08-b3e5-7a9f0d1c2b46", "ok", 129),
+        (_ms("2026-01-14T16:58:15.342"), "POST", generate, _GENERATE, 9057, 5, "71f3d8a2-5c9e-4b64-8f1a-2e6d0c7b9a35", "ok", 143),
+        (_ms("2026-01-14T19:03:52.728"), "GET", "/api/v1/etps", 0, 9144, 3, jwt, "jwt_invalid", 3),
+        (_ms("2026-01-14T19:04:31.066"), "GET", "/api/v1/etps", 0, 9144, 3, "c5b9e2d7-8a14-4f3c-9d60-b1e7a4c2f085", "ok", 47),
     ]
     frame = pd.DataFrame(rows, columns=["start", "method", "path", "endpoint", "user", "org",
                                         "requestId", "outcome", "duration"])
@@ -477,9 +478,7 @@ def _apply_stories(rng, requests: pd.DataFrame) -> pd.DataFrame:
     db_outcome = np.where(draw < 0.60, "db_dropped", np.where(draw < 0.90, "db_pool", "db_slow_ok"))
     outcome = np.where(in_db, db_outcome, outcome)
 
-    # OpenAI: while the breaker is open, generation requests are refused at once.
-    generating = req["endpoint"].to_numpy() == _GENERATE
-    outcome = np.where(free & generating & (start >= AI_OPEN) & (start < AI_CLOSE), "ai_unavailable", outcome)
+    # OpenAI: generation is queued and accepted (202) whatever OpenAI's state; the worker fails.
 
     # JWT: tokens signed with the old secret fail, fewer as users log in again.
     authenticated = req["userId"].notna().to_numpy() & ~health
@@ -563,7 +562,9 @@ def _section_jobs(rng, req: pd.DataFrame, sections: np.ndarray) -> pd.DataFrame:
     picked = np.where(planted, AI_CALL_T0 - 20, picked)
     call = picked + 20
     section = sections[rng.integers(0, _N_SECTIONS, n)]
-    lasting = rng.integers(28_000, 62_000, n)
+    # SLA-shaped LLM time (p50 5 s, p95 15 s), always inside the 60 s timeout when OpenAI is well.
+    lasting = np.minimum(world.LLM_SECTION.median * np.exp(world.LLM_SECTION.sigma * rng.standard_normal(n)),
+                         world.LLM_TIMEOUT_MS - 1_000).round().astype(np.int64)
     tokens = rng.integers(1400, 4200, n)
     common = dict(context="SectionsProcessor", queue="sections")
     healthy = (call < AI_CALL_T0) | (call >= AI_CLOSE)
@@ -576,8 +577,9 @@ def _section_jobs(rng, req: pd.DataFrame, sections: np.ndarray) -> pd.DataFrame:
         _frame(finish[healthy], 0, level="info", context="OpenAIService",
                message=_cat("Completion generated in ", _as_str(lasting[healthy]), "ms. Tokens: ",
                             _as_str(tokens[healthy]))),
-        _frame(finish[healthy] + 35, 1, level="info", message=_cat("Job ", job_id[healthy], " completed"),
-               jobId=job_id[healthy], sectionId=section[healthy], **common),
+        _frame(finish[healthy] + 35, 1, level="info", message="Section generation completed",
+               jobId=job_id[healthy], sectionId=section[healthy],
+               durationMs=(finish[healthy] + 35 - picked[healthy]), **common),
     ]
     frames += _jobs_in_outage(rng, call[~healthy], job_id[~healthy], section[~healthy], planted[~healthy])
     return pd.concat(frames, ignore_index=True)
@@ -631,25 +633,33 @@ def _breaker_events() -> pd.DataFrame:
 
 
 def _health_failures(probes: pd.DataFrame) -> pd.DataFrame:
+    """Logged by the check itself, just before it answers."""
     start = probes["start"].to_numpy()
-    failing = start[(start >= DB_T0) & (start < DB_DOWN)]
-    return _frame(failing + 2000, 3, level="error", context="HealthService",
+    failing = (start >= DB_T0) & (start < DB_DOWN)
+    answered = start[failing] + probes["duration"].to_numpy()[failing]
+    return _frame(answered - 1, 3, level="error", context="HealthService",
                   message="Health check failed: Database not connected")
 
 
-def _startup(at: int, db_retries: int = 0) -> pd.DataFrame:
+def _startup(at: int, db_retries: int = 0, connect_ms: int = 0) -> pd.DataFrame:
     """A container boot: Nest's start-up lines, TypeORM retries while the database is not back."""
     modules = ["AppModule", "ConfigHostModule", "ThrottlerModule", "BullModule", "ConfigModule",
                "TypeOrmModule", "AuthModule", "EtpsModule", "SectionsModule", "OrchestratorModule",
                "ExportModule", "HealthModule"]
     rows = [(at, "info", "NestFactory", "Starting Nest application...", None)]
+    # Modules that need no database are ready at once; TypeORM and the modules that use it are
+    # reported initialized only once the connection is up (after any retries).
+    early = modules[:modules.index("TypeOrmModule")]
     rows += [(at + 40 + 9 * i, "info", "InstanceLoader", f"{m} dependencies initialized", None)
-             for i, m in enumerate(modules)]
+             for i, m in enumerate(early)]
     boot_error = "Error: Connection terminated unexpectedly\n" + _FRAMES["typeorm_boot"]
     rows += [(at + 1909 + 3013 * (k - 1), "error", "TypeOrmModule",
               f"Unable to connect to the database. Retrying ({k})...", boot_error)
              for k in range(1, db_retries + 1)]
-    clock = at + 2909 + 3013 * max(db_retries - 1, 0)
+    connected = at + 250 + 3013 * db_retries + connect_ms
+    rows += [(connected + 9 * i, "info", "InstanceLoader", f"{m} dependencies initialized", None)
+             for i, m in enumerate(modules[len(early):])]
+    clock = connected + 120
     routes = [("EtpsController", "/api/v1/etps"), ("SectionsController", "/api/v1/sections"),
               ("AuthController", "/api/v1/auth"), ("HealthController", "/api/health")]
     rows += [(clock + 3 * i, "info", "RoutesResolver", f"{controller} {{{base}}}:", None)
@@ -658,12 +668,14 @@ def _startup(at: int, db_retries: int = 0) -> pd.DataFrame:
 
 
 def _startups() -> pd.DataFrame:
-    db = _startup(_ms("2026-01-14T13:21:18.205"), db_retries=2)
+    # The restarted container's first run failed at its migration step (the database was still
+    # down; see _BOOT_TEXT); the platform started it again, and this time the database answered.
+    db = _startup(_ms("2026-01-14T13:21:18.205"), connect_ms=_ms("2026-01-14T13:21:25.715") - _ms("2026-01-14T13:21:18.455"))
     jwt = _startup(_ms("2026-01-14T19:03:44.310"))
     ready = _frame([DB_UP, JWT_UP], 0, level="info", context="NestApplication",
                    message="Nest application successfully started")
     listening = _frame([DB_UP + 2, JWT_UP + 2], 0, level="info", context="Bootstrap",
-                       message="ETP Express backend listening on port 3000")
+                       message=f"ETP Express backend listening on port {world.PORT}")
     return pd.concat([db, jwt, ready, listening], ignore_index=True)
 
 
@@ -752,7 +764,17 @@ _LATIN1_LINE = ('{"level":"error","message":"HTTP Request failed","context":"HTT
                 '"method":"POST","path":"/api/v1/etps","statusCode":400,"durationMs":6,'
                 '"error":"Descrição inválida","service":"' + SERVICE
                 + '","timestamp":"2026-01-14T10:31:07.215+0000"}').encode("latin-1")
-_NPM_BANNER = [b"> etp-express-backend@1.0.0 start:prod", b"> node dist/main"]
+# The start command runs migration:run:prod, then seed:templates:prod, then start:prod; npm and
+# the migration tool write plain text, not Winston JSON.
+_MIGRATE = b"> etp-express-backend@1.0.0 migration:run:prod"
+_BOOT_OK = [_MIGRATE, b"No migrations are pending", b"> etp-express-backend@1.0.0 seed:templates:prod",
+            b"> etp-express-backend@1.0.0 start:prod", b"> node dist/main"]
+_BOOT_NO_DATABASE = [_MIGRATE, b"Error during migration run:", b"Error: Connection terminated unexpectedly"]
+_BOOT_TEXT = {  # when each container start writes its plain text
+    "2026-01-14T13:21:14.310": _BOOT_NO_DATABASE,  # restarted while the database was still down
+    "2026-01-14T13:21:17.020": _BOOT_OK,           # the platform's next try: the database is back
+    "2026-01-14T19:03:41.950": _BOOT_OK,           # the deploy with the new JWT_SECRET
+}
 
 
 def _with_malformed(lines: pa.Array, times: np.ndarray) -> pa.Array:
@@ -771,9 +793,8 @@ def _with_malformed(lines: pa.Array, times: np.ndarray) -> pa.Array:
         (nul, 1, [b"\x00\x00\x00\x00" + line(nul)]),
         (glued, 2, [line(glued)[: len(line(glued)) // 2] + line(glued + 1)]),
         (at("2026-01-14T10:31:07.215"), 0, [_LATIN1_LINE]),
-        (at("2026-01-14T13:21:18.205"), 0, _NPM_BANNER),
-        (at("2026-01-14T19:03:44.310"), 0, _NPM_BANNER),
     ]
+    edits += [(at(clock), 0, text) for clock, text in _BOOT_TEXT.items()]
     pieces, position = [], 0
     for index, replaced, new in sorted(edits, key=lambda edit: (edit[0], edit[1])):
         pieces += [lines.slice(position, index - position), pa.array(new, pa.large_binary())]
@@ -783,7 +804,7 @@ def _with_malformed(lines: pa.Array, times: np.ndarray) -> pa.Array:
 
 
 # Lines _with_malformed adds to the events (banners and the latin-1 line) less the glued one.
-_PLANTED_EXTRA_LINES = 2 * len(_NPM_BANNER) + 1 - 1
+_PLANTED_EXTRA_LINES = sum(map(len, _BOOT_TEXT.values())) + 1 - 1
 
 
 def _production_bytes(events: pd.DataFrame, seed: int, n_lines: int | None = None) -> pa.Buffer:
