@@ -17,7 +17,7 @@ GUIDE_EXCERPT = """[ERROR] 2025-12-21 10:45:32 QueryFailedError: Connection term
 
 def winston(second: int, **fields) -> str:
     return json.dumps({"level": "info", "message": f"m{second}", "service": "etp-express-backend",
-                       "timestamp": f"2026-01-14T10:00:{second:02d}.000+0000", **fields}, ensure_ascii=False)
+                       "timestamp": f"2026-10-27T10:00:{second:02d}.000+0000", **fields}, ensure_ascii=False)
 
 
 @pytest.fixture(scope="module")
@@ -54,7 +54,7 @@ def test_planted_story_is_found(days, size, story):
     window = df[(df["timestamp"] >= pd.Timestamp(story.first_failure))
                 & (df["timestamp"] <= pd.Timestamp(story.window_end))]
     top = logparse.top_error_classes(window, 2)
-    assert top.index[0] == story.dominant_error_class and top.iloc[0] > 1.5 * top.iloc[1]
+    assert top.index[0] == story.dominant_error_class and (len(top) == 1 or top.iloc[0] > 1.5 * top.iloc[1])
     trail = logparse.user_trail(df, story.request_id)
     steps = [(event, None if pd.isna(status) else int(status))
              for event, status in zip(trail["eventType"], trail["statusCode"])]

@@ -148,9 +148,9 @@ def test_jwt_keys(day):
     import pandas as pd
 
     story = backend_logs.JWT_ROTATION
-    window = day[day["timestamp"].between(pd.Timestamp("2026-01-14T19:03:00Z"), pd.Timestamp("2026-01-14T19:33:00Z"))]
+    window = day[day["timestamp"].between(pd.Timestamp("2026-10-27T19:03:00Z"), pd.Timestamp("2026-10-27T19:33:00Z"))]
     refused = window[window["eventType"].eq("http_error") & window["error"].eq("Token inválido")]
-    assert refused["userId"].nunique() == 72  # key of m5-jwt-users
+    assert refused["userId"].nunique() == 11  # key of m5-jwt-users
     boot = day.loc[day["message"].eq("Starting Nest application..."), "timestamp"]
     assert ((boot < pd.Timestamp(story.first_failure)) & (boot > pd.Timestamp(story.first_failure) - pd.Timedelta("1min"))).any()
     assert (window["statusCode"] == 429).sum() < 0.05 * len(refused)  # no wave of 429s

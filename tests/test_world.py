@@ -98,7 +98,60 @@ def test_failover_health_failures_are_logged_before_their_answers(views):
     failures = failures[failures["message"].eq("Health check failed: Database not connected")]
     answers = window(log, "db_failover")
     answers = answers[answers["path"].eq(world.HEALTH_PATH)]
-    answered = dict(zip(answers["timestamp"].dt.floor("s"), answers["timestamp"] + pd.to_timedelta(
-        answers["durationMs"], unit="ms")))
-    assert len(failures) == len(answered) > 0
-    assert all(stamp <= answered[stamp.floor("s")] for stamp in failures["timestamp"])
+    answered = (answers["timestamp"] + pd.to_timedelta(answers["durationMs"], unit="ms")).sort_values()
+    assert len(failures) == len(answers) > 0
+    # each failure is logged within a millisecond before its own answer
+    matched = pd.merge_asof(failures[["timestamp"]].sort_values("timestamp"),
+                            answered.rename("answered").to_frame(), left_on="timestamp", right_on="answered",
+                            direction="forward")
+    assert ((matched["answered"] - matched["timestamp"]) <= pd.Timedelta("2ms")).all()
+
+
+# -- the on-call day: Module 5's day of logs is a day of Module 2's month -----------------------
+@pytest.fixture(scope="module")
+def on_call_day(data_cache):
+    from course.data import backend_logs
+    from course.data.winston import parse_production
+
+    return parse_production(backend_logs.production_log("full"))
+
+
+def test_the_day_of_logs_is_a_day_of_the_month():
+    from course.data import backend_logs
+
+    assert backend_logs.PRODUCTION_DAY == world.ON_CALL_DAY and world.ON_CALL_DAY.startswith(world.MONTH)
+    for story, name in [(backend_logs.DB_INCIDENT, "db_failover"), (backend_logs.OPENAI_OUTAGE, "openai_breaker"),
+                        (backend_logs.JWT_ROTATION, "jwt_rotation")]:
+        start, end = traffic.PLANTED[name]
+        assert start <= pd.Timestamp(story.first_failure) <= end, name
+
+
+def test_each_incident_of_the_day_shows_in_both_modules_at_the_same_minutes(views, on_call_day):
+    log, probes, chat = views
+    day = on_call_day
+    for name, error in [("db_failover", world.DROPPED_CONNECTION_ERROR), ("jwt_rotation", "Token inválido")]:
+        start, _ = traffic.PLANTED[name]
+        in_month = log[log["error"].eq(error) & (log["timestamp"] >= start - pd.Timedelta("1min"))]
+        in_day = day[day["error"].eq(error) & (day["timestamp"] >= start - pd.Timedelta("1min"))]
+        first_month, first_day = in_month["timestamp"].min(), in_day["timestamp"].min()
+        assert abs(first_month - first_day) < pd.Timedelta("1min"), name
+        assert first_day >= start - pd.Timedelta("1s"), name
+    start, end = traffic.PLANTED["openai_breaker"]
+    failed_jobs = log[log["message"].fillna("").str.contains("failed: Serviço de IA")]
+    assert len(failed_jobs) and failed_jobs["timestamp"].between(start, end + pd.Timedelta("1min")).all()
+    assert day["message"].fillna("").str.contains("failed: Serviço de IA").any()
+    # The monitor saw the database trouble, and the channel opened an incident for each.
+    assert (~window(probes, "db_failover")["up"]).mean() > 0.9
+    day_chat = chat[chat["id"].str.startswith(f"INC-{world.ON_CALL_DAY}")]
+    assert len(day_chat) == 3
+    for name, (start, _) in traffic.PLANTED.items():
+        if name in world.ON_CALL_INCIDENTS:
+            assert ((day_chat["opened"] - start).between(pd.Timedelta(0), pd.Timedelta("70min"))).any(), name
+
+
+def test_container_starts_agree_to_the_second(views, on_call_day):
+    log, _, _ = views
+    month_starts = set(log.loc[log["message"].eq("Starting Nest application...")
+                               & log["timestamp"].dt.strftime("%Y-%m-%d").eq(world.ON_CALL_DAY), "timestamp"].dt.floor("s"))
+    day_starts = set(on_call_day.loc[on_call_day["message"].eq("Starting Nest application..."), "timestamp"].dt.floor("s"))
+    assert month_starts == day_starts and len(day_starts) == 2

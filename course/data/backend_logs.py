@@ -30,16 +30,14 @@ from course.data import cache, world
 from course.data.ids import uuid4_strings
 
 GENERATOR_VERSION = 2
-DEFAULT_SEED = 20260114
+DEFAULT_SEED = 20261027
 SERVICE = world.SERVICE
-PRODUCTION_DAY = "2026-01-14"
+PRODUCTION_DAY = world.ON_CALL_DAY  # a Tuesday of the month Module 2 measures
 
 # Traffic scale of each production size: the sample keeps every story, with less traffic around it.
-SIZES = {"full": 1.0, "sample": 1 / 45}
+SIZES = {"full": 1.0, "sample": 1 / 4}
 # Lines in a full day at scale 1 (about): sizes the busier days write_production_lines thins.
-FULL_DAY_LINES = 221_000
-# Requests per minute at the busiest moment of a full day (about 100,000 requests a day).
-PEAK_REQUESTS_PER_MINUTE = 200.0
+FULL_DAY_LINES = 21_000
 LATENCY_WINDOW = "15min"
 
 
@@ -75,56 +73,56 @@ class Story:
 DB_INCIDENT = Story(
     key="db_pool",
     title="PostgreSQL connections dropped, pool exhausted, backend restarted",
-    first_failure="2026-01-14T13:02:11.402Z",
+    first_failure="2026-10-27T13:02:11.402Z",
     match="Connection terminated unexpectedly",
     min_level="error",
-    window_end="2026-01-14T13:21:25.861Z",
+    window_end="2026-10-27T13:21:25.861Z",
     dominant_error_class="QueryFailedError",
     request_id="c0ffee12-7d3b-4a8e-9f61-2b5e8c4d0a17",
     trail=(("http_request", None), ("http_error", 500), ("http_request", None),
            ("http_error", 500), ("http_request", None), ("http_response", 200)),
-    recovered_at="2026-01-14T13:21:25.861Z",
+    recovered_at="2026-10-27T13:21:25.861Z",
     milestones=(
-        ("'Starting Nest application...' (the second start: migrations went through)", "2026-01-14T13:21:18.205Z"),
-        ("'TypeOrmModule dependencies initialized' (connected to the database)", "2026-01-14T13:21:25.715Z"),
-        ("'Nest application successfully started'", "2026-01-14T13:21:25.861Z"),
+        ("'Starting Nest application...' (the second start: migrations went through)", "2026-10-27T13:21:18.205Z"),
+        ("'TypeOrmModule dependencies initialized' (connected to the database)", "2026-10-27T13:21:25.715Z"),
+        ("'Nest application successfully started'", "2026-10-27T13:21:25.861Z"),
     ),
 )
 
 OPENAI_OUTAGE = Story(
     key="openai_breaker",
     title="OpenAI timeouts, retries exhausted, circuit breaker open",
-    first_failure="2026-01-14T16:40:05.118Z",
+    first_failure="2026-10-27T16:40:05.118Z",
     match="OpenAI",
     min_level="warn",
-    window_end="2026-01-14T16:57:04.355Z",
+    window_end="2026-10-27T16:57:04.355Z",
     dominant_error_class="ServiceUnavailableException",
     request_id="5e1ec7ed-0a11-4b5c-9d3e-7f2a6c8b1d40",
     trail=(("http_request", None), ("http_response", 202), ("http_request", None),
            ("http_response", 202), ("http_request", None), ("http_response", 202)),
-    recovered_at="2026-01-14T16:57:04.355Z",
+    recovered_at="2026-10-27T16:57:04.355Z",
     milestones=(
-        ("'[OpenAI API] All 4 attempts exhausted'", "2026-01-14T16:43:12.398Z"),
-        ("'OpenAI circuit breaker OPENED - too many failures' (first)", "2026-01-14T16:44:02.771Z"),
-        ("'OpenAI circuit breaker CLOSED - service recovered'", "2026-01-14T16:57:04.355Z"),
+        ("'[OpenAI API] All 4 attempts exhausted'", "2026-10-27T16:43:12.398Z"),
+        ("'OpenAI circuit breaker OPENED - too many failures' (first)", "2026-10-27T16:44:02.771Z"),
+        ("'OpenAI circuit breaker CLOSED - service recovered'", "2026-10-27T16:57:04.355Z"),
     ),
 )
 
 JWT_ROTATION = Story(
     key="jwt_rotation",
     title="JWT secret changed without dual-key: burst of 401 'Token inválido'",
-    first_failure="2026-01-14T19:03:52.731Z",
+    first_failure="2026-10-27T19:03:52.731Z",
     match="Token inválido",
     min_level="error",
-    window_end="2026-01-14T19:33:52.731Z",
+    window_end="2026-10-27T19:33:52.731Z",
     dominant_error_class="UnauthorizedException",
     request_id="a7e4c2d9-3f81-4b6a-8c05-d19e2f7b4a63",
     trail=(("http_request", None), ("http_error", 401), ("http_request", None),
            ("http_response", 200)),
-    recovered_at="2026-01-14T19:33:52.731Z",
+    recovered_at="2026-10-27T19:33:52.731Z",
     milestones=(
-        ("'Starting Nest application...' (the deploy with the new JWT_SECRET)", "2026-01-14T19:03:44.310Z"),
-        ("'Nest application successfully started'", "2026-01-14T19:03:51.604Z"),
+        ("'Starting Nest application...' (the deploy with the new JWT_SECRET)", "2026-10-27T19:03:44.310Z"),
+        ("'Nest application successfully started'", "2026-10-27T19:03:51.604Z"),
     ),
 )
 
@@ -152,8 +150,8 @@ BRACKETED_RECOVERED_AT = "2025-12-21 10:52:10"
 BRACKETED_MALFORMED = 2
 
 # A developer's local run: a missing migration, then an OpenAI timeout retried to success.
-DEV_DAY = "2026-01-13"
-DEV_FIRST_ERROR = "2026-01-13 14:07:19"
+DEV_DAY = "2026-10-26"
+DEV_FIRST_ERROR = "2026-10-26 14:07:19"
 DEV_ERROR_CLASS = "QueryFailedError"
 
 
@@ -169,16 +167,16 @@ DAY_START_MS = _ms(PRODUCTION_DAY)
 DAY_MS = 86_400_000
 
 # The story clock, in epoch milliseconds.
-DB_PLANTED_START = _ms("2026-01-14T13:02:06.390")
+DB_PLANTED_START = _ms("2026-10-27T13:02:06.390")
 DB_T0 = _ms(DB_INCIDENT.first_failure)
-DB_DOWN = _ms("2026-01-14T13:21:14.000")
+DB_DOWN = _ms("2026-10-27T13:21:14.000")
 DB_UP = _ms(DB_INCIDENT.recovered_at)
-AI_CALL_T0 = _ms("2026-01-14T16:39:05.118")
-AI_OPEN = _ms("2026-01-14T16:44:02.771")
-AI_RECOVERS = _ms("2026-01-14T16:56:30.000")
+AI_CALL_T0 = _ms("2026-10-27T16:39:05.118")
+AI_OPEN = _ms("2026-10-27T16:44:02.771")
+AI_RECOVERS = _ms("2026-10-27T16:56:30.000")
 AI_CLOSE = _ms(OPENAI_OUTAGE.recovered_at)
-JWT_DOWN = _ms("2026-01-14T19:03:41.000")
-JWT_UP = _ms("2026-01-14T19:03:51.604")
+JWT_DOWN = _ms("2026-10-27T19:03:41.000")
+JWT_UP = _ms("2026-10-27T19:03:51.604")
 JWT_T0 = _ms(JWT_ROTATION.first_failure)
 JWT_END = _ms(JWT_ROTATION.window_end)
 
@@ -282,7 +280,7 @@ _USER_AGENTS = [
     "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0 Safari/537.36 Edg/131.0.0.0",
 ]
 _PROBE_AGENT = "Mozilla/5.0+(compatible; UptimeRobot/2.0; http://www.uptimerobot.com/)"
-_N_USERS, _N_ORGS, _N_ETPS, _N_SECTIONS = 180, 14, 800, 3000
+_N_USERS, _N_ORGS, _N_ETPS, _N_SECTIONS = world.USERS, world.ORGANIZATIONS, 800, 3000
 FIELD_ORDER = ["level", "message", "context", "eventType", "method", "path", "statusCode",
                "durationMs", "error", "ip", "userAgent", "requestId", "userId", "organizationId",
                "stack", "jobId", "queue", "sectionId", "executionTimeMs", "query", "service",
@@ -334,12 +332,8 @@ def _as_str(values) -> np.ndarray:
 
 # --------------------------------------------------------------------------- requests
 def _minute_rates(scale: float) -> np.ndarray:
-    """Expected requests per UTC minute: office hours in Brasília (UTC-3), a lunch dip."""
-    hour_brt = (np.arange(1440) / 60 - 3) % 24
-    activity = (0.04 + np.exp(-((hour_brt - 10.5) / 1.8) ** 2)
-                + 0.95 * np.exp(-((hour_brt - 15.5) / 2.2) ** 2)
-                + 0.15 * np.exp(-((hour_brt - 20.5) / 1.5) ** 2))
-    return scale * PEAK_REQUESTS_PER_MINUTE * activity
+    """Expected requests per UTC minute: the month's rhythm and volume (course.data.world)."""
+    return scale * world.user_actions_per_peak_minute() * world.minute_intensity(PRODUCTION_DAY, 1)
 
 
 def _draw_requests(rng, starts: np.ndarray, endpoint: np.ndarray, pools) -> pd.DataFrame:
@@ -428,15 +422,15 @@ def _planted_requests() -> pd.DataFrame:
     rows = [
         # start, method, path, endpoint, user, org, request id, outcome, duration
         (DB_PLANTED_START, "GET", etp, 1, 9081, 7, db, "db_dropped", 5012),
-        (_ms("2026-01-14T13:09:44.015"), "GET", etp, 1, 9081, 7, "3b7e0c55-2d4f-4a91-8e6b-5f1c9a0d7e22", "db_pool", 5003),
-        (_ms("2026-01-14T13:22:03.377"), "GET", etp, 1, 9081, 7, "8d2a6f14-0b3c-4e57-a9d8-1c4e7b2f6a90", "ok", 84),
-        (_ms("2026-01-14T16:39:04.870"), "POST", "/api/v1/sections/etp/9b1d7e42-3c6a-4f85-a2d0-6e8f1c3b5a97/generate",
+        (_ms("2026-10-27T13:09:44.015"), "GET", etp, 1, 9081, 7, "3b7e0c55-2d4f-4a91-8e6b-5f1c9a0d7e22", "db_pool", 5003),
+        (_ms("2026-10-27T13:22:03.377"), "GET", etp, 1, 9081, 7, "8d2a6f14-0b3c-4e57-a9d8-1c4e7b2f6a90", "ok", 84),
+        (_ms("2026-10-27T16:39:04.870"), "POST", "/api/v1/sections/etp/9b1d7e42-3c6a-4f85-a2d0-6e8f1c3b5a97/generate",
          _GENERATE, 23, 2, _PLANTED_JOB_REQUEST, "ok", 141),
-        (_ms("2026-01-14T16:47:31.204"), "POST", generate, _GENERATE, 9057, 5, ai, "ok", 138),
-        (_ms("2026-01-14T16:49:02.870"), "POST", generate, _GENERATE, 9057, 5, "e4c1a9b7-6d2f-4c08-b3e5-7a9f0d1c2b46", "ok", 129),
-        (_ms("2026-01-14T16:58:15.342"), "POST", generate, _GENERATE, 9057, 5, "71f3d8a2-5c9e-4b64-8f1a-2e6d0c7b9a35", "ok", 143),
-        (_ms("2026-01-14T19:03:52.728"), "GET", "/api/v1/etps", 0, 9144, 3, jwt, "jwt_invalid", 3),
-        (_ms("2026-01-14T19:04:31.066"), "GET", "/api/v1/etps", 0, 9144, 3, "c5b9e2d7-8a14-4f3c-9d60-b1e7a4c2f085", "ok", 47),
+        (_ms("2026-10-27T16:47:31.204"), "POST", generate, _GENERATE, 9057, 5, ai, "ok", 138),
+        (_ms("2026-10-27T16:49:02.870"), "POST", generate, _GENERATE, 9057, 5, "e4c1a9b7-6d2f-4c08-b3e5-7a9f0d1c2b46", "ok", 129),
+        (_ms("2026-10-27T16:58:15.342"), "POST", generate, _GENERATE, 9057, 5, "71f3d8a2-5c9e-4b64-8f1a-2e6d0c7b9a35", "ok", 143),
+        (_ms("2026-10-27T19:03:52.728"), "GET", "/api/v1/etps", 0, 9144, 3, jwt, "jwt_invalid", 3),
+        (_ms("2026-10-27T19:04:31.066"), "GET", "/api/v1/etps", 0, 9144, 3, "c5b9e2d7-8a14-4f3c-9d60-b1e7a4c2f085", "ok", 47),
     ]
     frame = pd.DataFrame(rows, columns=["start", "method", "path", "endpoint", "user", "org",
                                         "requestId", "outcome", "duration"])
@@ -450,10 +444,10 @@ def _planted_requests() -> pd.DataFrame:
 
 def _story_requests(rng, scale: float, pools) -> pd.DataFrame:
     """Extra requests the stories cause: users retrying generation, logging in again."""
-    n_generate = max(round(110 * scale), 14)
+    n_generate = max(round(14 * scale), 6)  # users pressing "generate" again while the breaker is open
     gen_starts = np.sort(rng.integers(AI_OPEN + 1000, AI_CLOSE - 1000, n_generate))
     generate = _draw_requests(rng, gen_starts, np.full(n_generate, _GENERATE), pools)
-    n_login = max(round(700 * scale), 20)
+    n_login = max(round(60 * scale), 20)
     # Logins cluster right after the deploy, as users are sent back to the login page.
     login_starts = np.sort(JWT_T0 + 2000 + rng.exponential(420_000, n_login).astype(np.int64))
     login = _draw_requests(rng, login_starts, np.full(n_login, _LOGIN), pools)
@@ -670,8 +664,8 @@ def _startup(at: int, db_retries: int = 0, connect_ms: int = 0) -> pd.DataFrame:
 def _startups() -> pd.DataFrame:
     # The restarted container's first run failed at its migration step (the database was still
     # down; see _BOOT_TEXT); the platform started it again, and this time the database answered.
-    db = _startup(_ms("2026-01-14T13:21:18.205"), connect_ms=_ms("2026-01-14T13:21:25.715") - _ms("2026-01-14T13:21:18.455"))
-    jwt = _startup(_ms("2026-01-14T19:03:44.310"))
+    db = _startup(_ms("2026-10-27T13:21:18.205"), connect_ms=_ms("2026-10-27T13:21:25.715") - _ms("2026-10-27T13:21:18.455"))
+    jwt = _startup(_ms("2026-10-27T19:03:44.310"))
     ready = _frame([DB_UP, JWT_UP], 0, level="info", context="NestApplication",
                    message="Nest application successfully started")
     listening = _frame([DB_UP + 2, JWT_UP + 2], 0, level="info", context="Bootstrap",
@@ -696,12 +690,12 @@ def _slow_queries(rng, req: pd.DataFrame) -> pd.DataFrame:
 
 def _cron_jobs() -> pd.DataFrame:
     rows = [
-        ("2026-01-14T05:00:00.012", "ExportCleanupProcessor", "export-cleanup",
+        ("2026-10-27T05:00:00.012", "ExportCleanupProcessor", "export-cleanup",
          "Starting cleanup of exports older than 7 days"),
-        ("2026-01-14T05:00:01.388", "ExportCleanupProcessor", "export-cleanup",
+        ("2026-10-27T05:00:01.388", "ExportCleanupProcessor", "export-cleanup",
          "Export cleanup completed: 23 files removed"),
-        ("2026-01-14T06:00:00.020", "GovDataSyncProcessor", "gov-data-sync", "Running job cache-validation"),
-        ("2026-01-14T06:00:41.907", "GovDataSyncProcessor", "gov-data-sync",
+        ("2026-10-27T06:00:00.020", "GovDataSyncProcessor", "gov-data-sync", "Running job cache-validation"),
+        ("2026-10-27T06:00:41.907", "GovDataSyncProcessor", "gov-data-sync",
          "Cache validation completed: 1412 entries checked, 37 stale"),
     ]
     t, context, queue, message = (np.array(column, dtype=object) for column in zip(*rows))
@@ -719,7 +713,7 @@ def _production_events(seed: int, scale: float) -> pd.DataFrame:
     rng = np.random.default_rng(seed)
     user_org = rng.integers(1, _N_ORGS + 1, _N_USERS)
     pools = (uuid4_strings(rng, _N_ETPS), uuid4_strings(rng, _N_SECTIONS), user_org)
-    probes = _health_probes(rng, 60 if scale >= 0.5 else 300)
+    probes = _health_probes(rng, world.PROBE_INTERVAL_S if scale >= 0.2 else 300)
     requests = pd.concat([_baseline_requests(rng, scale, pools), probes, _planted_requests(),
                           _story_requests(rng, scale, pools)], ignore_index=True)
     requests = _apply_stories(rng, requests)
@@ -763,18 +757,17 @@ def _winston_json(events: pd.DataFrame) -> pa.Array:
 _LATIN1_LINE = ('{"level":"error","message":"HTTP Request failed","context":"HTTP","eventType":"http_error",'
                 '"method":"POST","path":"/api/v1/etps","statusCode":400,"durationMs":6,'
                 '"error":"Descrição inválida","service":"' + SERVICE
-                + '","timestamp":"2026-01-14T10:31:07.215+0000"}').encode("latin-1")
+                + '","timestamp":"2026-10-27T10:31:07.215+0000"}').encode("latin-1")
 # The start command runs migration:run:prod, then seed:templates:prod, then start:prod; npm and
 # the migration tool write plain text, not Winston JSON.
 _MIGRATE = b"> etp-express-backend@1.0.0 migration:run:prod"
 _BOOT_OK = [_MIGRATE, b"No migrations are pending", b"> etp-express-backend@1.0.0 seed:templates:prod",
             b"> etp-express-backend@1.0.0 start:prod", b"> node dist/main"]
 _BOOT_NO_DATABASE = [_MIGRATE, b"Error during migration run:", b"Error: Connection terminated unexpectedly"]
-_BOOT_TEXT = {  # when each container start writes its plain text
-    "2026-01-14T13:21:14.310": _BOOT_NO_DATABASE,  # restarted while the database was still down
-    "2026-01-14T13:21:17.020": _BOOT_OK,           # the platform's next try: the database is back
-    "2026-01-14T19:03:41.950": _BOOT_OK,           # the deploy with the new JWT_SECRET
-}
+# When each container start of the day writes its plain text (course.data.world.ON_CALL_STARTS):
+# restarted while the database was still down, the platform's next try, the JWT deploy.
+_BOOT_TEXT = dict(zip((t.replace(" ", "T") for t in world.ON_CALL_STARTS),
+                      (_BOOT_NO_DATABASE, _BOOT_OK, _BOOT_OK)))
 
 
 def _with_malformed(lines: pa.Array, times: np.ndarray) -> pa.Array:
@@ -786,13 +779,13 @@ def _with_malformed(lines: pa.Array, times: np.ndarray) -> pa.Array:
         return lines[i].as_py()
 
     edits = [(at(clock), 1, [line(at(clock))[: len(line(at(clock))) * 3 // 5]])  # cut by the collector
-             for clock in ("2026-01-14T04:12:00", "2026-01-14T09:47:00", "2026-01-14T15:31:00")]
-    nul = at("2026-01-14T08:20:00")
-    glued = at("2026-01-14T11:05:00")
+             for clock in ("2026-10-27T04:12:00", "2026-10-27T09:47:00", "2026-10-27T15:31:00")]
+    nul = at("2026-10-27T08:20:00")
+    glued = at("2026-10-27T11:05:00")
     edits += [  # (index, lines replaced, new lines)
         (nul, 1, [b"\x00\x00\x00\x00" + line(nul)]),
         (glued, 2, [line(glued)[: len(line(glued)) // 2] + line(glued + 1)]),
-        (at("2026-01-14T10:31:07.215"), 0, [_LATIN1_LINE]),
+        (at("2026-10-27T10:31:07.215"), 0, [_LATIN1_LINE]),
     ]
     edits += [(at(clock), 0, text) for clock, text in _BOOT_TEXT.items()]
     pieces, position = [], 0

@@ -28,16 +28,21 @@ course can talk about them by date. Every number the generator uses for the plat
   serves nobody; probes get 502 from Railway's edge.
 - ``pdf_export_broken`` Fri 23 Oct 13:05-22:20 UTC: every PDF export fails with 500
   (Chromium missing after a deploy); DOCX export still works.
-- ``db_failover``      Tue 27 Oct 06:40-07:00 UTC: database unreachable; queries fail at once and
-  the health check reports the database disconnected.
+- the on-call day, Tue 27 Oct (``course.data.world.ON_CALL_INCIDENTS``), which Module 5 reads
+  minute by minute in the backend's own logs:
+  ``db_failover``    13:02-13:21 UTC: the database fails over; open connections drop ("Connection
+  terminated unexpectedly"), then the pool starves; the first restart fails its migrations, the
+  second connects. ``openai_breaker`` 16:40-16:57 UTC: generation jobs fail at once while the
+  breaker is open. ``jwt_rotation`` 19:03-19:33 UTC: a deploy replaced JWT_SECRET without
+  JWT_SECRET_OLD; logged-in users get 401 "Token inválido" until they log in again.
 
 Probes come from an external uptime monitor every 30 s (Railway stops probing a live deploy);
 every probe that reached the backend is also a line of the request log, at the same second.
-The four probe outages and six lone probe timeouts give 113 minutes of downtime: uptime 99.75 %,
+The four probe outages and six lone probe timeouts give 112 minutes of downtime: uptime 99.75 %,
 above the guide's 99.5 % SLO, below the SLA's 99.9 %. The rolling 24-hour 5xx rate breaks 1 %
-after 7 Oct and after 23 Oct; the API p95 (about 0.8 s) meets the guide's 2 s.
+after 7 Oct, 23 Oct and 27 Oct; the API p95 (about 0.8 s) meets the guide's 2 s.
 
-The channel holds ten incidents, P0 to P3, including every event above. On the wall clock
+The channel holds twelve incidents, P0 to P3, including every event above. On the wall clock
 first response is late for four of them (10-02 P3, 10-14 P1, 10-15 P2, 10-21 P0) and
 resolution for two (10-09 P2, 10-23 P1); counted in support hours, the P3 of 10-02 was
 answered in time. INC-2026-10-29-01 is still open when the export ends.
@@ -73,20 +78,15 @@ PLANTED = {
     "slow_llm": _window("2026-10-20 15:00", "2026-10-20 19:30"),
     "crash_loop": _window("2026-10-21 18:05", "2026-10-21 18:40"),
     "pdf_export_broken": _window("2026-10-23 13:05", "2026-10-23 22:20"),
-    "db_failover": _window("2026-10-27 06:40", "2026-10-27 07:00"),
+    **{name: _window(*span) for name, span in world.ON_CALL_INCIDENTS.items()},
 }
 PROBE_OUTAGES = ("pool_exhaustion", "redis_outage", "crash_loop", "db_failover")
 LONE_PROBE_TIMEOUTS = 6
 
-# Relative traffic by BRT hour (UTC-3) on a working day: office hours, a lunch dip.
-HOURLY_SHAPE = np.array([
-    0.04, 0.03, 0.02, 0.02, 0.02, 0.03, 0.08, 0.25, 0.65, 0.95, 1.00, 0.95,
-    0.60, 0.80, 1.00, 1.00, 0.90, 0.70, 0.40, 0.25, 0.20, 0.15, 0.10, 0.06,
-])
-QUIET_DAY_FACTOR = 0.12      # weekends and the 12 Oct national holiday
-HOLIDAYS_BRT = (pd.Timestamp("2026-10-12"),)
-USER_ACTIONS_PER_MONTH = 85_000
-SECTION_JOBS_PER_MONTH = 4_000
+HOURLY_SHAPE = np.array(world.HOURLY_SHAPE_BRT)
+HOLIDAYS_BRT = tuple(pd.Timestamp(day) for day in world.HOLIDAYS_BRT)
+USER_ACTIONS_PER_MONTH = world.USER_ACTIONS_PER_MONTH
+SECTION_JOBS_PER_MONTH = world.SECTION_JOBS_PER_MONTH
 JOB_POLL_EVERY_MS = world.JOB_POLL_EVERY_MS  # the frontend polls a section job's status
 
 # Route catalogue: method, path before the id, id kind, path after the id, class,
@@ -120,7 +120,8 @@ ERRORS = {
     "throttled": (429, "ThrottlerException: Too Many Requests",
                   "ThrottlerException: Too Many Requests", 3),
     "db": (500, world.DROPPED_CONNECTION_ERROR,
-           f"QueryFailedError: {world.DROPPED_CONNECTION_ERROR}", 40),
+           f"QueryFailedError: {world.DROPPED_CONNECTION_ERROR}", 4_500),
+    "jwt": (401, "Token inválido", "UnauthorizedException: Token inválido", 6),
     # pg-pool gives up after its acquire timeout when all 20 connections are busy.
     "pool": (500, world.POOL_TIMEOUT_ERROR, f"Error: {world.POOL_TIMEOUT_ERROR}",
              world.POOL_ACQUIRE_TIMEOUT_MS),
@@ -133,7 +134,7 @@ ERRORS = {
 }
 STACK_FRAME = r"\n    at process.processTicksAndRejections (node:internal/process/task_queues:95:5)"
 
-N_USERS, N_ORGS, N_ETPS, N_SECTIONS = 420, 38, 1_500, 6_000
+N_USERS, N_ORGS, N_ETPS, N_SECTIONS = world.USERS, world.ORGANIZATIONS, 1_500, 6_000
 
 
 # ---------------------------------------------------------------- shared helpers
@@ -159,10 +160,7 @@ def _lognormal_ms(rng: np.random.Generator, median, sigma, n: int) -> np.ndarray
 
 def _minute_intensity() -> np.ndarray:
     """Relative traffic for every minute of the month (peak working-day hour = 1)."""
-    minute_ms = _ms(MONTH_START) + np.arange(31 * 1440, dtype=np.int64) * 60_000
-    brt = pd.DatetimeIndex(minute_ms.astype("datetime64[ms]")) - pd.Timedelta(hours=3)
-    quiet = (brt.day_of_week >= 5) | brt.normalize().isin(HOLIDAYS_BRT)
-    return HOURLY_SHAPE[brt.hour.to_numpy()] * np.where(quiet, QUIET_DAY_FACTOR, 1.0)
+    return world.minute_intensity(str(MONTH_START.date()), 31)
 
 
 def _poisson_times(rng: np.random.Generator, per_month: int) -> np.ndarray:
@@ -217,6 +215,9 @@ def _section_jobs(rng, users: pd.DataFrame, etps, sections) -> pd.DataFrame:
     normal_s = _lognormal_ms(rng, LLM_SECTION.median / 1000, LLM_SECTION.sigma, ts.size)
     slow_s = rng.uniform(35.0, 59.0, ts.size)  # OpenAI degraded, still inside the 60 s timeout
     run_s = np.where(_in_window(ts, "slow_llm"), slow_s, normal_s)
+    # While the OpenAI breaker is open the worker refuses at once: the job fails in milliseconds.
+    refused = _in_window(ts, "openai_breaker")
+    run_s = np.where(refused, 0.015, run_s)
     jobs = pd.DataFrame({
         "ms": ts,
         "jobId": (48_213 + np.arange(ts.size)).astype(str),
@@ -226,6 +227,7 @@ def _section_jobs(rng, users: pd.DataFrame, etps, sections) -> pd.DataFrame:
         "run_ms": np.round(run_s * 1000),
         "userId": who["userId"],
         "organizationId": who["organizationId"],
+        "refused": refused,
     })
     # The backend was down during the crash loop, and no job could be queued without Redis.
     return jobs[~_in_window(ts, "crash_loop") & ~_in_window(ts, "redis_outage")].reset_index(drop=True)
@@ -301,8 +303,19 @@ def _apply_planted_errors(rng, req: pd.DataFrame, err: pd.Series) -> None:
     err[fails] = "pool"
     slow = pool & ~fails & api
     req.loc[slow, "duration"] += rng.uniform(1_500, 4_500, slow.sum())
-    # The failover drops every open connection: queries fail at once until it completes.
-    err[_in_window(ms, "db_failover") & api] = "db"
+    # The failover drops the open connections, then the pool starves until the database is back:
+    # dropped queries, pool timeouts, and a few requests that get through after a long wait.
+    failover = _in_window(ms, "db_failover") & api
+    draw = rng.random(len(req))
+    err[failover & (draw < 0.6)] = "db"
+    err[failover & (draw >= 0.6) & (draw < 0.9)] = "pool"
+    lucky = failover & (draw >= 0.9)
+    req.loc[lucky, "duration"] += rng.uniform(3_500, 5_000, lucky.sum())
+    # A deploy changed JWT_SECRET without JWT_SECRET_OLD: old tokens fail until users log in again.
+    start, _ = PLANTED["jwt_rotation"]
+    authed = api & (req["userId"] != "").to_numpy() & ~req["path"].eq("/api/v1/auth/login").to_numpy()
+    fade = 0.9 * np.exp(-np.clip(ms - _ms(start), 0, None) / 420_000)
+    err[_in_window(ms, "jwt_rotation") & authed & (rng.random(len(req)) < fade)] = "jwt"
     # Without Redis, BullMQ can neither queue a generation nor report on one.
     queue_work = req["path"].str.contains("/generate|/sections/jobs/", regex=True).to_numpy()
     err[_in_window(ms, "redis_outage") & queue_work] = "redis"
@@ -339,17 +352,26 @@ def _http_lines(rng, req: pd.DataFrame, err: pd.Series) -> pa.Array:
                  f',"service":"{SERVICE}","timestamp":"', _iso_ms(req["ms"].to_numpy()), '+0000"}')
 
 
+AI_UNAVAILABLE = "Serviço de IA temporariamente indisponível. Tente novamente em alguns minutos."
+
+
 def _section_lines(jobs: pd.DataFrame) -> tuple[np.ndarray, pa.Array]:
+    """One line per finished job: completed with its duration, or failed (breaker open)."""
     done_ms = (jobs["ms"] + jobs["post_ms"] + jobs["run_ms"]).round().astype(np.int64).to_numpy()
-    lines = _join('{"level":"info","message":"Section generation completed","context":"SectionsProcessor"'
-                  ',"jobId":"', jobs["jobId"], '","sectionId":"', jobs["sectionId"],
-                  '","durationMs":', jobs["run_ms"].astype(np.int64).astype(str),
-                  f',"service":"{SERVICE}","timestamp":"', _iso_ms(done_ms), '+0000"}')
-    return done_ms, lines
+    refused = jobs["refused"].to_numpy()
+    ok = _join('{"level":"info","message":"Section generation completed","context":"SectionsProcessor"'
+               ',"jobId":"', jobs["jobId"], '","sectionId":"', jobs["sectionId"],
+               '","durationMs":', jobs["run_ms"].astype(np.int64).astype(str),
+               f',"service":"{SERVICE}","timestamp":"', _iso_ms(done_ms), '+0000"}')
+    failed = _join('{"level":"error","message":"Job ', jobs["jobId"], f' failed: {AI_UNAVAILABLE}",'
+                   '"context":"SectionsProcessor","jobId":"', jobs["jobId"], '","sectionId":"', jobs["sectionId"],
+                   f'","service":"{SERVICE}","timestamp":"', _iso_ms(done_ms), '+0000"}')
+    return done_ms, pc.if_else(pa.array(refused), failed, ok)
 
 
 DEPLOYS_UTC = ("2026-10-06 13:12:04", "2026-10-13 13:30:41", "2026-10-21 17:50:20", "2026-10-21 18:40:02",
-               "2026-10-23 13:00:12", "2026-10-23 22:14:37", "2026-10-29 12:45:10")
+               "2026-10-23 13:00:12", "2026-10-23 22:14:37", "2026-10-29 12:45:10",
+               *world.ON_CALL_STARTS[1:])  # the failed start of 27 Oct wrote plain text only
 REDIS_LOST = "Error: connect ECONNREFUSED redis.railway.internal:6379"  # BullMQ worker, reconnecting
 REDIS_RETRY_MS = 10_000       # ioredis connectTimeout: one failed reconnect logged every 10 s
 CRASH_CYCLE_MS = 150_000     # the platform restarts the crashed container about every 2.5 min
@@ -384,12 +406,15 @@ def _crash_loop_rows() -> tuple[np.ndarray, np.ndarray]:
 
 def _other_lines(rng, jobs: pd.DataFrame, seed: int) -> tuple[np.ndarray, pa.Array]:
     """Non-HTTP lines: start-ups after deploys, the crash loop, failed health checks, OpenAI retries."""
-    start_ms, start_rows = _boot_rows(pd.to_datetime(list(DEPLOYS_UTC), utc=True).as_unit("ms").asi8)
+    start_ms, start_rows = _boot_rows(pd.to_datetime(list(DEPLOYS_UTC), utc=True, format="ISO8601").as_unit("ms").asi8)
     crash_ms, crash_rows = _crash_loop_rows()
-    # The health check fails fast (the database refuses) and logs just before it answers.
+    # The health check logs its failure just before it answers: after a refusal, or after waiting
+    # out the pool's acquire timeout.
     probes = _probe_frame(seed)
-    refused = probes[probes["state"] == "db_down"]
-    failover_ms = (refused["ms"] + np.maximum(refused["duration"] - 1, 0)).to_numpy()
+    waited = probes["state"].eq("timeout") & (probes["backend_ms"] >= world.POOL_ACQUIRE_TIMEOUT_MS)
+    refused = probes[probes["state"].eq("db_down")]
+    failover_ms = np.concatenate([(refused["ms"] + np.maximum(refused["duration"] - 1, 0)).to_numpy(),
+                                  (probes.loc[waited, "ms"] + probes.loc[waited, "backend_ms"] - 1).to_numpy()])
     failover_rows = np.tile(np.array([("error", "HealthService", "Health check failed: Database not connected")],
                                      dtype=object), (failover_ms.size, 1))
     start, end = PLANTED["redis_outage"]
@@ -465,7 +490,10 @@ def _probe_states(rng, ms: np.ndarray) -> np.ndarray:
     state[pool] = np.where(rng.random(pool.sum()) < 0.8, "timeout", "pool_slow")
     state[_in_window(ms, "redis_outage")] = "redis_down"
     state[_in_window(ms, "crash_loop")] = "edge_502"
-    state[_in_window(ms, "db_failover")] = "db_down"  # the database refuses at once
+    # During the failover the check's SELECT 1 usually waits for a pool slot and the monitor gives
+    # up; when the driver fails fast instead, the body says the database is disconnected.
+    failover = _in_window(ms, "db_failover")
+    state[failover] = np.where(rng.random(failover.sum()) < 0.7, "timeout", "db_down")
     calm = np.flatnonzero(state == "healthy")
     state[rng.choice(calm, LONE_PROBE_TIMEOUTS, replace=False)] = "timeout"  # network blips
     return state
@@ -486,7 +514,7 @@ def _probe_frame(seed: int) -> pd.DataFrame:
     ms = np.arange(_ms(MONTH_START), _ms(MONTH_END), PROBE_INTERVAL_S * 1000, dtype=np.int64)
     state = _probe_states(rng, ms)
     duration = _probe_durations(rng, state)
-    in_pool = _in_window(ms, "pool_exhaustion")
+    in_pool = _in_window(ms, "pool_exhaustion") | _in_window(ms, "db_failover")
     backend_ms = np.where(in_pool, world.POOL_ACQUIRE_TIMEOUT_MS + rng.integers(2, 60, ms.size),
                           _lognormal_ms(rng, 38, 0.35, ms.size).round()).astype(np.int64)
     return pd.DataFrame({"ms": ms, "state": state, "duration": duration, "backend_ms": backend_ms})
@@ -591,12 +619,33 @@ INCIDENTS = [
                                             "Chromium|Resolution: image fixed and redeployed|Follow-up: export "
                                             "smoke test in CI"),
     ]),
-    ("INC-2026-10-27-01", "P0", "Database unreachable during failover", "All requests fail", "20 min", [
-        ("2026-10-27 03:44", "railway-alerts", "open"),
-        ("2026-10-27 03:51", "bruno.lima", "ACK {id} watching the failover"),
-        ("2026-10-27 04:09", "bruno.lima", "resolved|Duration: 29 min|Root Cause: managed database "
-                                           "failover|Resolution: automatic, connections re-established|"
-                                           "Follow-up: none"),
+    ("INC-2026-10-27-01", "P0", "Database connections dropped, most requests failing",
+     "500s and 5 s hangs on every page that needs the database", "30 min", [
+        ("2026-10-27 10:05", "railway-alerts", "open"),
+        ("2026-10-27 10:11", "bruno.lima", "ACK {id} on it: QueryFailedError 'Connection terminated unexpectedly'"),
+        ("2026-10-27 10:20", "bruno.lima", "UPDATE {id} | Status: Identified | managed database failover; "
+                                           "waiting for it to finish, then restart the backend"),
+        ("2026-10-27 10:31", "bruno.lima", "resolved|Duration: 26 min|Root Cause: managed database failover "
+                                           "dropped the backend's connections|Resolution: backend restarted once "
+                                           "the database answered (the first restart failed its migrations)|"
+                                           "Follow-up: pool recovery with backoff, alert on failovers"),
+    ]),
+    ("INC-2026-10-27-02", "P1", "Section generation failing (OpenAI)", "Generation jobs fail at once, "
+     "editing works", "depends on OpenAI", [
+        ("2026-10-27 13:46", "diego.rocha", "open"),
+        ("2026-10-27 13:55", "diego.rocha", "ACK {id} OpenAI timeouts, circuit breaker open"),
+        ("2026-10-27 14:05", "diego.rocha", "resolved|Duration: 19 min|Root Cause: OpenAI API timeouts|"
+                                            "Resolution: breaker closed once OpenAI recovered|Follow-up: none"),
+    ]),
+    ("INC-2026-10-27-03", "P1", "Users logged out: 401 Token inválido after the deploy",
+     "Logged-in users sent back to the login page", "30 min", [
+        ("2026-10-27 16:09", "carla.mendes", "open"),
+        ("2026-10-27 16:14", "ana.souza", "ACK {id} checking the 16:03 deploy"),
+        ("2026-10-27 16:22", "ana.souza", "UPDATE {id} | Status: Identified | JWT_SECRET replaced without "
+                                          "JWT_SECRET_OLD; users must log in again"),
+        ("2026-10-27 16:41", "ana.souza", "resolved|Duration: 32 min|Root Cause: JWT_SECRET changed without the "
+                                          "dual-key window|Resolution: users logged in again|Follow-up: rotation "
+                                          "checklist with JWT_SECRET_OLD"),
     ]),
     ("INC-2026-10-29-01", "P3", "Tooltip shows an outdated upload limit", "Misleading hint only", "next sprint", [
         ("2026-10-29 17:45", "carla.mendes", "open"),

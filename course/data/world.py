@@ -73,3 +73,45 @@ class LogNormal:
 # §2: LLM generation p50 5 s, p95 15 s (p99 30 s): an ordinary day meets the guide's 30 s SLO
 # for almost every section; a degraded OpenAI is what breaks it.
 LLM_SECTION = LogNormal(*LATENCY_TARGETS_MS["llm"])
+
+
+# -- traffic: one population, one daily rhythm, for the month and for any day of it ------------
+MONTH = "2026-10"                          # the simulated month every dataset lives in
+ON_CALL_DAY = "2026-10-27"                 # Module 5's day of logs: a Tuesday of that month
+USERS, ORGANIZATIONS = 420, 38
+USER_ACTIONS_PER_MONTH = 85_000            # API calls users make (polls of running jobs aside)
+SECTION_JOBS_PER_MONTH = 4_000
+
+# Relative traffic by BRT hour on a working day: office hours, a lunch dip.
+HOURLY_SHAPE_BRT = (0.04, 0.03, 0.02, 0.02, 0.02, 0.03, 0.08, 0.25, 0.65, 0.95, 1.00, 0.95,
+                    0.60, 0.80, 1.00, 1.00, 0.90, 0.70, 0.40, 0.25, 0.20, 0.15, 0.10, 0.06)
+QUIET_DAY_FACTOR = 0.12                    # weekends and the 12 Oct national holiday
+HOLIDAYS_BRT = ("2026-10-12",)
+
+
+def minute_intensity(start_utc: str, days: int):
+    """Relative traffic for every minute from ``start_utc`` (a working day's busiest hour = 1)."""
+    import numpy as np
+    import pandas as pd
+
+    minutes = pd.date_range(pd.Timestamp(start_utc, tz="UTC"), periods=days * 1440, freq="min")
+    brt = minutes.tz_convert(None) + pd.Timedelta(hours=UTC_OFFSET_BRT_H)
+    quiet = (brt.day_of_week >= 5) | brt.normalize().isin(pd.to_datetime(list(HOLIDAYS_BRT)))
+    return np.asarray(HOURLY_SHAPE_BRT)[brt.hour.to_numpy()] * np.where(quiet, QUIET_DAY_FACTOR, 1.0)
+
+
+def user_actions_per_peak_minute() -> float:
+    """How many user actions the busiest minute of a working day sees, on average."""
+    return USER_ACTIONS_PER_MONTH / minute_intensity(f"{MONTH}-01", 31).sum()
+
+# -- the on-call day: its incidents, in UTC, seen by the month (Module 2) and the day (Module 5) --
+ON_CALL_INCIDENTS = {
+    # the database failed over: open connections dropped, the pool starved until it was back
+    "db_failover": ("2026-10-27 13:02:06.390", "2026-10-27 13:21:25.861"),
+    # OpenAI timed out; after the retries the circuit breaker opened, generation jobs failed
+    "openai_breaker": ("2026-10-27 16:40:05.118", "2026-10-27 16:57:04.355"),
+    # a deploy replaced JWT_SECRET without JWT_SECRET_OLD: logged-in users got 401s
+    "jwt_rotation": ("2026-10-27 19:03:52.731", "2026-10-27 19:33:52.731"),
+}
+# Container starts of that day (the start command's first line): the first failed its migrations.
+ON_CALL_STARTS = ("2026-10-27 13:21:14.310", "2026-10-27 13:21:15.805", "2026-10-27 19:03:41.910")
