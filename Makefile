@@ -1,14 +1,18 @@
 # ETP Express Operations Academy
-#   make start   install (first run only) and open the course in JupyterLab
+#   make start   install (first run only) and open the trainee's JupyterLab on workspace/
 #   make test    install (first run only) and run the whole test suite
+#   make trainer the trainer's JupyterLab on this folder (formgrader, Create Assignment)
 PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 
-.PHONY: start test install system
+.PHONY: start trainer test install system
 
 start: install
 	$(PY) -m course.launch
+
+trainer: install
+	$(PY) -m course.launch --trainer
 
 test: install system
 	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" $(PY) -m pytest
@@ -16,6 +20,7 @@ test: install system
 install: $(VENV)/.installed
 
 $(VENV)/.installed: requirements.txt pyproject.toml
+	@echo "Installing the course's Python environment into $(VENV) (first run, or after requirements.txt changed)..."
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet -r requirements.txt

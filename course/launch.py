@@ -1,21 +1,29 @@
 """``python -m course.launch``: open the course in JupyterLab on the embedded defaults.
 
-Prepares the local course (gradebook, exchange), copies each released module into ``workspace/``
-where a trainee works (never over work already there), then starts JupyterLab on this folder with
-the first module open, so that nbgrader's formgrader and assignment list work as well.
+``make start``: the trainee's Lab. Registers every module in the local gradebook and releases it
+to the exchange, fetches it with nbgrader into the trainee folder ``workspace/`` (a copy already
+there keeps its work), then opens JupyterLab on that folder at Module 2 (see ``course.lab``).
+
+``make trainer`` (``--trainer``): the trainer's Lab on the course folder, formgrader included.
 """
 from __future__ import annotations
 
 import os
-import shutil
 import sys
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-WORKSPACE = ROOT / "workspace"
+from . import lab
+
+ROOT = lab.ROOT
+TRAINEE_FOLDER = ROOT / "workspace"
+RUNTIME = ROOT / ".trainee"  # what the trainee's Lab runs on, rebuilt at every start
 
 
-def prepare_course() -> list[str]:
+def say(text: str) -> None:
+    print(text, flush=True)  # flushed: each step shows while the next one runs
+
+
+def prepare_course():
     """Register every module in the local gradebook and release it to the exchange."""
     from .trainer.api import assignment_names, open_course
 
@@ -23,10 +31,12 @@ def prepare_course() -> list[str]:
     names = assignment_names(ROOT)
     released = set(api.get_released_assignments())
     for name in names:
+        say(f"  {name}: generating the student version")
         _report(f"generate {name}", api.generate_assignment(name, force=True))
         if name not in released:
+            say(f"  {name}: releasing it to the exchange")
             _report(f"release {name}", api.release_assignment(name))
-    return names
+    return api, names
 
 
 def _report(step: str, result: dict) -> None:
@@ -35,25 +45,49 @@ def _report(step: str, result: dict) -> None:
               file=sys.stderr)
 
 
-def copy_to_workspace(names: list[str]) -> None:
-    """The trainee's copy of each module; an existing copy (with its answers) is left alone."""
+def prepare_trainee_folder(api, names: list[str]) -> str | None:
+    """The trainee folder with every module fetched; returns the first notebook's path in it."""
+    lab.write_student_config(TRAINEE_FOLDER, api.coursedir.course_id,
+                             Path(api.config.Exchange.root), RUNTIME / "nbgrader_cache")
+    lab.prepare_trainee_runtime(RUNTIME)
     for name in names:
-        target = WORKSPACE / name
-        if not target.exists():
-            shutil.copytree(ROOT / "release" / name, target)
+        fetch(name)
+    notebooks = sorted((TRAINEE_FOLDER / names[0]).glob("*.ipynb")) if names else []
+    return notebooks[0].relative_to(TRAINEE_FOLDER).as_posix() if notebooks else None
 
 
-def main() -> None:
-    names = prepare_course()
-    copy_to_workspace(names)
-    first = next(iter(sorted((WORKSPACE / names[0]).glob("*.ipynb"))), None) if names else None
-    args = [sys.executable, "-m", "jupyterlab", f"--ServerApp.root_dir={ROOT}", "--ServerApp.ip=127.0.0.1"]
-    if first is not None:
-        args.append(f"--LabApp.default_url=/lab/tree/{first.relative_to(ROOT).as_posix()}")
-    if hasattr(os, "geteuid") and os.geteuid() == 0:
-        args.append("--allow-root")  # containers and CI machines run as root
-    os.chdir(ROOT)
-    os.execv(sys.executable, args)
+def fetch(name: str) -> None:
+    if (TRAINEE_FOLDER / name).exists():
+        say(f"  {name}: your copy in workspace/{name} is kept")
+        return
+    try:
+        lab.fetch_assignment(TRAINEE_FOLDER, name)
+        say(f"  {name}: fetched into workspace/{name}")
+    except Exception as err:  # the Assignments tab can still fetch it
+        print(f"warning: fetching {name} failed ({err}); use the Assignments tab.", file=sys.stderr)
+
+
+def main(argv: list[str] | None = None) -> None:
+    trainer = "--trainer" in (sys.argv[1:] if argv is None else argv)
+    say("ETP Express Operations Academy: preparing the course (gradebook and exchange)...")
+    api, names = prepare_course()
+    if trainer:
+        args, env, root = lab.trainer_lab_args(ROOT), dict(os.environ), ROOT
+        say("Opening the trainer's JupyterLab on the course folder.")
+    else:
+        say("Preparing your trainee folder, workspace/ ...")
+        first = prepare_trainee_folder(api, names)
+        args, env = lab.trainee_lab_args(TRAINEE_FOLDER, RUNTIME, first), lab.trainee_lab_env(RUNTIME)
+        root = TRAINEE_FOLDER
+        say("Opening JupyterLab on workspace/ (Nbgrader > Assignment List: submit from there).")
+    say("JupyterLab prints its address with a login token below; Ctrl+C stops it.")
+    open_lab(root, args, env)
+
+
+def open_lab(root: Path, args: list[str], env: dict) -> None:
+    """Become JupyterLab, serving ``root``."""
+    os.chdir(root)
+    os.execve(sys.executable, args, env)
 
 
 if __name__ == "__main__":

@@ -1,16 +1,20 @@
-"""A JupyterLab server in a temporary folder, and headless Chromium pointed at it."""
+"""The trainee's side for tests: a released course, a trainee folder, and JupyterLab servers (the
+trainee's, as `make start` runs it) for headless Chromium."""
 from __future__ import annotations
 
 import json
-import os
 import secrets
 import socket
 import subprocess
-import sys
 import time
 import urllib.request
 from contextlib import contextmanager
 from pathlib import Path
+
+import pytest
+
+from course import lab
+from harness import ASSIGNMENTS, build_course
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
@@ -19,6 +23,23 @@ CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networki
 LAB_SETTINGS = {"@jupyterlab/notebook-extension/tracker.jupyterlab-settings": {"windowingMode": "none"},
                 "@jupyterlab/apputils-extension/notification.jupyterlab-settings":
                     {"fetchNews": "false", "checkForUpdates": False}}
+
+
+def released_course(root: Path):
+    """A trainer's course at ``root``, every module released to ``root/exchange``: its API."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("NBGRADER_EXCHANGE", str(root / "exchange"))
+        api = build_course(root)
+    for name in ASSIGNMENTS:
+        assert api.release_assignment(name)["success"]
+    return api
+
+
+def trainee_folder(folder: Path, runtime: Path, api) -> None:
+    """A trainee folder for the course of ``api`` and its runtime, as `make start` writes them."""
+    lab.write_student_config(folder, api.coursedir.course_id, Path(api.config.Exchange.root),
+                             runtime / "nbgrader_cache")
+    lab.prepare_trainee_runtime(runtime)
 
 
 def free_port() -> int:
@@ -36,15 +57,15 @@ def write_settings(folder: Path) -> None:
 
 
 @contextmanager
-def jupyterlab(root: Path, state: Path):
-    """Serve ``root`` on a free local port; yield (base url, token)."""
+def trainee_jupyterlab(folder: Path, runtime: Path, state: Path):
+    """The trainee's JupyterLab on ``folder``, started as `make start` starts it, but on a free
+    local port with its own settings in ``state``: yield (base url, token)."""
     port, token = free_port(), secrets.token_hex(16)
     write_settings(state / "settings")
-    env = dict(os.environ, JUPYTERLAB_SETTINGS_DIR=str(state / "settings"),
+    env = dict(lab.trainee_lab_env(runtime), JUPYTERLAB_SETTINGS_DIR=str(state / "settings"),
                JUPYTERLAB_WORKSPACES_DIR=str(state / "workspaces"))
-    args = [sys.executable, "-m", "jupyterlab", "--no-browser", f"--port={port}",
-            "--ServerApp.ip=127.0.0.1", f"--IdentityProvider.token={token}",
-            f"--ServerApp.root_dir={root}", "--allow-root"]
+    args = [arg for arg in lab.trainee_lab_args(folder, runtime) if not arg.startswith("--ServerApp.ip=")]
+    args += ["--no-browser", f"--port={port}", "--ServerApp.ip=127.0.0.1", f"--IdentityProvider.token={token}"]
     log = open(state / "jupyterlab.log", "w")
     server = subprocess.Popen(args, env=env, stdout=log, stderr=subprocess.STDOUT)
     base = f"http://127.0.0.1:{port}"

@@ -1,4 +1,5 @@
-"""The widget quiz engine. Trainee-side: imports only ipywidgets and IPython, never nbgrader.
+"""The widget quiz engine. Trainee-side: imports only ipywidgets, anywidget and IPython,
+never nbgrader.
 
     from course.quiz import Quiz
     quiz = Quiz()

@@ -22,7 +22,7 @@ class Quiz:
 
     def ask(self, kind: str, qid: str, prompt: str, **fields) -> None:
         """Build the question of type ``kind``, show its widget and remember it by ``qid``."""
-        from .widgets import view_for  # ipywidgets only when a quiz is shown
+        from .widgets import view_for  # widget libraries only when a quiz is shown
 
         question = QUESTION_TYPES[kind](qid=qid, prompt=prompt, **fields)
         self.questions[qid] = question

@@ -1,80 +1,113 @@
-"""ipywidgets views of the six question types: prompt, input, Submit, feedback.
+"""Quiz widgets: one anywidget per question (prompt, input, Submit, feedback), drawn by quiz.js.
 
-Every input is a native button, text box or select, so Tab, Enter and Space work and each one
-carries a label. A view reads the answer file when it is built, so a kernel restart or a page
-reload shows the committed answer again instead of a blank quiz.
+The browser sends the answer together with the Submit press, so the kernel grades exactly what
+the page shows, however fast it was typed or pasted. Key presses stay inside the quiz, and every
+control has a plain-words name and a pressed/checked state (see quiz.js).
+
+A view reads the answer file when it is built, so a kernel restart or a re-run shows the
+committed answer again. After a page reload without the kernel, JupyterLab draws the widget
+state saved in the notebook, read-only until the cell runs again.
 """
 from __future__ import annotations
 
 import html
+import math
+from pathlib import Path
 from typing import Any
 
-import ipywidgets as w
+import anywidget
+import traitlets as t
 
-from .questions import Matching, MultipleSelect, Numeric, Ordering, Question, ShortText, SingleChoice
+from .questions import (QUESTION_TYPES, Matching, MultipleSelect, Numeric, Ordering, Question,
+                        ShortText, SingleChoice)
 from .store import AnswerFileError, AnswerStore, Attempt
-from .style import CSS
 
-FULL_WIDTH = w.Layout(width="100%")
+HERE = Path(__file__).parent
+KIND_KEYS = {cls: key for key, cls in QUESTION_TYPES.items()}
+MAX_TEXT_ANSWER = 500  # characters: a short-text answer is a word or two, never a pasted log
 
 
-class QuizBox(w.VBox):
-    """The quiz container; its plain-text form is what headless runs and exported HTML show."""
+class UnreadableAnswer(ValueError):
+    """What the browser sent cannot be an answer to this question (message for the trainee)."""
 
-    def __init__(self, summary, **kwargs):
-        super().__init__(**kwargs)
-        self._summary = summary
+
+class QuizWidget(anywidget.AnyWidget):
+    """One question as the browser draws it; its plain text is what headless runs show."""
+
+    _esm = (HERE / "quiz.js").read_text(encoding="utf-8")
+    _css = (HERE / "quiz.css").read_text(encoding="utf-8")
+
+    kind = t.Unicode().tag(sync=True)  # a QUESTION_TYPES key: which input quiz.js draws
+    kind_label = t.Unicode().tag(sync=True)
+    qid = t.Unicode().tag(sync=True)
+    prompt = t.Unicode().tag(sync=True)
+    fields = t.Dict().tag(sync=True)  # options, items, left and right, unit, placeholder
+    response = t.Any(None, allow_none=True).tag(sync=True)  # the last committed answer, shown
+    verdict = t.Unicode("").tag(sync=True)  # "right" or "wrong" for that answer, "" before any
+    feedback = t.Unicode("").tag(sync=True)  # HTML built here, every value escaped
+    locked = t.Bool(False).tag(sync=True)  # the answer file cannot be written: Submit is off
+
+    def __init__(self, summary, on_submit, **traits):
+        super().__init__(**traits)
+        self._summary, self._on_submit = summary, on_submit
+        self.on_msg(self._handle_message)
+
+    def _handle_message(self, _widget, content, _buffers) -> None:
+        if isinstance(content, dict) and content.get("event") == "submit":
+            with self.hold_sync():  # response, verdict and feedback reach the page together
+                recorded = self._on_submit(content.get("response")) is not None
+            self.send({"event": "done", "recorded": recorded})
 
     def _repr_mimebundle_(self, **kwargs):
-        bundle = super()._repr_mimebundle_(**kwargs)
-        bundle["text/plain"] = self._summary()
-        return bundle
+        data, metadata = super()._repr_mimebundle_(**kwargs)
+        data["text/plain"] = self._summary()
+        return data, metadata
 
-    def __repr__(self):
+    def __repr__(self) -> str:
         return self._summary()
 
 
 class QuestionView:
-    """Shared frame of every question: header, the type's input, Submit and feedback."""
+    """Shared part of every question: committing, feedback and the text summary."""
 
     def __init__(self, question: Question, store: AnswerStore):
         self.question, self.store = question, store
-        self.feedback = w.HTML(layout=FULL_WIDTH).add_class("etp-feedback")
-        self.submit = w.Button(description="Submit", button_style="primary", icon="check",
-                               tooltip=f"Commit your answer to {question.qid}")
-        self.submit.add_class("etp-submit")
-        self.submit.on_click(lambda _: self.commit())
-        header = w.HTML(
-            f'<div class="etp-quiz-kind">{html.escape(question.kind)} · {question.qid}</div>'
-            f'<div class="etp-quiz-prompt">{html.escape(question.prompt)}</div>', layout=FULL_WIDTH)
-        self.box = QuizBox(self.summary, children=[w.HTML(CSS), header, self.build_input(),
-                                                   self.submit, self.feedback])
-        self.box.add_class("etp-quiz")
+        self.box = QuizWidget(self.summary, self.submit, kind=KIND_KEYS[type(question)],
+                              kind_label=question.kind, qid=question.qid, prompt=question.prompt,
+                              fields=self.fields())
         self.restore()
 
     # -- the type-specific part ----------------------------------------------------------------
-    def build_input(self) -> w.Widget:
+    def fields(self) -> dict:
+        """What quiz.js needs to draw this type's input."""
         raise NotImplementedError
 
-    def response(self) -> Any:
-        raise NotImplementedError
-
-    def show_response(self, response: Any) -> None:
+    def read(self, raw: Any) -> Any:
+        """The response in what the browser sent; None while incomplete; UnreadableAnswer if odd."""
         raise NotImplementedError
 
     # -- committing and feedback ---------------------------------------------------------------
-    def commit(self) -> Attempt | None:
-        canonical = self.question.canonical(self.response())
+    def submit(self, raw: Any) -> Attempt | None:
+        """The browser's Submit: read what it sent, then commit it."""
+        try:
+            response = self.read(raw)
+        except UnreadableAnswer as err:
+            self._say("etp-note", str(err))
+            return None
+        return self.commit(response)
+
+    def commit(self, response: Any) -> Attempt | None:
+        canonical = self.question.canonical(response)
         if canonical is None:
             self._say("etp-note", "Answer first: nothing was recorded yet.")
             return None
-        correct = self.question.is_correct(self.response())
+        correct = self.question.is_correct(response)
         try:
-            attempt = self.store.record(self.question.qid, self.response(), canonical, correct)
+            attempt = self.store.record(self.question.qid, response, canonical, correct)
+            self.show(self.store.attempts(self.question.qid))
         except (AnswerFileError, OSError) as err:
             self._say_error(err)
             return None
-        self.render_feedback()
         return attempt
 
     def restore(self) -> None:
@@ -84,11 +117,10 @@ class QuestionView:
             self._say_error(err)
             return
         if attempts:
-            self.show_response(attempts[-1].answer)
-            self.render_feedback(attempts)
+            self.show(attempts)
 
-    def render_feedback(self, attempts: list[Attempt] | None = None) -> None:
-        attempts = attempts if attempts is not None else self.store.attempts(self.question.qid)
+    def show(self, attempts: list[Attempt]) -> None:
+        """The last committed answer in the input, marked, and feedback on the graded first one."""
         first, last = attempts[0], attempts[-1]
         verdict = "Correct." if first.correct else "Not correct."
         parts = [f"<b>{'✔' if first.correct else '✘'} {verdict}</b> Your first answer "
@@ -99,14 +131,16 @@ class QuestionView:
                          "practice and changes no points.")
         if self.question.explanation:
             parts.append(f'<div class="etp-explain">{html.escape(self.question.explanation)}</div>')
+        self.box.response = last.answer
+        self.box.verdict = "right" if last.correct else "wrong"
         self._say("etp-right" if first.correct else "etp-wrong", "<br>".join(parts), escape=False)
 
     def _say(self, css_class: str, text: str, escape: bool = True) -> None:
         body = html.escape(text) if escape else text
-        self.feedback.value = f'<div class="{css_class}" role="status">{body}</div>'
+        self.box.feedback = f'<div class="{css_class}" role="status">{body}</div>'
 
     def _say_error(self, err: Exception) -> None:
-        self.submit.disabled = True
+        self.box.locked = True
         self._say("etp-error", f"Your answers cannot be saved: {err}. Nothing in the file was "
                   "changed or lost. Ask your trainer to look at it before you answer more quizzes.")
 
@@ -123,147 +157,92 @@ class QuestionView:
         return f"[quiz {qid}] first answer: {self.question.describe(first.answer)} ({verdict})"
 
 
-class ChoiceView(QuestionView):
-    """Large option buttons; one selection (single choice) or several (multiple select)."""
+def _unreadable() -> UnreadableAnswer:
+    return UnreadableAnswer("That answer could not be read: nothing was recorded. "
+                            "Run the cell again to redraw the quiz.")
 
-    def build_input(self):
-        self.selected: list[str] = []
-        self.buttons = {}
-        for option in self.question.options:
-            button = w.Button(description=option, tooltip=option, layout=FULL_WIDTH,
-                              icon="square" if self.multiple else "circle")
-            button.add_class("etp-option")
-            button.on_click(lambda _, o=option: self.toggle(o))
-            self.buttons[option] = button
-        return w.VBox(list(self.buttons.values()), layout=FULL_WIDTH)
+
+class ChoiceView(QuestionView):
+    """Option buttons: one choice (radio) or several (toggle buttons)."""
+
+    def fields(self):
+        return {"options": list(self.question.options)}
 
     @property
     def multiple(self) -> bool:
         return isinstance(self.question, MultipleSelect)
 
-    def toggle(self, option: str) -> None:
+    def read(self, raw):
+        options = list(self.question.options)
         if not self.multiple:
-            self.selected = [option]
-        elif option in self.selected:
-            self.selected.remove(option)
-        else:
-            self.selected.append(option)
-        for name, button in self.buttons.items():
-            chosen = name in self.selected
-            (button.add_class if chosen else button.remove_class)("etp-selected")
-            button.icon = ("check-square" if chosen else "square") if self.multiple else (
-                "dot-circle" if chosen else "circle")
-
-    def response(self):
-        if self.multiple:
-            return [o for o in self.question.options if o in self.selected]
-        return self.selected[0] if self.selected else None
-
-    def show_response(self, response):
-        self.selected = []
-        for option in response if self.multiple else [response]:
-            if option in self.buttons:
-                self.toggle(option)
+            if raw in (None, ""):
+                return None
+            if raw not in options:
+                raise _unreadable()
+            return raw
+        if not isinstance(raw, list) or any(choice not in options for choice in raw):
+            raise _unreadable()
+        return [option for option in options if option in raw]
 
 
 class NumericView(QuestionView):
-    def build_input(self):
-        self.text = w.Text(placeholder="a number, e.g. 43.2", description="Your answer",
-                           style={"description_width": "initial"})
-        unit = w.HTML(html.escape(self.question.unit))
-        return w.HBox([self.text, unit])
+    def fields(self):
+        return {"unit": self.question.unit, "placeholder": "a number, e.g. 43.2"}
 
-    def response(self):
-        raw = self.text.value.strip().replace(",", ".")
+    def read(self, raw):
+        if not isinstance(raw, str):
+            raise _unreadable()
+        text = raw.strip().replace(",", ".")
+        if not text:
+            return None
         try:
-            return float(raw) if raw else None
+            number = float(text)
         except ValueError:
-            return None
-
-    def show_response(self, response):
-        self.text.value = f"{response:g}"
-
-    def commit(self):
-        if self.text.value.strip() and self.response() is None:
-            self._say("etp-note", f"'{self.text.value}' is not a number: nothing was recorded.")
-            return None
-        return super().commit()
+            number = math.nan
+        if not math.isfinite(number):
+            raise UnreadableAnswer(f"'{raw.strip()[:40]}' is not a number: nothing was recorded.")
+        return number
 
 
 class ShortTextView(QuestionView):
-    def build_input(self):
-        self.text = w.Text(placeholder=self.question.placeholder, description="Your answer",
-                           style={"description_width": "initial"}, layout=w.Layout(width="70%"))
-        return self.text
+    def fields(self):
+        return {"placeholder": self.question.placeholder}
 
-    def response(self):
-        return self.text.value
-
-    def show_response(self, response):
-        self.text.value = response or ""
+    def read(self, raw):
+        if not isinstance(raw, str):
+            raise _unreadable()
+        if len(raw) > MAX_TEXT_ANSWER:
+            raise UnreadableAnswer(f"Keep it short (at most {MAX_TEXT_ANSWER} characters): "
+                                   "nothing was recorded.")
+        return raw
 
 
 class OrderingView(QuestionView):
-    """Steps with up/down buttons; the list as shown is the response.
+    """Steps with Move up / Move down buttons; the list as shown is the response."""
 
-    The rows stay put and only their labels change, so a quick second click never lands on a
-    row that a redraw is replacing.
-    """
+    def fields(self):
+        return {"items": list(self.question.items)}
 
-    def build_input(self):
-        self.order = list(self.question.items)
-        self.rows = [self._row(i) for i in range(len(self.order))]
-        self.redraw()
-        return w.VBox([row for row, _, _, _ in self.rows], layout=FULL_WIDTH)
-
-    def _row(self, index: int):
-        label = w.HTML().add_class("etp-order-label")
-        up = w.Button(icon="arrow-up", disabled=index == 0)
-        down = w.Button(icon="arrow-down", disabled=index == len(self.order) - 1)
-        up.on_click(lambda _: self.move(index, -1))
-        down.on_click(lambda _: self.move(index, +1))
-        return w.HBox([label, up, down], layout=FULL_WIDTH).add_class("etp-order-row"), label, up, down
-
-    def redraw(self):
-        for index, (_, label, up, down) in enumerate(self.rows):
-            item = self.order[index]
-            label.value = f"<b>{index + 1}.</b> {html.escape(item)}"
-            up.tooltip, down.tooltip = f"Move '{item}' up", f"Move '{item}' down"
-
-    def move(self, index: int, offset: int) -> None:
-        target = index + offset
-        if 0 <= target < len(self.order):
-            self.order[index], self.order[target] = self.order[target], self.order[index]
-            self.redraw()
-
-    def response(self):
-        return list(self.order)
-
-    def show_response(self, response):
-        if sorted(response or []) == sorted(self.question.items):
-            self.order = list(response)
-            self.redraw()
+    def read(self, raw):
+        if not isinstance(raw, list) or sorted(map(str, raw)) != sorted(self.question.items):
+            raise _unreadable()
+        return list(raw)
 
 
 class MatchingView(QuestionView):
     """One labelled drop-down per left-hand item."""
 
-    def build_input(self):
-        choices = [("— choose —", None)] + [(r, r) for r in self.question.right]
-        self.selects = {
-            item: w.Dropdown(options=choices, value=None, description=item,
-                             style={"description_width": "45%"}, layout=FULL_WIDTH)
-            for item in self.question.left
-        }
-        return w.VBox(list(self.selects.values()), layout=FULL_WIDTH)
+    def fields(self):
+        return {"left": list(self.question.left), "right": list(self.question.right)}
 
-    def response(self):
-        return {item: select.value for item, select in self.selects.items()}
-
-    def show_response(self, response):
-        for item, value in (response or {}).items():
-            if item in self.selects and value in self.question.right:
-                self.selects[item].value = value
+    def read(self, raw):
+        if not isinstance(raw, dict):
+            raise _unreadable()
+        right = set(self.question.right)
+        pairs = {item: raw.get(item) or None for item in self.question.left}
+        if any(value is not None and value not in right for value in pairs.values()):
+            raise _unreadable()
+        return pairs
 
 
 VIEWS = {
@@ -276,5 +255,16 @@ VIEWS = {
 }
 
 
+# The widget shown for each (answer file, question). A quiz drawn again (its cell run again)
+# closes the one before, so old widgets do not pile up in the kernel or in the widget state
+# JupyterLab saves in the notebook.
+_SHOWN: dict[tuple[str, str], QuizWidget] = {}
+
+
 def view_for(question: Question, store: AnswerStore) -> QuestionView:
-    return VIEWS[type(question)](question, store)
+    view = VIEWS[type(question)](question, store)
+    previous = _SHOWN.get((str(store.path), question.qid))
+    if previous is not None:
+        previous.close()
+    _SHOWN[(str(store.path), question.qid)] = view.box
+    return view

@@ -1,0 +1,237 @@
+"""The trainee's JupyterLab and the trainer's: folders, the trainee kernel, Lab settings.
+
+The trainee's Lab serves the trainee folder, an nbgrader student folder: its ``nbgrader_config.py``
+names the course and the exchange, so the Assignments tab (Fetch, Submit) and
+``nbgrader submit <module>`` run there work as nbgrader intends. Nothing above that folder
+(``source/``, the gradebook, the exchange) can be browsed, and the formgrader, Course List and
+Create Assignment are switched off.
+
+The trainee's kernel is the ``python3`` kernelspec of the trainee runtime folder, first on
+``JUPYTER_PATH``. It runs the course's Python with ``-S``: site-packages come from ``PYTHONPATH``
+without their ``.pth`` files, so the repository's editable install is invisible and ``course`` is a
+copy of ``course.TRAINEE_PARTS`` alone.
+
+The trainer's Lab serves the repository with every nbgrader extension on.
+"""
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import sys
+import sysconfig
+from pathlib import Path
+
+import course
+
+ROOT = Path(__file__).resolve().parents[1]
+KERNEL_NAME = "python3"  # the name every released notebook asks for
+KERNEL_DISPLAY_NAME = "Python 3 (ipykernel)"
+# Trainer-only parts of nbgrader, in the browser and on the server.
+TRAINER_LAB_PLUGINS = ["@jupyter/nbgrader:formgrader", "@jupyter/nbgrader:create-assignment",
+                       "@jupyter/nbgrader:course-list"]
+TRAINER_SERVER_EXTENSIONS = ["nbgrader.server_extensions.formgrader",
+                             "nbgrader.server_extensions.course_list"]
+# Quiz widgets are saved in the notebook, so a reopened notebook shows them without its kernel.
+LAB_OVERRIDES = {"@jupyter-widgets/jupyterlab-manager:plugin": {"saveState": True}}
+WIDGET_VIEW = "application/vnd.jupyter.widget-view+json"
+WIDGET_STATE = "application/vnd.jupyter.widget-state+json"
+MODEL_REFERENCE = "IPY_MODEL_"
+
+
+# -- the trainee folder ---------------------------------------------------------------------------
+
+def write_student_config(folder: Path, course_id: str, exchange: Path, cache: Path) -> Path:
+    """The trainee folder's ``nbgrader_config.py``, rewritten at every start."""
+    folder.mkdir(parents=True, exist_ok=True)
+    config = folder / "nbgrader_config.py"
+    config.write_text(
+        '"""nbgrader settings of this trainee folder (rewritten by `make start`)."""\n'
+        "c = get_config()  # noqa: F821\n"
+        f"c.CourseDirectory.course_id = {course_id!r}\n"
+        f"c.CourseDirectory.root = {str(folder)!r}\n"
+        f"c.Exchange.root = {str(exchange)!r}\n"
+        f"c.Exchange.cache = {str(cache)!r}\n"
+        f"c.Exchange.assignment_dir = {str(folder)!r}\n", encoding="utf-8")
+    return config
+
+
+def student_config(folder: Path):
+    """The configuration ``nbgrader`` run in ``folder`` reads."""
+    from traitlets.config.loader import PyFileConfigLoader
+
+    return PyFileConfigLoader("nbgrader_config.py", path=str(folder)).load_config()
+
+
+def fetch_assignment(folder: Path, name: str) -> Path:
+    """``nbgrader fetch_assignment <name>`` in the trainee folder, unless a copy is there."""
+    from nbgrader.auth import Authenticator
+    from nbgrader.coursedir import CourseDirectory
+    from nbgrader.exchange import ExchangeFactory
+
+    target = folder / name
+    if target.exists():
+        return target  # the trainee's work: never overwritten
+    config = student_config(folder)
+    config.CourseDirectory.assignment_id = name
+    coursedir = CourseDirectory(config=config)
+    ExchangeFactory(config=config).FetchAssignment(
+        coursedir=coursedir, authenticator=Authenticator(config=config), config=config).start()
+    for notebook in target.glob("*.ipynb"):
+        match_kernel_metadata(notebook)
+    return target
+
+
+def match_kernel_metadata(notebook: Path) -> None:
+    """Write the kernel's own language and kernelspec into a fresh copy, so that opening it and
+    starting its kernel is not an edit (JupyterLab would fill them in and mark it modified)."""
+    import nbformat
+    from ipykernel.ipkernel import IPythonKernel
+
+    nb = nbformat.read(notebook, as_version=4)
+    nb.metadata["language_info"] = dict(IPythonKernel.language_info)
+    nb.metadata["kernelspec"] = {"name": KERNEL_NAME, "display_name": KERNEL_DISPLAY_NAME,
+                                 "language": "python"}
+    nbformat.write(nb, notebook)
+
+
+# -- the trainee runtime: kernel, course copy, Lab settings ---------------------------------------
+
+def prepare_trainee_runtime(runtime: Path) -> None:
+    """Everything the trainee's Lab runs on, rebuilt at every start from this checkout."""
+    copy_trainee_course(runtime / "lib")
+    write_kernelspec(runtime)
+    write_lab_settings(runtime / "lab" / "settings")
+
+
+def copy_trainee_course(lib: Path) -> Path:
+    """``course`` as a trainee's install holds it: ``course.TRAINEE_PARTS`` and nothing else."""
+    target = lib / "course"
+    shutil.rmtree(target, ignore_errors=True)
+    target.mkdir(parents=True)
+    source = Path(course.__file__).parent
+    skip = shutil.ignore_patterns("__pycache__", "*.pyc")
+    for part in course.TRAINEE_PARTS:
+        if (source / part).is_dir():
+            shutil.copytree(source / part, target / part, ignore=skip)
+        else:
+            shutil.copy2(source / part, target / part)
+    return target
+
+
+def kernel_pythonpath(runtime: Path) -> str:
+    """The trainee course copy first, then the environment's site-packages (read without .pth)."""
+    paths = sysconfig.get_paths()
+    site_dirs = dict.fromkeys([paths["purelib"], paths["platlib"]])  # one entry when they agree
+    return os.pathsep.join([str(runtime / "lib"), *site_dirs])
+
+
+def write_kernelspec(runtime: Path) -> Path:
+    spec_dir = runtime / "jupyter" / "kernels" / KERNEL_NAME
+    spec_dir.mkdir(parents=True, exist_ok=True)
+    spec = {
+        # -S: no site module, so no .pth file (the editable install) reaches the kernel;
+        # sethelper() brings back help(), the one site feature a trainee uses.
+        "argv": [sys.executable, "-S", "-m", "ipykernel_launcher", "-f", "{connection_file}",
+                 "--IPKernelApp.exec_lines=import site; site.sethelper(); del site"],
+        "env": {"PYTHONPATH": kernel_pythonpath(runtime)},
+        "display_name": KERNEL_DISPLAY_NAME,
+        "language": "python",
+        "metadata": {"debugger": True},
+    }
+    (spec_dir / "kernel.json").write_text(json.dumps(spec, indent=1), encoding="utf-8")
+    return spec_dir
+
+
+def write_lab_settings(settings: Path) -> None:
+    """The trainee Lab's app settings: default overrides and the plugins it leaves out."""
+    settings.mkdir(parents=True, exist_ok=True)
+    (settings / "overrides.json").write_text(json.dumps(LAB_OVERRIDES, indent=1), encoding="utf-8")
+    page_config = {"disabledExtensions": TRAINER_LAB_PLUGINS}
+    (settings / "page_config.json").write_text(json.dumps(page_config, indent=1), encoding="utf-8")
+
+
+# -- saved widget state ----------------------------------------------------------------------------
+
+def keep_saved_widget_state(model: dict, path: str, contents_manager, **_) -> None:
+    """Trainee Lab's pre-save hook: keep the saved state of widgets the notebook still shows.
+
+    JupyterLab saves the state of live widgets only. A notebook reopened without its kernel shows
+    its quizzes from the saved state; saved again before their cells run, it would lose that state
+    and the next reopen would say "model not found". The entries come back from the file on disk.
+    """
+    notebook = model.get("content")
+    if model.get("type") != "notebook" or not isinstance(notebook, dict):
+        return
+    metadata = notebook.setdefault("metadata", {})
+    saved = metadata.get("widgets", {}).get(WIDGET_STATE, {})
+    state = dict(saved.get("state", {}))
+    missing = shown_widgets(notebook) - set(state)
+    on_disk = _widget_state_on_disk(Path(contents_manager.root_dir) / path) if missing else {}
+    for model_id in missing:
+        _copy_with_references(model_id, on_disk, state)
+    if len(state) > len(saved.get("state", {})):
+        metadata["widgets"] = {WIDGET_STATE: {"version_major": 2, "version_minor": 0,
+                                              **saved, "state": state}}
+
+
+def shown_widgets(notebook: dict) -> set[str]:
+    """Model ids of the widgets the notebook's outputs display."""
+    views = [output["data"][WIDGET_VIEW] for cell in notebook.get("cells", [])
+             for output in cell.get("outputs", [])
+             if isinstance(output.get("data"), dict) and isinstance(output["data"].get(WIDGET_VIEW), dict)]
+    return {view["model_id"] for view in views if view.get("model_id")}
+
+
+def _widget_state_on_disk(file: Path) -> dict:
+    try:
+        saved = json.loads(file.read_text(encoding="utf-8"))["metadata"]["widgets"][WIDGET_STATE]
+        return saved["state"] if isinstance(saved.get("state"), dict) else {}
+    except (OSError, ValueError, KeyError, TypeError):
+        return {}
+
+
+def _copy_with_references(model_id: str, source: dict, target: dict) -> None:
+    """Copy one widget's saved entry and those it refers to (its layout, for example)."""
+    pending = [model_id]
+    while pending:
+        current = pending.pop()
+        if current in target or current not in source:
+            continue
+        target[current] = source[current]
+        text = json.dumps(source[current])
+        pending += [part.split('"', 1)[0] for part in text.split(MODEL_REFERENCE)[1:]]
+
+
+# -- starting JupyterLab --------------------------------------------------------------------------
+
+def trainee_lab_env(runtime: Path, base: dict | None = None) -> dict:
+    """The environment of the trainee's Lab: its kernelspec first on JUPYTER_PATH."""
+    env = dict(os.environ if base is None else base)
+    jupyter_path = [str(runtime / "jupyter"), *filter(None, env.get("JUPYTER_PATH", "").split(os.pathsep))]
+    env["JUPYTER_PATH"] = os.pathsep.join(jupyter_path)
+    return env
+
+
+def trainee_lab_args(folder: Path, runtime: Path, open_path: str | None = None) -> list[str]:
+    """JupyterLab's command line for the trainee folder."""
+    args = lab_command(folder, open_path)
+    args.append(f"--LabApp.app_settings_dir={runtime / 'lab' / 'settings'}")
+    args.append(f"--ContentsManager.pre_save_hook={__name__}.keep_saved_widget_state")
+    args += [f"--ServerApp.jpserver_extensions={name}=False" for name in TRAINER_SERVER_EXTENSIONS]
+    return args
+
+
+def trainer_lab_args(root: Path = ROOT) -> list[str]:
+    """JupyterLab's command line for the trainer: the course folder, formgrader included."""
+    return lab_command(root, None)
+
+
+def lab_command(root: Path, open_path: str | None) -> list[str]:
+    args = [sys.executable, "-m", "jupyterlab", f"--ServerApp.root_dir={root}",
+            "--ServerApp.ip=127.0.0.1"]
+    if open_path:
+        args.append(f"--LabApp.default_url=/lab/tree/{open_path}")
+    if hasattr(os, "geteuid") and os.geteuid() == 0:
+        args.append("--allow-root")  # containers and CI machines run as root
+    return args
