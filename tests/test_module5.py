@@ -155,3 +155,9 @@ def test_jwt_keys(day):
     assert ((boot < pd.Timestamp(story.first_failure)) & (boot > pd.Timestamp(story.first_failure) - pd.Timedelta("1min"))).any()
     assert (window["statusCode"] == 429).sum() < 0.05 * len(refused)  # no wave of 429s
     assert not window["error"].eq("Connection terminated unexpectedly").any()
+    # m5-jwt-severity: the team classified the same incident P1 in the month's channel (one world)
+    from course.data import traffic
+    from course.reference import slo
+
+    chat = slo.parse_incident_log(traffic.incident_channel_log())
+    assert chat.loc[chat["title"].str.contains("Token inválido"), "severity"].tolist() == ["P1"]
