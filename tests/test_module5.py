@@ -161,3 +161,18 @@ def test_jwt_keys(day):
 
     chat = slo.parse_incident_log(traffic.incident_channel_log())
     assert chat.loc[chat["title"].str.contains("Token inválido"), "severity"].tolist() == ["P1"]
+
+
+def test_502_keys(data_cache):
+    """m5-502-cause and m5-502-action: the month's log shows a crash loop that began with a deploy."""
+    import pandas as pd
+    from course.data import traffic, world
+
+    month = logparse.parse_production(traffic.request_log())
+    start, end = traffic.PLANTED["crash_loop"]
+    loop = month[(month["timestamp"] >= start) & (month["timestamp"] < end)]
+    assert loop["eventType"].isna().all() and (loop["message"] == world.OOM_MESSAGE).sum() >= 10
+    deploy = month.loc[month["message"].eq("Starting Nest application...")
+                       & month["timestamp"].between(start - pd.Timedelta("20min"), start), "timestamp"]
+    assert len(deploy) == 1 and deploy.iloc[0].strftime("%H:%M") == "17:50"
+    assert not loop["error"].fillna("").str.contains("Connection terminated|timeout exceeded|OpenAI").any()
