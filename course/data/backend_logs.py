@@ -214,7 +214,7 @@ _FRAMES = {
                     "    at Socket.emit (node:events:519:28)",
 }
 
-AI_UNAVAILABLE = "Serviço de IA temporariamente indisponível. Tente novamente em alguns minutos."
+AI_UNAVAILABLE = world.AI_UNAVAILABLE
 
 # Outcome of a request: (status, error message, error class, stack frames, latency kind).
 # Latency kind: "normal" keeps the endpoint's latency, "fast" is a guard rejecting early.

@@ -83,7 +83,6 @@ PLANTED = {
 PROBE_OUTAGES = ("pool_exhaustion", "redis_outage", "crash_loop", "db_failover")
 LONE_PROBE_TIMEOUTS = 6
 
-HOURLY_SHAPE = np.array(world.HOURLY_SHAPE_BRT)
 HOLIDAYS_BRT = tuple(pd.Timestamp(day) for day in world.HOLIDAYS_BRT)
 USER_ACTIONS_PER_MONTH = world.USER_ACTIONS_PER_MONTH
 SECTION_JOBS_PER_MONTH = world.SECTION_JOBS_PER_MONTH
@@ -352,9 +351,6 @@ def _http_lines(rng, req: pd.DataFrame, err: pd.Series) -> pa.Array:
                  f',"service":"{SERVICE}","timestamp":"', _iso_ms(req["ms"].to_numpy()), '+0000"}')
 
 
-AI_UNAVAILABLE = "Serviço de IA temporariamente indisponível. Tente novamente em alguns minutos."
-
-
 def _section_lines(jobs: pd.DataFrame) -> tuple[np.ndarray, pa.Array]:
     """One line per finished job: completed with its duration, or failed (breaker open)."""
     done_ms = (jobs["ms"] + jobs["post_ms"] + jobs["run_ms"]).round().astype(np.int64).to_numpy()
@@ -363,7 +359,7 @@ def _section_lines(jobs: pd.DataFrame) -> tuple[np.ndarray, pa.Array]:
                ',"jobId":"', jobs["jobId"], '","sectionId":"', jobs["sectionId"],
                '","durationMs":', jobs["run_ms"].astype(np.int64).astype(str),
                f',"service":"{SERVICE}","timestamp":"', _iso_ms(done_ms), '+0000"}')
-    failed = _join('{"level":"error","message":"Job ', jobs["jobId"], f' failed: {AI_UNAVAILABLE}",'
+    failed = _join('{"level":"error","message":"Job ', jobs["jobId"], f' failed: {world.AI_UNAVAILABLE}",'
                    '"context":"SectionsProcessor","jobId":"', jobs["jobId"], '","sectionId":"', jobs["sectionId"],
                    f'","service":"{SERVICE}","timestamp":"', _iso_ms(done_ms), '+0000"}')
     return done_ms, pc.if_else(pa.array(refused), failed, ok)

@@ -56,6 +56,8 @@ UTC_OFFSET_BRT_H = -3
 POOL_TIMEOUT_ERROR = "timeout exceeded when trying to connect"       # pg-pool: every slot busy
 DROPPED_CONNECTION_ERROR = "Connection terminated unexpectedly"       # the server end went away
 OOM_MESSAGE = "FATAL ERROR: Reached heap limit Allocation failed - JavaScript heap out of memory"
+# §5.1 what a user sees, and the worker logs, while the OpenAI breaker is open
+AI_UNAVAILABLE = "Serviço de IA temporariamente indisponível. Tente novamente em alguns minutos."
 
 
 @dataclass(frozen=True)
