@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import math
+import os
 import sys
 import types
 from pathlib import Path, PurePath
@@ -211,10 +212,24 @@ def call(name: str, folder: str) -> None:
 
 
 # -- the trainer's side -----------------------------------------------------------------------
-def write_request(folder: Path, args: tuple, kwargs: dict) -> None:
+def write_request(folder: Path, args: tuple, kwargs: dict, written: dict | None = None) -> None:
+    """Write a call's arguments into ``folder``. ``written`` remembers tables already written for
+    earlier calls (a check passes the same day of logs again and again): they are linked, not
+    written anew."""
     folder.mkdir(parents=True, exist_ok=True)
-    request = {"args": [write_value(a, folder / f"a{i}") for i, a in enumerate(args)],
-               "kwargs": {k: write_value(v, folder / f"k_{i}") for i, (k, v) in enumerate(kwargs.items())}}
+
+    def entry(value, stem: Path) -> dict:
+        if written is None or "file" not in (known := written.get(id(value), (None, {}))[1]):
+            made = write_value(value, stem)
+            if written is not None and "file" in made:
+                written[id(value)] = (value, {**made, "path": str(stem.parent / made["file"])})
+            return made
+        target = stem.with_suffix(Path(known["file"]).suffix)
+        os.link(known["path"], target)
+        return {**{k: v for k, v in known.items() if k != "path"}, "file": target.name}
+
+    request = {"args": [entry(a, folder / f"a{i}") for i, a in enumerate(args)],
+               "kwargs": {k: entry(v, folder / f"k_{i}") for i, (k, v) in enumerate(kwargs.items())}}
     (folder / "request.json").write_text(json.dumps(request), encoding="utf-8")
 
 

@@ -153,3 +153,15 @@ def test_no_sandbox_means_refusal_unless_opted_out(monkeypatch):
     assert "\n" not in str(refused.value)
     monkeypatch.setenv("ETP_GRADE_WITHOUT_SANDBOX", "1")
     assert Sandbox(bwrap="no-such-bwrap").ensure() is False
+
+
+def test_a_table_passed_again_is_linked_not_written_again(tmp_path):
+    day = pd.DataFrame({"a": range(1000)})
+    written = {}
+    handover.write_request(tmp_path / "r1", (day, 3), {}, written)
+    handover.write_request(tmp_path / "r2", (day,), {"n": 5}, written)
+    first, second = tmp_path / "r1" / "a0.parquet", tmp_path / "r2" / "a0.parquet"
+    assert first.stat().st_ino == second.stat().st_ino  # one file, two names
+    request = json.loads((tmp_path / "r2" / "request.json").read_text())
+    assert handover.read_value(request["args"][0], tmp_path / "r2", 1 << 20).equals(day)
+    assert "path" not in request["args"][0]  # the trainer's paths never reach the kernel

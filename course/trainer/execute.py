@@ -114,7 +114,7 @@ class KernelBridge:
 
     def call(self, name: str, args: tuple, kwargs: dict):
         folder = self._folder()
-        handover.write_request(folder, args, kwargs)
+        handover.write_request(folder, args, kwargs, self.executor.written)
         self.executor.sandbox_user(folder)
         self._run(f"__import__('course.handover', fromlist=['call']).call({name!r}, {str(folder)!r})",
                   f"calling {name}")
@@ -142,7 +142,7 @@ class SandboxedExecute(Execute):
         sandboxed = self.sandbox.ensure()
         info = resources["nbgrader"]
         submission = Path(resources["metadata"]["path"])
-        self.gone, self.requests, self.kept = None, 0, 0
+        self.gone, self.requests, self.kept, self.written = None, 0, 0, {}
         for problem in nb.metadata.pop(PROBLEMS_KEY, []):
             note_problem(resources, problem)
         with tempfile.TemporaryDirectory(prefix="etp-grade-") as scratch:
