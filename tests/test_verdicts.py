@@ -165,3 +165,20 @@ def test_a_table_passed_again_is_linked_not_written_again(tmp_path):
     request = json.loads((tmp_path / "r2" / "request.json").read_text())
     assert handover.read_value(request["args"][0], tmp_path / "r2", 1 << 20).equals(day)
     assert "path" not in request["args"][0]  # the trainer's paths never reach the kernel
+
+
+def test_a_fifo_in_a_submission_is_left_out_of_the_kernels_copy(tmp_path):
+    import os
+    import threading
+
+    from course.trainer.execute import _special_files
+
+    submission = tmp_path / "m2"
+    submission.mkdir()
+    (submission / "answers.json").write_text("{}")
+    os.mkfifo(submission / "pipe")  # copying it the ordinary way would wait forever
+    copy = threading.Thread(target=shutil.copytree, args=(submission, tmp_path / "copy"),
+                            kwargs=dict(symlinks=True, ignore=_special_files), daemon=True)
+    copy.start()
+    copy.join(10)
+    assert not copy.is_alive() and sorted(p.name for p in (tmp_path / "copy").iterdir()) == ["answers.json"]

@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import builtins
 import json
+import os
+import stat
 import shutil
 import tempfile
 from pathlib import Path
@@ -148,7 +150,7 @@ class SandboxedExecute(Execute):
         with tempfile.TemporaryDirectory(prefix="etp-grade-") as scratch:
             scratch = Path(scratch)
             workdir = scratch / info["assignment"]
-            shutil.copytree(submission, workdir, symlinks=True)
+            shutil.copytree(submission, workdir, symlinks=True, ignore=_special_files)
             self.rundir = scratch / "run"
             self.rundir.mkdir()
             self.verdicts = self._verdicts(info, submission / ANSWERS)
@@ -271,6 +273,15 @@ class SandboxedExecute(Execute):
 
 
 CUT_NOTE = "\n[output cut: this cell printed more than the grader keeps]\n"
+
+
+def _special_files(folder, names) -> list[str]:
+    """FIFOs, sockets and devices in a submission are left out of the kernel's copy: reading a
+    FIFO to copy it would wait forever."""
+    def special(name: str) -> bool:
+        mode = os.lstat(os.path.join(folder, name)).st_mode
+        return not (stat.S_ISREG(mode) or stat.S_ISDIR(mode) or stat.S_ISLNK(mode))
+    return [name for name in names if special(name)]
 
 
 def _is_test(cell) -> bool:
