@@ -46,3 +46,17 @@ def test_broken_answer_file_scores_quizzes_zero_with_a_message(course):
     assert points["m2-ex21-login"][0] == 0 and points["m2-health-test"][0] == 2
     graded = (root / "autograded" / "broken-answers" / ASSIGNMENT / f"{ASSIGNMENT}.ipynb").read_text()
     assert "damaged" in graded and "the trainer will look at the file" in graded
+
+
+def test_a_missing_notebook_gets_a_summary_line(course):
+    from course.trainer.problems import summary_lines
+
+    root, api = course
+    Trainee("summary-good").submit(root, ASSIGNMENT)
+    folder = root / "submitted" / "summary-missing" / ASSIGNMENT
+    folder.mkdir(parents=True)
+    (folder / "answers.json").write_text("{}")  # handed in the answers, forgot the notebook
+    assert api.autograde(ASSIGNMENT, "summary-*")["success"]
+    lines = summary_lines()
+    assert any(line.startswith("  summary-missing\t") and "was not submitted" in line for line in lines), lines
+    assert not any(line.startswith("  summary-good\t") for line in lines)
