@@ -182,3 +182,11 @@ def test_a_fifo_in_a_submission_is_left_out_of_the_kernels_copy(tmp_path):
     copy.start()
     copy.join(10)
     assert not copy.is_alive() and sorted(p.name for p in (tmp_path / "copy").iterdir()) == ["answers.json"]
+
+
+def test_a_value_that_reads_undefined_is_still_a_value(tmp_path):
+    from course.trainer.execute import KernelBridge
+
+    entry = handover.write_value("undefined", tmp_path / "v")
+    bridge = KernelBridge(type("Executor", (), {"max_value_bytes": 1 << 20})(), tmp_path, 0)
+    assert bridge._value("answer", entry, tmp_path) == "undefined"

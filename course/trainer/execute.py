@@ -35,6 +35,11 @@ from .verdicts import SETUP_SUFFIX, Unavailable, Verdicts, error_output
 ANSWERS = "answers.json"
 
 
+# The kernel has no such name. A sentinel of its own: a trainee's value may well be the string
+# "undefined", which must still reach the check as that value.
+_MISSING = object()
+
+
 class KernelGone(Exception):
     """The kernel died or stopped answering; the rest of the notebook cannot run."""
 
@@ -83,12 +88,12 @@ class KernelBridge:
                   "handing over " + ", ".join(names))
         entries = handover.read_manifest(folder).get("entries", {})
         return {name: value for name in names
-                if (value := self._value(name, entries.get(name), folder)) is not handover.UNDEFINED}
+                if (value := self._value(name, entries.get(name), folder)) is not _MISSING}
 
     def _value(self, name: str, entry, folder: Path):
         kind = entry.get("kind") if isinstance(entry, dict) else handover.UNDEFINED
         if kind == handover.UNDEFINED:
-            return handover.UNDEFINED
+            return _MISSING
         if kind == handover.CALLABLE:
             return KernelFunction(name, self)
         if kind == handover.MODULE:
@@ -126,7 +131,7 @@ class KernelBridge:
         value = self._value(name, outcome.get("result"), folder)
         if isinstance(value, Unavailable):
             raise AssertionError(f"what your {name} returned cannot be checked: {value.why}")
-        if value is handover.UNDEFINED or isinstance(value, KernelFunction):
+        if value is _MISSING or isinstance(value, KernelFunction):
             raise AssertionError(f"your {name} did not return data that can be checked")
         return value
 
