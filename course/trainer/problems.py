@@ -81,20 +81,28 @@ def _unreadable(path: Path) -> str:
     return "see the log above"
 
 
-def summary_lines() -> list[str]:
-    graded = len(set(_graded))
-    lines = [f"autograde summary: {graded} notebook(s) graded this run, "
+def _ungraded_rows() -> list[tuple[str, str, str, str, str]]:
+    """(gradebook URL, assignment, student, notebook, reason) for every notebook not graded."""
+    return [(db_url, assignment, student, notebook, why)
+            for (autograded, assignment), db_url in sorted(_courses.items())
+            for student, notebook, why in ungraded(autograded, assignment)]
+
+
+def summary_lines(rows: list | None = None) -> list[str]:
+    rows = _ungraded_rows() if rows is None else rows
+    lines = [f"autograde summary: {len(set(_graded))} notebook(s) graded this run, "
              f"{len(_problems)} with problems"]
     lines += [f"  {s}\t{a}/{n}\tgraded with problems: {p}" for s, a, n, p in _problems]
-    for (autograded, assignment), db_url in sorted(_courses.items()):
-        for student, notebook, why in ungraded(autograded, assignment):
-            lines.append(f"  {student}\t{assignment}/{notebook}\tNOT GRADED: {why}")
-            flag(db_url, assignment, student, notebook, f"NOT GRADED: {why}")
+    lines += [f"  {s}\t{a}/{n}\tNOT GRADED: {why}" for _, a, s, n, why in rows]
     return lines
 
 
 def _print_summary() -> None:
-    print("\n".join(summary_lines()), file=sys.stderr)
+    """At the end of the run: flag what was not graded, and tell the trainer everything."""
+    rows = _ungraded_rows()
+    for db_url, assignment, student, notebook, why in rows:
+        flag(db_url, assignment, student, notebook, f"NOT GRADED: {why}")
+    print("\n".join(summary_lines(rows)), file=sys.stderr)
 
 
 _registered = False
