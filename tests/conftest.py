@@ -9,6 +9,10 @@ sys.path.insert(0, str(Path(__file__).parent))  # the harness module beside the 
 
 from harness import build_course  # noqa: E402
 
+# A data call without an explicit variant sees the canonical world here (the trainee id of the
+# machine running the tests would otherwise pick one); variant tests name their variants.
+os.environ.setdefault("ETP_VARIANTS", "off")
+
 
 @pytest.fixture(scope="session", autouse=True)
 def data_cache(tmp_path_factory):

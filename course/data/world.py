@@ -117,3 +117,140 @@ ON_CALL_INCIDENTS = {
 }
 # Container starts of that day (the start command's first line): the first failed its migrations.
 ON_CALL_STARTS = ("2026-10-27 13:21:14.310", "2026-10-27 13:21:15.805", "2026-10-27 19:03:41.910")
+
+
+# -- variants: every trainee gets their own placement of the planted incidents ----------------
+# A variant moves each planted story by its own offset, inside bounds that keep the story on its
+# day, in the same order and at the same kind of hour, so every exercise stays as hard as the
+# canonical one and keeps one right answer. Everything inside a story (its length, its milestones,
+# how its errors unfold) moves with it; the noise around it (requests, users, ids) is redrawn.
+CANONICAL_SEED = 0                          # the narrated world: variants off, or a trainer's read
+COURSE_ID = "etp-ops-academy"               # nbgrader's CourseDirectory.course_id
+SEED_ENV = "ETP_WORLD_SEED"                 # set for a graded kernel: the submission's world
+VARIANTS_ENV = "ETP_VARIANTS"               # "off": one world for every trainee
+COURSE_ENV = "ETP_COURSE_ID"
+TRAINEE_ENV = "JUPYTERHUB_USER"             # on a hub, the user the server runs for
+
+# story: (earliest, latest) shift in minutes. The on-call day's three stay apart and in order.
+STORY_SHIFT_MINUTES = {
+    "db_failover": (-150, 45),              # 10:32 to 13:47 UTC: the working morning, BRT
+    "openai_breaker": (-60, 50),            # 15:40 to 17:30 UTC
+    "jwt_rotation": (-55, 60),              # 18:08 to 20:03 UTC
+    "pool_exhaustion": (-90, 90),
+    "redis_outage": (-90, 90),
+    "slow_llm": (-120, 30),
+    "crash_loop": (-120, 60),
+    "pdf_export_broken": (-120, 60),
+}
+# The month's bad LLM afternoon falls on one of these working days with no other incident.
+SLOW_LLM_DAYS = ("2026-10-06", "2026-10-08", "2026-10-13", "2026-10-16", "2026-10-20",
+                 "2026-10-22", "2026-10-28")
+CANONICAL_SLOW_LLM_DAY = "2026-10-20"
+
+
+def seed_for(trainee_id: str, course_id: str = COURSE_ID) -> int:
+    """The world seed of one trainee of one course: stable, and never the canonical seed."""
+    import hashlib
+
+    digest = hashlib.sha256(f"{course_id}\0{trainee_id}".encode("utf-8")).digest()
+    return int.from_bytes(digest[:6], "big") or 1
+
+
+@dataclass(frozen=True)
+class Variant:
+    """One trainee's world: where each planted story sits, and the seed of the noise around it."""
+
+    seed: int = CANONICAL_SEED
+
+    @property
+    def canonical(self) -> bool:
+        return self.seed == CANONICAL_SEED
+
+    def rng(self, *stream: int):
+        """A random stream of this variant; ``stream`` keeps the draws of each use apart."""
+        import numpy as np
+
+        return np.random.default_rng([self.seed, *stream])
+
+    def shift(self, story: str):
+        """How far ``story`` moves from its canonical time (a Timedelta, zero when canonical)."""
+        import pandas as pd
+
+        if self.canonical:
+            return pd.Timedelta(0)
+        low, high = STORY_SHIFT_MINUTES[story]
+        index = sorted(STORY_SHIFT_MINUTES).index(story)
+        minutes = int(self.rng(31, index).integers(low, high + 1))  # whole minutes: chat lines
+        days = self._slow_llm_days() if story == "slow_llm" else 0  # are stamped to the minute
+        return pd.Timedelta(days=days, minutes=minutes)
+
+    def _slow_llm_days(self) -> int:
+        import pandas as pd
+
+        day = SLOW_LLM_DAYS[int(self.rng(32).integers(len(SLOW_LLM_DAYS)))]
+        return (pd.Timestamp(day) - pd.Timestamp(CANONICAL_SLOW_LLM_DAY)).days
+
+    def at(self, story: str, when: str) -> str:
+        """Canonical time ``when`` of ``story`` moved to this variant, in the same text format."""
+        import pandas as pd
+
+        if self.canonical:
+            return when
+        moved = pd.Timestamp(when.rstrip("Z")) + self.shift(story)
+        text = moved.isoformat(sep="T" if "T" in when else " ", timespec="milliseconds")
+        if "." not in when:
+            text = text[: len(when.rstrip("Z"))]
+        return text + ("Z" if when.endswith("Z") else "")
+
+    def on_call_incidents(self) -> dict[str, tuple[str, str]]:
+        """``ON_CALL_INCIDENTS`` of this variant."""
+        return {name: (self.at(name, start), self.at(name, end))
+                for name, (start, end) in ON_CALL_INCIDENTS.items()}
+
+    def on_call_starts(self) -> tuple[str, ...]:
+        """``ON_CALL_STARTS`` of this variant (the first two restart after the failover)."""
+        stories = ("db_failover", "db_failover", "jwt_rotation")
+        return tuple(self.at(story, when) for story, when in zip(stories, ON_CALL_STARTS))
+
+
+def trainee_id() -> str:
+    """Who this kernel works for: the hub user, else the login name ``nbgrader submit`` files
+    work under (``nbgrader.utils.get_username``, that is ``getpass.getuser()``)."""
+    import getpass
+    import os
+
+    return os.environ.get(TRAINEE_ENV) or getpass.getuser()
+
+
+_override: list[int] = []
+
+
+def current() -> Variant:
+    """The world this process should see.
+
+    In order: a seed set with ``using`` (the trainer's verdicts), ``$ETP_WORLD_SEED`` (a graded
+    kernel), the canonical world when ``$ETP_VARIANTS`` is ``off``, else the trainee's own seed.
+    """
+    import os
+
+    if _override:
+        return Variant(_override[-1])
+    if os.environ.get(SEED_ENV, "").strip():
+        return Variant(int(os.environ[SEED_ENV]))
+    if os.environ.get(VARIANTS_ENV, "").strip().lower() in ("off", "0", "false", "no"):
+        return Variant(CANONICAL_SEED)
+    return Variant(seed_for(trainee_id(), os.environ.get(COURSE_ENV) or COURSE_ID))
+
+
+class using:
+    """``with world.using(seed):`` makes ``current()`` that seed's world (nestable)."""
+
+    def __init__(self, seed: int):
+        self.seed = int(seed)
+
+    def __enter__(self) -> Variant:
+        _override.append(self.seed)
+        return Variant(self.seed)
+
+    def __exit__(self, *exc) -> None:
+        _override.pop()
