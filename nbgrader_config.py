@@ -45,6 +45,10 @@ c.GenerateFeedback.preprocessors = feedback_preprocessors()
 # Feedback is the graded notebook's HTML page only, never files a trainee's code left beside it.
 c.GenerateFeedback.post_convert_hook = functools.partial(keep_feedback_pages, HERE)
 
+# Each trainee works on their own world: the planted incidents move, the noise is redrawn.
+# The seed derives from the course id and the student id; False gives everyone one world.
+c.WorldVariants.enabled = True
+
 # The sandbox of every graded kernel (see course/trainer/sandbox.py for each setting).
 c.Sandbox.memory_mb = 4096        # address space of one kernel
 c.Sandbox.max_processes = 256     # processes and threads of the sandbox user

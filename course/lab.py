@@ -97,10 +97,13 @@ def match_kernel_metadata(notebook: Path) -> None:
 
 # -- the trainee runtime: kernel, course copy, Lab settings ---------------------------------------
 
-def prepare_trainee_runtime(runtime: Path) -> None:
-    """Everything the trainee's Lab runs on, rebuilt at every start from this checkout."""
+def prepare_trainee_runtime(runtime: Path, world_env: dict[str, str] | None = None) -> None:
+    """Everything the trainee's Lab runs on, rebuilt at every start from this checkout.
+
+    ``world_env`` tells the trainee's kernel which world to generate (course id, variants on
+    or off; see ``course.data.world.current``)."""
     copy_trainee_course(runtime / "lib")
-    write_kernelspec(runtime)
+    write_kernelspec(runtime, world_env or {})
     write_lab_settings(runtime / "lab" / "settings")
 
 
@@ -126,7 +129,7 @@ def kernel_pythonpath(runtime: Path) -> str:
     return os.pathsep.join([str(runtime / "lib"), *site_dirs])
 
 
-def write_kernelspec(runtime: Path) -> Path:
+def write_kernelspec(runtime: Path, world_env: dict[str, str] | None = None) -> Path:
     spec_dir = runtime / "jupyter" / "kernels" / KERNEL_NAME
     spec_dir.mkdir(parents=True, exist_ok=True)
     spec = {
@@ -134,7 +137,7 @@ def write_kernelspec(runtime: Path) -> Path:
         # sethelper() brings back help(), the one site feature a trainee uses.
         "argv": [sys.executable, "-S", "-m", "ipykernel_launcher", "-f", "{connection_file}",
                  "--IPKernelApp.exec_lines=import site; site.sethelper(); del site"],
-        "env": {"PYTHONPATH": kernel_pythonpath(runtime)},
+        "env": {"PYTHONPATH": kernel_pythonpath(runtime), **(world_env or {})},
         "display_name": KERNEL_DISPLAY_NAME,
         "language": "python",
         "metadata": {"debugger": True},

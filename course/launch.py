@@ -49,11 +49,21 @@ def prepare_trainee_folder(api, names: list[str]) -> str | None:
     """The trainee folder with every module fetched; returns the first notebook's path in it."""
     lab.write_student_config(TRAINEE_FOLDER, api.coursedir.course_id,
                              Path(api.config.Exchange.root), RUNTIME / "nbgrader_cache")
-    lab.prepare_trainee_runtime(RUNTIME)
+    lab.prepare_trainee_runtime(RUNTIME, world_env(api.config, api.coursedir.course_id))
     for name in names:
         fetch(name)
     notebooks = sorted((TRAINEE_FOLDER / names[0]).glob("*.ipynb")) if names else []
     return notebooks[0].relative_to(TRAINEE_FOLDER).as_posix() if notebooks else None
+
+
+def world_env(config, course_id: str) -> dict[str, str]:
+    """What the trainee's kernel needs to pick its own world, from the course's configuration."""
+    from .data import world
+    from .trainer.variants import WorldVariants
+
+    variants = WorldVariants(config=config)
+    return {world.COURSE_ENV: variants.course_id or course_id or world.COURSE_ID,
+            world.VARIANTS_ENV: "on" if variants.enabled else "off"}
 
 
 def fetch(name: str) -> None:

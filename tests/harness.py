@@ -1,6 +1,7 @@
 """Test harness: a throw-away copy of the course, and simulated trainees who submit to it."""
 from __future__ import annotations
 
+import dataclasses
 import re
 import shutil
 from dataclasses import dataclass
@@ -9,12 +10,15 @@ from pathlib import Path
 import nbformat
 from nbgrader.api import Gradebook
 
+from course.data import world
 from course.quiz.store import AnswerStore
+from course.reference import quiz_keys
 from course.trainer.api import assignment_names, open_course
 from course.trainer.sealing import questions_in
 
 REPO = Path(__file__).resolve().parents[1]
 ASSIGNMENTS = assignment_names(REPO)
+COURSE_ID = world.COURSE_ID  # what nbgrader_config.py sets as CourseDirectory.course_id
 SOLUTION_MARKER = re.compile(r"^\s*### (BEGIN|END) SOLUTION\s*$\n?", re.M)
 
 
@@ -88,8 +92,18 @@ def commit_answers(store: AnswerStore, source_nb, wrong_qids=frozenset()) -> Non
     """Commit a first answer to every quiz of ``source_nb``: right, or wrong for ``wrong_qids``."""
     for questions in quiz_questions(source_nb).values():
         for q in questions:
+            q = keyed_in_current_world(q)
             response = wrong_response(q) if q.qid in wrong_qids else q.accepted_responses()[0]
-            store.record(q.qid, response, q.canonical(response), q.is_correct(response))
+            # what the trainee's widget stores: it cannot judge a key from their own data
+            correct = False if q.answer_from else q.is_correct(response)
+            store.record(q.qid, response, q.canonical(response), correct)
+
+
+def keyed_in_current_world(question):
+    """``question`` with its plain answer; a data-dependent key computed in the current world."""
+    if question.answer is None and question.answer_from:
+        question = dataclasses.replace(question, answer=quiz_keys.answer(question.answer_from))
+    return question
 
 
 @dataclass
@@ -102,7 +116,17 @@ class Trainee:
     wrong_quizzes: frozenset = frozenset()  # qids answered wrongly on the first try
     code_overrides: dict | None = None  # {solution cell id: code} instead of the solution
 
-    def submit(self, course_root: Path, assignment: str) -> Path:
+    @property
+    def seed(self) -> int:
+        """The world this trainee works in, as autograde derives it (variants on)."""
+        return world.seed_for(self.name, COURSE_ID)
+
+    def submit(self, course_root: Path, assignment: str, seed: int | None = None) -> Path:
+        """The trainee's submission; their answers committed in world ``seed`` (default: theirs)."""
+        with world.using(self.seed if seed is None else seed):
+            return self._submit(course_root, assignment)
+
+    def _submit(self, course_root: Path, assignment: str) -> Path:
         folder = course_root / "submitted" / self.name / assignment
         shutil.copytree(course_root / "release" / assignment, folder)
         store = AnswerStore(folder / "answers.json")

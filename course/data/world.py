@@ -214,12 +214,12 @@ class Variant:
 
 
 def trainee_id() -> str:
-    """Who this kernel works for: the hub user, else the login name ``nbgrader submit`` files
-    work under (``nbgrader.utils.get_username``, that is ``getpass.getuser()``)."""
-    import getpass
+    """Who this kernel works for: the hub user, else the id ``nbgrader submit`` files the work
+    under (``nbgrader.utils.get_username``: the login name of the process's user)."""
     import os
+    import pwd
 
-    return os.environ.get(TRAINEE_ENV) or getpass.getuser()
+    return os.environ.get(TRAINEE_ENV) or pwd.getpwuid(os.getuid()).pw_name
 
 
 _override: list[int] = []

@@ -6,6 +6,7 @@ registers the question so that the hidden test in the same cell can grade it by 
 from __future__ import annotations
 
 import os
+from typing import Any, Mapping
 
 from IPython.display import display
 
@@ -16,17 +17,27 @@ from .store import AnswerStore
 class Quiz:
     """The quizzes of one assignment, saved to its answer file (``answers.json`` in the cwd)."""
 
-    def __init__(self, answer_file: str | os.PathLike | None = None):
+    def __init__(self, answer_file: str | os.PathLike | None = None,
+                 facts: Mapping[str, Any] | None = None):
         self.store = AnswerStore(answer_file)
         self.questions: dict[str, Question] = {}
+        # Facts of the trainee's own world (a time, a request id) that a prompt or an
+        # explanation names as ``{name}``. Options and answers never do: they are sealed.
+        self.facts = dict(facts or {})
+
+    def build(self, kind: str, qid: str, prompt: str, **fields) -> Question:
+        question = QUESTION_TYPES[kind](qid=qid, prompt=prompt, **fields)
+        if self.facts:
+            question.prompt = question.prompt.format_map(self.facts)
+            question.explanation = question.explanation.format_map(self.facts)
+        self.questions[qid] = question
+        return question
 
     def ask(self, kind: str, qid: str, prompt: str, **fields) -> None:
         """Build the question of type ``kind``, show its widget and remember it by ``qid``."""
         from .widgets import view_for  # widget libraries only when a quiz is shown
 
-        question = QUESTION_TYPES[kind](qid=qid, prompt=prompt, **fields)
-        self.questions[qid] = question
-        display(view_for(question, self.store).box)
+        display(view_for(self.build(kind, qid, prompt, **fields), self.store).box)
 
     def single_choice(self, qid: str, prompt: str, **fields) -> None:
         self.ask("single_choice", qid, prompt, **fields)

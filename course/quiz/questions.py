@@ -23,10 +23,13 @@ class Question:
     answer: Any = None
     key: Sequence[str] | None = None
     explanation: str = ""
+    # The name of a trainer-side key function (``course.reference.quiz_keys``) for a question
+    # whose answer depends on the trainee's own world: a count, a time, a day.
+    answer_from: str | None = None
     kind: ClassVar[str] = "question"
 
     def __post_init__(self):
-        if self.answer is None and not self.key:
+        if self.answer is None and not self.key and not self.answer_from:
             raise QuizDefinitionError(f"quiz {self.qid!r} has neither an answer nor a key")
         self.explanation = keys.unseal_text(self.explanation or "")
         self.validate_answer()
@@ -52,6 +55,11 @@ class Question:
     def has_plain_answer(self) -> bool:
         return self.answer is not None
 
+    @property
+    def pending(self) -> bool:
+        """True where only the grader can say: the key comes from the trainee's own data."""
+        return self.answer is None and not self.key
+
     def sealed_key(self) -> list[str]:
         """The salted hashes a released notebook carries instead of the plain answer."""
         if not self.has_plain_answer:
@@ -60,7 +68,7 @@ class Question:
 
     def is_correct(self, response: Any) -> bool:
         canonical = self.canonical(response)
-        if canonical is None:
+        if canonical is None or self.pending:
             return False
         if self.has_plain_answer:
             return canonical in {self.canonical(a) for a in self.accepted_responses()}
@@ -120,7 +128,7 @@ class Numeric(Question):
         return str(round(float(response) / keys.numeric_step(self.tolerance)))
 
     def is_correct(self, response):
-        if response is None:
+        if response is None or self.pending:
             return False
         value = float(response)
         if self.has_plain_answer:

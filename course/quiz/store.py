@@ -58,6 +58,12 @@ def chain_seal(previous: str, qid: str, canonical: str, correct: bool, time: str
     return hashlib.sha256(payload.encode("utf-8")).hexdigest()
 
 
+def _world_seed() -> int:
+    from ..data import world
+
+    return world.current().seed
+
+
 def _now() -> str:
     return datetime.now(timezone.utc).isoformat(timespec="milliseconds")
 
@@ -197,14 +203,25 @@ class AnswerStore:
     def record(self, qid: str, answer: Any, canonical: str, correct: bool) -> Attempt:
         """Append one committed attempt and write the file atomically; return the attempt."""
         questions = self.load()  # raises on a damaged file, so it is never overwritten
+        worlds = self.worlds()
         tries = questions.setdefault(qid, [])
         previous = tries[-1]["seal"] if tries else ""
         time = _now()
         attempt = Attempt(answer, canonical, bool(correct), time,
                           chain_seal(previous, qid, canonical, correct, time))
         tries.append(attempt.as_json())
-        self._write({"format": FORMAT, "questions": questions})
+        seed = _world_seed()
+        self._write({"format": FORMAT, "worlds": sorted({*worlds, seed}), "questions": questions})
         return attempt
+
+    def worlds(self) -> list[int]:
+        """The seeds of the worlds the answers were committed in (one, for an honest file)."""
+        self.load()  # every check of a readable answer file first
+        raw = self._read()
+        seeds = json.loads(raw.decode("utf-8")).get("worlds", []) if raw else []
+        if not (isinstance(seeds, list) and all(type(s) is int for s in seeds)):
+            raise AnswerFileError(f"{self.path.name} has a damaged 'worlds' section")
+        return seeds
 
     def _write(self, data: dict) -> None:
         self.path.parent.mkdir(parents=True, exist_ok=True)

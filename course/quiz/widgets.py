@@ -122,6 +122,9 @@ class QuestionView:
     def show(self, attempts: list[Attempt]) -> None:
         """The last committed answer in the input, marked, and feedback on the graded first one."""
         first, last = attempts[0], attempts[-1]
+        if self.question.pending:
+            self._show_recorded(first, last)
+            return
         verdict = "Correct." if first.correct else "Not correct."
         parts = [f"<b>{'✔' if first.correct else '✘'} {verdict}</b> Your first answer "
                  f"({html.escape(self.question.describe(first.answer))}) is the graded one."]
@@ -134,6 +137,13 @@ class QuestionView:
         self.box.response = last.answer
         self.box.verdict = "right" if last.correct else "wrong"
         self._say("etp-right" if first.correct else "etp-wrong", "<br>".join(parts), escape=False)
+
+    def _show_recorded(self, first: Attempt, last: Attempt) -> None:
+        """A key from the trainee's own data is not in their notebook: the grader checks it."""
+        self.box.response, self.box.verdict = last.answer, ""
+        self._say("etp-note", f"Recorded. Your first answer ({self.question.describe(first.answer)}) "
+                  "is the graded one. Its key comes from your own data, so it is checked when "
+                  "your work is graded.")
 
     def _say(self, css_class: str, text: str, escape: bool = True) -> None:
         body = html.escape(text) if escape else text
@@ -153,7 +163,8 @@ class QuestionView:
             return f"[quiz {qid}] answer file problem: {err}"
         if first is None:
             return f"[quiz {qid}] {self.question.prompt} (no answer committed yet)"
-        verdict = "correct" if first.correct else "not correct"
+        verdict = ("checked when graded" if self.question.pending
+                   else "correct" if first.correct else "not correct")
         return f"[quiz {qid}] first answer: {self.question.describe(first.answer)} ({verdict})"
 
 

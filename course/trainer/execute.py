@@ -24,12 +24,15 @@ from nbformat.v4 import new_code_cell, new_output
 from nbgrader import utils
 from nbgrader.api import Gradebook
 from nbgrader.preprocessors import Execute
-from traitlets import Float, Integer
+from traitlets import Float, Integer, Unicode
 
 from .. import handover
+from ..data import world
+from ..quiz.store import AnswerFileError, AnswerStore
 from .problems import note_problem
 from .sanitize import PROBLEMS_KEY, clean_text
 from .sandbox import Sandbox, SandboxedKernelManager
+from .variants import COPIED, LEDGER_FOLDER, Ledger, WorldVariants, remember_failures
 from .verdicts import SETUP_SUFFIX, Unavailable, Verdicts, error_output
 
 ANSWERS = "answers.json"
@@ -143,11 +146,16 @@ class SandboxedExecute(Execute):
     max_notebook_output_bytes = Integer(2_000_000, help="Output kept per notebook").tag(config=True)
     max_value_bytes = Integer(256 << 20, help="Largest value a kernel may hand over").tag(config=True)
     responsive_timeout = Float(10.0, help="Seconds an interrupted kernel has to answer again").tag(config=True)
+    ledger_folder = Unicode("", help="Where each world's reference values are kept (default: "
+                            f"{LEDGER_FOLDER} in the course folder)").tag(config=True)
 
     def preprocess(self, nb, resources=None, km=None):
         self.sandbox = Sandbox(parent=self)
         sandboxed = self.sandbox.ensure()
         info = resources["nbgrader"]
+        # The submission's own world: its kernel generates it, its verdicts are computed in it.
+        self.seed = WorldVariants(parent=self).seed_of(info["student"])
+        self.sandbox.kernel_env = {world.SEED_ENV: str(self.seed)}
         submission = Path(resources["metadata"]["path"])
         self.gone, self.requests, self.kept, self.written = None, 0, 0, {}
         for problem in nb.metadata.pop(PROBLEMS_KEY, []):
@@ -160,7 +168,8 @@ class SandboxedExecute(Execute):
             self.rundir.mkdir()
             self.verdicts = self._verdicts(info, submission / ANSWERS)
             self._kernel_setup = dict(sandbox=self.sandbox if sandboxed else None,
-                                      workdir=workdir, rundir=self.rundir)
+                                      workdir=workdir, rundir=self.rundir,
+                                      kernel_env=self.sandbox.kernel_env)
             resources["metadata"]["path"] = str(workdir)
             try:
                 nb, resources = self._run_all(nb, resources, km)
@@ -168,6 +177,7 @@ class SandboxedExecute(Execute):
                 resources["metadata"]["path"] = str(submission)
         if self.gone:
             note_problem(resources, self.gone)
+        self._check_world(resources, submission)
         nb, _ = clean_text(nb)  # a kernel may print lone surrogates too
         return nb, resources
 
@@ -181,7 +191,26 @@ class SandboxedExecute(Execute):
                            if c.cell_type == "code" and c.name not in solutions and c.name in sources}
             setup = sorted((c.name, c.source) for c in sources.values()
                            if c.cell_type == "code" and c.locked and c.name.endswith(SETUP_SUFFIX))
-        return Verdicts([source for _, source in setup], answer_file)
+        return Verdicts([source for _, source in setup], answer_file, self.seed)
+
+    def _check_world(self, resources, submission: Path) -> None:
+        """Keep this world's references; flag values and answers that belong to another world."""
+        info, answer_file = resources["nbgrader"], submission / ANSWERS
+        # <course>/<autograded>/<student>/<assignment>: the ledger sits in the course folder
+        ledger = Ledger(Path(self.ledger_folder or submission.parents[2] / LEDGER_FOLDER))
+        evidence = self.verdicts.evidence
+        ledger.record(info["assignment"], self.seed, info["student"], evidence.references)
+        copied = ledger.copied_values(info["assignment"], self.seed, evidence.failed)
+        for line in copied:
+            note_problem(resources, f"{COPIED} {line}")
+        remember_failures(resources, ledger, self.seed, evidence.failed, copied)
+        try:
+            foreign = [s for s in AnswerStore(answer_file).worlds() if s != self.seed]
+        except AnswerFileError:
+            foreign = []  # the quiz checks report a damaged file
+        if foreign:
+            note_problem(resources, "the quiz answers were committed in another world than this "
+                         "trainee's (a copied answers.json?)")
 
     def _run_all(self, nb, resources, km):
         NotebookClient.__init__(self, nb, km)

@@ -26,7 +26,7 @@ OPT_OUT_VAR = "ETP_GRADE_WITHOUT_SANDBOX"
 SYSTEM_PATHS = ("/usr", "/bin", "/sbin", "/lib", "/lib64", "/lib32", "/libx32")
 ETC_FILES = ("/etc/alternatives", "/etc/localtime", "/etc/ld.so.cache", "/etc/fonts")
 PASSED_VARS = ("NBGRADER_EXECUTION", "OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE", "OMP_NUM_THREADS",
-               "TZ", "ETP_WORLD_SEED", "ETP_VARIANTS")
+               "TZ")
 TRAINEE_HOME = "/home/trainee"
 
 
@@ -47,6 +47,7 @@ class Sandbox(LoggingConfigurable):
     max_file_mb = Integer(512, help="Largest file a graded kernel may write, in MiB").tag(config=True)
     tmp_mb = Integer(1024, help="Size of the sandbox's /tmp, in MiB").tag(config=True)
     uid = Integer(65534, help="User a graded kernel runs as, when grading runs as root").tag(config=True)
+    kernel_env: dict[str, str] = {}
     extra_read_only = List(Unicode(), help="More host paths a graded kernel may read").tag(config=True)
 
     @property
@@ -102,6 +103,7 @@ class Sandbox(LoggingConfigurable):
 
     def _environment(self, home: str) -> dict[str, str]:
         env = {k: os.environ[k] for k in PASSED_VARS if k in os.environ}
+        env.update(self.kernel_env)  # set per submission: its world seed
         env.update(HOME=home, USER="trainee", LOGNAME="trainee", LANG="C.UTF-8",
                    PATH=f"{Path(sys.executable).parent}:/usr/local/bin:/usr/bin:/bin",
                    IPYTHONDIR="/tmp/.ipython", MPLCONFIGDIR="/tmp/.matplotlib",
@@ -189,9 +191,11 @@ class SandboxedKernelManager(AsyncKernelManager):
     sandbox: Sandbox | None = None
     workdir: Path | None = None
     rundir: Path | None = None
+    kernel_env: dict[str, str] = {}  # e.g. the submission's world seed
     LOG_NAME = "kernel.log"
 
     async def _async_launch_kernel(self, kernel_cmd, **kw):
+        kw["env"] = {**kw.get("env", os.environ), **self.kernel_env}
         # What the kernel writes to its own stdout and stderr goes to a file, not the trainer's
         # terminal: trainee code can write there directly, past every output cap.
         if self.rundir is not None:

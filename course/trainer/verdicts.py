@@ -20,8 +20,11 @@ from typing import Any, Protocol
 from nbformat.v4 import new_output
 
 from .. import checks
+from ..data import world
+from ..grading import comparisons
 from ..quiz import Quiz
-from ..quiz.questions import QUESTION_TYPES
+from ..reference import quiz_keys
+from .variants import matches
 
 SETUP_SUFFIX = "-setup"  # grade_id of a locked cell whose code builds the module's givens
 MAX_MESSAGE = 300
@@ -46,11 +49,27 @@ class Bridge(Protocol):
 
 
 class GradingQuiz(Quiz):
-    """The trainer's ``quiz``: builds each question from the source's plain key and grades the
+    """The trainer's ``quiz``: builds each question from the source's plain key (or, for a key
+    that depends on the trainee's data, from the reference run on their world) and grades the
     trainee's answer file; it shows no widget."""
 
     def ask(self, kind: str, qid: str, prompt: str, **fields) -> None:
-        self.questions[qid] = QUESTION_TYPES[kind](qid=qid, prompt=prompt, **fields)
+        if fields.get("answer_from") and fields.get("answer") is None:
+            fields["answer"] = quiz_keys.answer(fields["answer_from"])
+        self.build(kind, qid, prompt, **fields)
+
+
+class Evidence:
+    """What this notebook's checks compared: each reference value, and the values that failed."""
+
+    def __init__(self):
+        self.references: dict[str, Any] = {}
+        self.failed: dict[str, tuple[Any, float]] = {}
+
+    def __call__(self, name: str, value: Any, expected: Any, tolerance: float) -> None:
+        self.references[name] = expected
+        if not matches(value, expected, tolerance):
+            self.failed[name] = (value, tolerance)
 
 
 def free_names(source: str) -> set[str]:
@@ -84,15 +103,16 @@ def error_output(ename: str, evalue: str):
 class Verdicts:
     """Judges the test cells of one submitted notebook, in notebook order."""
 
-    def __init__(self, setup_sources: list[str], answer_file: Path):
+    def __init__(self, setup_sources: list[str], answer_file: Path, seed: int = world.CANONICAL_SEED):
         # `display` shows things to the trainee; a verdict has nobody to show them to.
         self.namespace: dict[str, Any] = {"__name__": "__verdicts__", "display": lambda *a, **k: None}
+        self.seed, self.evidence = seed, Evidence()
         for source in setup_sources:
-            with _quiet(), contextlib.redirect_stdout(io.StringIO()):
+            with self._in_world(), contextlib.redirect_stdout(io.StringIO()):
                 exec(compile(source, "<setup>", "exec"), self.namespace)  # noqa: S102 - trusted source
         for name, value in list(self.namespace.items()):
             if isinstance(value, Quiz):
-                self.namespace[name] = GradingQuiz(answer_file)
+                self.namespace[name] = GradingQuiz(answer_file, facts=value.facts)
             elif value is checks.check:
                 self.namespace[name] = checks.strict_check  # here a failed check is a failure
         self.givens = frozenset(self.namespace)
@@ -110,7 +130,7 @@ class Verdicts:
             for name in wanted:
                 self.namespace.pop(name, None)
             self.namespace.update(fetched)
-            with _quiet(), contextlib.redirect_stdout(stdout):
+            with self._in_world(), contextlib.redirect_stdout(stdout):
                 exec(compile(source, f"<check {grade_id}>", "exec"), self.namespace)  # noqa: S102
             failure = None
         except NameError as err:
@@ -120,6 +140,12 @@ class Verdicts:
             failure = error_output(type(err).__name__, _message(err))
         outputs = [new_output("stream", name="stdout", text=stdout.getvalue())] if stdout.getvalue() else []
         return outputs + ([failure] if failure else [])
+
+    @contextlib.contextmanager
+    def _in_world(self):
+        """The trainee's own world, the evidence listener, and no warnings."""
+        with world.using(self.seed), comparisons(self.evidence), _quiet():
+            yield
 
 
 @contextlib.contextmanager

@@ -1,0 +1,151 @@
+"""Per-trainee worlds in grading: whose seed, where it is recorded, keys from the trainee's own
+data, and values that belong to another trainee's world."""
+from __future__ import annotations
+
+import json
+
+import pytest
+from traitlets.config import Config
+
+from course.data import world
+from course.grading import GradingError, expect_close, expect_equal
+from course.quiz import Quiz
+from course.quiz.store import AnswerFileError, AnswerStore
+from course.reference import quiz_keys
+from course.trainer.sealing import questions_in, seal_source
+from course.trainer.variants import Ledger, WorldVariants, matches
+from course.trainer.verdicts import Verdicts
+
+
+def test_seeds_are_stable_per_trainee_and_course_and_never_canonical():
+    alice, bob = world.seed_for("alice"), world.seed_for("bob")
+    assert alice == world.seed_for("alice") and alice != bob
+    assert world.seed_for("alice", "another-course") != alice
+    assert world.CANONICAL_SEED not in {alice, bob}
+
+
+def test_variants_move_each_story_inside_its_bounds_and_keep_the_canonical_world():
+    assert world.Variant().on_call_incidents() == world.ON_CALL_INCIDENTS
+    assert world.Variant().on_call_starts() == world.ON_CALL_STARTS
+    moved = set()
+    for trainee in [f"t{i}" for i in range(40)]:
+        variant = world.Variant(world.seed_for(trainee))
+        for story, (low, high) in world.STORY_SHIFT_MINUTES.items():
+            minutes = variant.shift(story) / world_minute() % 1440 if story == "slow_llm" else \
+                variant.shift(story) / world_minute()
+            if story != "slow_llm":
+                assert low <= minutes <= high, (trainee, story, minutes)
+        incidents = variant.on_call_incidents()
+        starts = [incidents[name][0] for name in ("db_failover", "openai_breaker", "jwt_rotation")]
+        assert starts == sorted(starts) and all(s.startswith(world.ON_CALL_DAY) for s in starts)
+        moved.add(incidents["db_failover"][0])
+    assert len(moved) > 20  # trainees get different times, not two or three
+
+
+def world_minute():
+    import pandas as pd
+    return pd.Timedelta(minutes=1)
+
+
+def test_current_world_order_of_precedence(monkeypatch):
+    monkeypatch.delenv(world.SEED_ENV, raising=False)
+    monkeypatch.setenv(world.VARIANTS_ENV, "on")
+    monkeypatch.setenv(world.TRAINEE_ENV, "alice")
+    assert world.current().seed == world.seed_for("alice")
+    monkeypatch.setenv(world.COURSE_ENV, "other")
+    assert world.current().seed == world.seed_for("alice", "other")
+    monkeypatch.setenv(world.VARIANTS_ENV, "off")
+    assert world.current().canonical
+    monkeypatch.setenv(world.SEED_ENV, "77")  # a graded kernel: the grader says which world
+    assert world.current().seed == 77
+    with world.using(5):
+        assert world.current().seed == 5
+        with world.using(6):
+            assert world.current().seed == 6
+        assert world.current().seed == 5
+    assert world.current().seed == 77
+
+
+def test_autograde_derives_the_seed_from_the_student_id_unless_variants_are_off():
+    config = Config()
+    config.CourseDirectory.course_id = "etp-ops-academy"
+    assert WorldVariants(config=config).seed_of("alice") == world.seed_for("alice", "etp-ops-academy")
+    config.WorldVariants.enabled = False
+    assert WorldVariants(config=config).seed_of("alice") == world.CANONICAL_SEED
+
+
+def test_the_answer_file_records_the_world_its_answers_were_committed_in(tmp_path):
+    store = AnswerStore(tmp_path / "answers.json")
+    with world.using(11):
+        store.record("q", "P0", "p0", True)
+    with world.using(12):
+        store.record("q", "P1", "p1", False)
+    assert store.worlds() == [11, 12]
+    data = json.loads(store.path.read_text())
+    data["worlds"] = ["11"]
+    store.path.write_text(json.dumps(data))
+    with pytest.raises(AnswerFileError, match="worlds"):
+        store.worlds()
+
+
+KEYED = ("quiz.numeric('q-users', 'How many users were logged out after the {deploy} deploy?', "
+         "answer_from='test-users', tolerance=0, unit='users')\nquiz.grade('q-users')")
+
+
+@quiz_keys.key("test-users")
+def _users_in_this_world():
+    return world.current().seed % 7 + 3  # a stand-in for a count found in the world's logs
+
+
+def test_a_key_from_the_trainees_data_stays_out_of_the_release_and_is_computed_when_graded(tmp_path):
+    assert seal_source(KEYED) == KEYED  # nothing to seal: the release names the key function only
+    [question] = questions_in(KEYED)
+    assert question.pending and not question.is_correct(3)
+    quiz = Quiz(tmp_path / "answers.json", facts={"deploy": "18:36"})
+    question = quiz.build("numeric", "q-users", "After the {deploy} deploy?", answer_from="test-users")
+    assert question.prompt == "After the 18:36 deploy?"
+
+    own, other = 40, 41
+    with world.using(own):
+        AnswerStore(tmp_path / "answers.json").record("q-users", own % 7 + 3, question.canonical(own % 7 + 3), False)
+    setup = "from course.quiz import Quiz\nquiz = Quiz(facts={'deploy': '18:36'})\n"
+    graded = Verdicts([setup], tmp_path / "answers.json", seed=own).judge("q-users", KEYED, None)
+    assert graded[-1].output_type == "stream" and "correct" in graded[-1].text
+    in_other_world = Verdicts([setup], tmp_path / "answers.json", seed=other).judge("q-users", KEYED, None)
+    assert in_other_world[-1].output_type == "error"
+
+
+def test_evidence_and_ledger_name_the_world_a_wrong_value_came_from(tmp_path):
+    ledger = Ledger(tmp_path)
+
+    def graded(seed, value):
+        verdicts = Verdicts([f"EXPECTED = {seed} * 1.5\n"], tmp_path / "a.json", seed=seed)
+        code = ("from course.grading import expect_close\n"
+                "expect_close('uptime_pct', uptime_pct, EXPECTED, 0.01)")
+
+        class Bridge:
+            def fetch(self, names):
+                return {"uptime_pct": value}
+
+        outputs = verdicts.judge("t", code, Bridge())
+        return outputs, verdicts.evidence
+
+    _, bob = graded(20, 30.0)                # bob's own, right value
+    ledger.record("m2", 20, "bob", bob.references)
+    outputs, alice = graded(10, 30.0)        # alice hands in bob's number
+    assert outputs[-1].output_type == "error"
+    assert alice.failed == {"uptime_pct": (30.0, 0.01)}
+    [line] = ledger.copied_values("m2", 10, alice.failed)
+    assert "bob" in line and "uptime_pct" in line
+    _, carol = graded(30, 1.0)               # simply wrong: no world has it
+    assert ledger.copied_values("m2", 30, carol.failed) == []
+
+
+def test_comparisons_match_the_way_the_checks_do():
+    assert matches(1.0, 1.004, 0.01) and not matches(1.0, 1.2, 0.01)
+    assert matches("p0", ["p0", "p1"], 0) and not matches("p2", ["p0", "p1"], 0)
+    assert matches("13:02:11", "13:02:11", 0) and not matches(float("nan"), 1.0, 1.0)
+    with pytest.raises(GradingError):
+        expect_equal("first_failure", "13:02:12", "13:02:11")
+    with pytest.raises(GradingError):
+        expect_close("x", "twelve", 12, 0)
