@@ -14,6 +14,8 @@ import os
 from pathlib import Path
 
 from course.trainer.api import assignment_names
+from course.trainer.export import GradeSheetExport
+from course.trainer.feedback import ReleaseFeedback
 from course.trainer.nbgrader_setup import (assignment_preprocessors, autograde_preprocessors,
                                            feedback_preprocessors, sanitize_preprocessors)
 from course.trainer.problems import keep_feedback_pages
@@ -44,6 +46,10 @@ c.Autograde.autograde_preprocessors = autograde_preprocessors()
 c.GenerateFeedback.preprocessors = feedback_preprocessors()
 # Feedback is the graded notebook's HTML page only, never files a trainee's code left beside it.
 c.GenerateFeedback.post_convert_hook = functools.partial(keep_feedback_pages, HERE)
+# A page whose submission lacks nbgrader's secret is reported and skipped; the others are released.
+c.ExchangeFactory.release_feedback = ReleaseFeedback
+# `nbgrader export`: per-question scores and totals per trainee, names from the roster.
+c.ExportApp.plugin_class = GradeSheetExport
 
 # Each trainee works on their own world: the planted incidents move, the noise is redrawn.
 # The seed derives from the course id and the student id; False gives everyone one world.

@@ -116,12 +116,13 @@ def main() -> None:
         worker(args.worker[0], Path(args.worker[1]))
         return
 
+    from course.data import world
     from course.data.backend_logs import write_production_lines
 
     with tempfile.TemporaryDirectory() as folder:
         path = Path(folder) / "production.log"
         start = time.perf_counter()
-        write_production_lines(path, args.lines)
+        write_production_lines(path, args.lines, world.Variant())  # the canonical day, on every machine
         print(f"wrote {args.lines:,} lines ({path.stat().st_size / 1e6:,.1f} MB) in "
               f"{time.perf_counter() - start:.1f} s; best of {args.repeat} runs each, every run in a fresh process")
         results = measure(path, args.repeat)

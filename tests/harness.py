@@ -3,12 +3,15 @@ from __future__ import annotations
 
 import dataclasses
 import re
+import secrets
 import shutil
 from dataclasses import dataclass
+from datetime import datetime, timezone
 from pathlib import Path
 
 import nbformat
 from nbgrader.api import Gradebook
+from nbgrader.exchange.abc import Exchange
 
 from course.data import world
 from course.quiz.store import AnswerStore
@@ -88,11 +91,13 @@ def wrong_response(question):
     raise ValueError(kind)
 
 
-def commit_answers(store: AnswerStore, source_nb, wrong_qids=frozenset()) -> None:
-    """Commit a first answer to every quiz of ``source_nb``: right, or wrong for ``wrong_qids``."""
+def commit_answers(store: AnswerStore, source_nb, wrong_qids=frozenset(), key_seed=None) -> None:
+    """Commit a first answer to every quiz of ``source_nb``: right, or wrong for ``wrong_qids``.
+    ``key_seed``: answer the data-dependent quizzes with the keys of that world instead."""
     for questions in quiz_questions(source_nb).values():
         for q in questions:
-            q = keyed_in_current_world(q)
+            with world.using(world.current().seed if key_seed is None else key_seed):
+                q = keyed_in_current_world(q)
             response = wrong_response(q) if q.qid in wrong_qids else q.accepted_responses()[0]
             # what the trainee's widget stores: it cannot judge a key from their own data
             correct = False if q.answer_from else q.is_correct(response)
@@ -115,6 +120,7 @@ class Trainee:
     answer_quizzes: bool = True
     wrong_quizzes: frozenset = frozenset()  # qids answered wrongly on the first try
     code_overrides: dict | None = None  # {solution cell id: code} instead of the solution
+    keys_from: str | None = None  # copies the data-dependent quiz answers of this trainee
 
     @property
     def seed(self) -> int:
@@ -136,6 +142,7 @@ class Trainee:
             nbformat.write(released, folder / name)
             if self.answer_quizzes:
                 self._answer(store, source)
+        write_submission_files(folder)
         return folder
 
     def _write_code(self, released, source):
@@ -147,7 +154,16 @@ class Trainee:
                 cell.source = code[cell_id]
 
     def _answer(self, store, source):
-        commit_answers(store, source, self.wrong_quizzes)
+        copied = None if self.keys_from is None else world.seed_for(self.keys_from, COURSE_ID)
+        commit_answers(store, source, self.wrong_quizzes, copied)
+
+
+def write_submission_files(folder: Path) -> None:
+    """The two files ``nbgrader submit`` adds beside the notebooks: when it was handed in, and the
+    secret that names the trainee's feedback pages in the exchange."""
+    stamp_format = Exchange.class_traits()["timestamp_format"].default_value
+    (folder / "timestamp.txt").write_text(datetime.now(timezone.utc).strftime(stamp_format))
+    (folder / "submission_secret.txt").write_text(secrets.token_hex(64))
 
 
 def autograded_points(course_root: Path, assignment: str, student: str) -> dict[str, tuple]:
@@ -162,3 +178,13 @@ def autograded_points(course_root: Path, assignment: str, student: str) -> dict[
             for grade in notebook.grades
             if grade.name in tests
         }
+
+
+def grade_written_answers(course_root: Path, assignment: str, student: str, fraction: float = 1.0) -> None:
+    """What the trainer does in the formgrader: a manual score for every written answer."""
+    with Gradebook(f"sqlite:///{course_root / 'gradebook.db'}") as gradebook:
+        for notebook in gradebook.find_submission(assignment, student).notebooks:
+            for grade in notebook.grades:
+                if grade.needs_manual_grade or (grade.auto_score is None and grade.manual_score is None):
+                    grade.manual_score = fraction * grade.max_score
+        gradebook.db.commit()

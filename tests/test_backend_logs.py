@@ -35,15 +35,15 @@ def test_files_are_named_by_version_seed_and_size(log_files, data_cache):
     assert log_files["sample"].name.endswith("-sample.log") and log_files["full"].name.endswith("-full.log")
 
 
-def test_same_seed_same_bytes_and_another_seed_differs(data_cache):
-    makers = [lambda seed: backend_logs.production_log("sample", seed), backend_logs.bracketed_log,
+def test_same_variant_same_bytes_and_another_variant_differs(data_cache):
+    makers = [lambda variant: backend_logs.production_log("sample", variant), backend_logs.bracketed_log,
               backend_logs.dev_log]
     for make in makers:
-        first = make(7)
+        first = make(world.Variant(7))
         kept = first.read_bytes()
         first.unlink()
-        assert make(7).read_bytes() == kept
-        assert make(8).read_bytes() != kept
+        assert make(world.Variant(7)).read_bytes() == kept
+        assert make(world.Variant(8)).read_bytes() != kept
 
 
 def test_the_day_has_the_months_traffic_and_the_sample_less(log_files):

@@ -34,3 +34,39 @@ def test_widget_output_shows_its_text():
     cell = graded_cell("quiz...", [output])
     cell, _ = WidgetsAsText().preprocess_cell(cell, {}, 0)
     assert list(cell.outputs[0]["data"]) == ["text/plain"]
+
+
+SOURCE_QUIZ = '''quiz.matching(
+    "m2-response-times",
+    "Match each severity with its first-response target.",
+    left=["P0", "P1"],
+    right=["15 minutes", "1 hour"],
+    answer={"P0": "15 minutes", "P1": "1 hour"},
+    explanation="Each level down gives you about four times longer.",
+)
+quiz.numeric("m2-count", "How many?", answer_from="m2-count", tolerance=0.5, explanation="x")'''
+
+
+def test_feedback_shows_quiz_calls_without_key_arguments():
+    from course.trainer.preprocessors import QuizCallsWithoutKeys
+
+    sealed = graded_cell(SOURCE_QUIZ, [])
+    SealQuizKeys().preprocess_cell(sealed, {}, 0)  # what the trainee's notebook holds
+    for source in (SOURCE_QUIZ, sealed.source):
+        cell, _ = QuizCallsWithoutKeys().preprocess_cell(graded_cell(source, []), {}, 0)
+        for hidden in ("answer", "key=", "explanation", "sealed:", "four times", "15 minutes\"}"):
+            assert hidden not in cell.source, (hidden, cell.source)
+        assert cell.source == ('quiz.matching(\n    "m2-response-times",\n'
+                               '    "Match each severity with its first-response target.",\n'
+                               '    left=["P0", "P1"],\n    right=["15 minutes", "1 hour"],\n)\n'
+                               'quiz.numeric("m2-count", "How many?", tolerance=0.5)')
+
+
+def test_feedback_pipeline_refuses_ungraded_work_and_drops_quiz_keys_after_sealing():
+    from course.trainer.feedback import RequireManualGrades
+    from course.trainer.nbgrader_setup import feedback_preprocessors
+    from course.trainer.preprocessors import QuizCallsWithoutKeys
+
+    steps = feedback_preprocessors()
+    assert RequireManualGrades in steps
+    assert steps.index(HideHiddenTests) < steps.index(SealQuizKeys) < steps.index(QuizCallsWithoutKeys)

@@ -188,7 +188,8 @@ def hostile_run(request, course, data_cache):
     data_before = file_digests(data_cache)
 
     graded = nbgrader(root, "autograde", assignment)
-    feedback = nbgrader(root, "generate_feedback", assignment)
+    # written answers are not graded here: the attackers' pages are made all the same
+    feedback = nbgrader(root, "generate_feedback", assignment, "--RequireManualGrades.allow_ungraded=True")
     audit = subprocess.run([sys.executable, "-m", "course.trainer.audit", str(root)],
                            capture_output=True, text=True, timeout=600)
     return dict(assignment=assignment, root=root, cohort=cohort, folders=folders, graded=graded,

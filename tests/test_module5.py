@@ -112,22 +112,47 @@ def test_trainee_parsers_fail_with_the_reference_message(tmp_path):
 
 
 # -- quiz keys and narrative claims, checked against the day's data -----------------------------
-@pytest.fixture(scope="module")
-def day(data_cache):
-    return logparse.parse_production(backend_logs.production_log("full"))
+# In the canonical world and two trainees' worlds: every key and claim holds in each.
+WORLDS = {"canonical": None, "alice": "alice", "bob": "bob"}
 
 
-def test_container_starts_key(day):
+@pytest.fixture(scope="module", params=list(WORLDS))
+def day(request, data_cache):
+    from course.data import world
+
+    who = WORLDS[request.param]
+    seed = world.CANONICAL_SEED if who is None else world.seed_for(who)
+    with world.using(seed):
+        events = logparse.parse_production(backend_logs.production_log("full"))
+    events.attrs["seed"] = seed
+    return events
+
+
+@pytest.fixture
+def in_world(day):
+    from course.data import world
+
+    with world.using(day.attrs["seed"]):
+        yield day.attrs["seed"]
+
+
+def test_container_starts_key(day, in_world):
+    import pandas as pd
+    from course.data import scenario
+
     banners = day.attrs["malformed"]["raw"].str.startswith("> etp-express-backend@1.0.0 migration:run:prod")
     assert banners.sum() == 3  # key of m5-container-starts
     failed_start = day.attrs["malformed"]["raw"].eq("Error during migration run:")
     assert failed_start.sum() == 1
+    story = scenario.on_call_day()  # the explanation's times are the starts of this world
+    boots = day.loc[day["message"].eq("Starting Nest application..."), "timestamp"].dt.strftime("%H:%M:%S")
+    assert story["start2"] <= boots.iloc[0] and story["start3"] <= boots.iloc[-1]
 
 
-def test_cause_and_actions_keys(day):
+def test_cause_and_actions_keys(day, in_world):
     import pandas as pd
 
-    story = backend_logs.DB_INCIDENT
+    story = backend_logs.story("db_pool")
     first = logparse.first_failure(day, match="Connection terminated|timeout exceeded", min_level="error")
     assert first["error"] == "Connection terminated unexpectedly"  # dropped before the pool ran dry
     starts = day.loc[day["message"].eq("Starting Nest application..."), "timestamp"]
@@ -144,13 +169,18 @@ def test_breaker_pause_key(day):
     assert (half.iloc[0] - opened.iloc[0]) == pd.Timedelta(seconds=30)  # key of m5-breaker-reset
 
 
-def test_jwt_keys(day):
+def test_jwt_keys(day, in_world):
     import pandas as pd
+    from course.reference import quiz_keys
 
-    story = backend_logs.JWT_ROTATION
-    window = day[day["timestamp"].between(pd.Timestamp("2026-10-27T19:03:00Z"), pd.Timestamp("2026-10-27T19:33:00Z"))]
+    story = backend_logs.story("jwt_rotation")
+    start, end = (pd.Timestamp(t) for t in backend_logs.jwt_window())
+    window = day[day["timestamp"].between(start, end)]
     refused = window[window["eventType"].eq("http_error") & window["error"].eq("Token inválido")]
-    assert refused["userId"].nunique() == 11  # key of m5-jwt-users
+    key = quiz_keys.answer("jwt_logged_out_users")  # key of m5-jwt-users, from the parsed log
+    assert refused["userId"].nunique() == key == backend_logs.jwt_refused_users()  # = what was planted
+    if in_world == 0:
+        assert key == 11
     boot = day.loc[day["message"].eq("Starting Nest application..."), "timestamp"]
     assert ((boot < pd.Timestamp(story.first_failure)) & (boot > pd.Timestamp(story.first_failure) - pd.Timedelta("1min"))).any()
     assert (window["statusCode"] == 429).sum() < 0.05 * len(refused)  # no wave of 429s
@@ -163,16 +193,30 @@ def test_jwt_keys(day):
     assert chat.loc[chat["title"].str.contains("Token inválido"), "severity"].tolist() == ["P1"]
 
 
-def test_502_keys(data_cache):
+def test_jwt_answers_differ_between_trainees(data_cache):
+    from course.data import world
+    from course.reference import quiz_keys
+
+    keys = {}
+    for who in ["alice", "bob"]:
+        with world.using(world.seed_for(who)):
+            keys[who] = (quiz_keys.answer("jwt_logged_out_users"), backend_logs.support_request_id(),
+                         backend_logs.story("db_pool").first_failure)
+    assert all(a != b for a, b in zip(keys["alice"], keys["bob"])), keys
+
+
+def test_502_keys(in_world):
     """m5-502-cause and m5-502-action: the month's log shows a crash loop that began with a deploy."""
     import pandas as pd
-    from course.data import traffic, world
+    from course.data import scenario, traffic, world
 
     month = logparse.parse_production(traffic.request_log())
-    start, end = traffic.PLANTED["crash_loop"]
+    start, end = traffic.planted()["crash_loop"]
     loop = month[(month["timestamp"] >= start) & (month["timestamp"] < end)]
     assert loop["eventType"].isna().all() and (loop["message"] == world.OOM_MESSAGE).sum() >= 10
     deploy = month.loc[month["message"].eq("Starting Nest application...")
                        & month["timestamp"].between(start - pd.Timedelta("20min"), start), "timestamp"]
-    assert len(deploy) == 1 and deploy.iloc[0].strftime("%H:%M") == "17:50"
+    story = scenario.on_call_day()
+    assert len(deploy) == 1 and deploy.iloc[0].strftime("%H:%M") == story["crash_deploy"]
+    assert story["crash_from"] <= story["crash_deploy"] < story["crash_down"] < story["crash_to"]
     assert not loop["error"].fillna("").str.contains("Connection terminated|timeout exceeded|OpenAI").any()

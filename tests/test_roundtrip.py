@@ -5,7 +5,8 @@ import re
 
 import pytest
 
-from harness import ASSIGNMENTS, REPO, Trainee, autograded_points, notebooks, quiz_questions
+from harness import (ASSIGNMENTS, REPO, Trainee, autograded_points, grade_written_answers, notebooks,
+                     quiz_questions)
 
 pytestmark = pytest.mark.slow
 
@@ -70,6 +71,7 @@ def test_feedback_shows_no_hidden_test(course, assignment):
     trainee = Trainee(f"feedback-{assignment}", wrong_quizzes=frozenset(
         q.qid for qs in source_quiz_cells(assignment).values() for q in qs))
     autograde(course, assignment, trainee)
+    grade_written_answers(root, assignment, trainee.name)  # feedback waits for them
     result = api.generate_feedback(assignment, trainee.name)
     assert result["success"], result.get("log")
     pages = list((root / "feedback" / trainee.name / assignment).glob("*.html"))

@@ -1,4 +1,8 @@
-"""The simulated October 2026: determinism, volumes, formats and the planted events."""
+"""The simulated October 2026: determinism, volumes, formats and the planted events.
+
+The checks here read the canonical world (``world.Variant()``), the one the course narrates;
+tests/test_variant_traffic.py checks trainees' variants.
+"""
 import json
 import re
 
@@ -14,11 +18,12 @@ HTTP_FIELDS = {"level", "message", "context", "eventType", "method", "path", "st
                "requestId", "userId", "organizationId", "service", "timestamp"}
 ERROR_FIELDS = HTTP_FIELDS | {"error", "stack"}
 GENERATORS = (traffic.request_log, traffic.health_probe_log, traffic.incident_channel_log)
+CANONICAL = world.Variant()
 
 
 @pytest.fixture(scope="module")
 def month(data_cache):
-    return {make.__name__: make() for make in GENERATORS}
+    return {make.__name__: make(CANONICAL) for make in GENERATORS}
 
 
 @pytest.fixture(scope="module")
@@ -34,20 +39,34 @@ def test_files_land_in_the_cache_named_by_version_and_seed(month, data_cache):
         assert f"v{traffic.GENERATOR_VERSION}" in path.name and f"seed{traffic.DEFAULT_SEED}" in path.name
 
 
-def test_same_seed_gives_the_same_bytes(month, tmp_path, monkeypatch):
+def test_same_variant_gives_the_same_bytes(month, tmp_path, monkeypatch):
     monkeypatch.setenv(cache.ENV_VAR, str(tmp_path))
     for make in GENERATORS:
-        again = make(traffic.DEFAULT_SEED)
+        again = make(world.Variant(world.CANONICAL_SEED))
         assert again != month[make.__name__]
         assert again.read_bytes() == month[make.__name__].read_bytes(), make.__name__
 
 
-def test_another_seed_gives_other_bytes(month, tmp_path, monkeypatch):
+def test_another_variant_gives_other_bytes_under_its_own_name(month, tmp_path, monkeypatch):
     monkeypatch.setenv(cache.ENV_VAR, str(tmp_path))
+    variant = world.Variant(world.seed_for("another trainee"))
     for make in GENERATORS:
-        other = make(traffic.DEFAULT_SEED + 1)
-        assert other.name != month[make.__name__].name
+        other = make(variant)
+        assert other.name != month[make.__name__].name and f"world{variant.seed}" in other.name
         assert other.read_bytes() != month[make.__name__].read_bytes(), make.__name__
+
+
+def test_without_a_variant_the_generators_read_the_current_world(month, tmp_path, monkeypatch):
+    monkeypatch.setenv(cache.ENV_VAR, str(tmp_path))
+    assert world.current().canonical  # the tests' setting: ETP_VARIANTS=off
+    assert traffic.incident_channel_log().read_bytes() == month["incident_channel_log"].read_bytes()
+    seed = world.seed_for("a graded kernel")
+    with world.using(seed):
+        assert traffic.incident_channel_log() == traffic.incident_channel_log(world.Variant(seed))
+        assert traffic.planted() == traffic.planted(world.Variant(seed)) != traffic.PLANTED
+    assert traffic.incident_channel_log(seed) == traffic.incident_channel_log(world.Variant(seed))  # an int is a seed
+    with pytest.raises(TypeError):
+        traffic.request_log("alice")
 
 
 def test_a_cached_file_is_reused_not_rewritten(month):

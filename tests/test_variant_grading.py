@@ -98,7 +98,10 @@ def _users_in_this_world():
 
 
 def test_a_key_from_the_trainees_data_stays_out_of_the_release_and_is_computed_when_graded(tmp_path):
-    assert seal_source(KEYED) == KEYED  # nothing to seal: the release names the key function only
+    assert seal_source(KEYED) == KEYED  # no answer to seal: the release names the key function only
+    explained = KEYED.replace("unit='users')", "unit='users', explanation='Count the distinct userId.')")
+    assert "distinct userId" not in seal_source(explained) and "answer_from='test-users'" in seal_source(explained)
+    assert seal_source(seal_source(explained)) == seal_source(explained)
     [question] = questions_in(KEYED)
     assert question.pending and not question.is_correct(3)
     quiz = Quiz(tmp_path / "answers.json", facts={"deploy": "18:36"})

@@ -12,13 +12,22 @@ A trainee meets three formats, and each generator here writes one of them as raw
 
 The production day carries three planted stories (``DB_INCIDENT``, ``OPENAI_OUTAGE``,
 ``JWT_ROTATION``), each with one right answer; ``STORIES`` states them so that tests and
-notebooks can quote the facts instead of recomputing them. Everything is drawn from
-``numpy.random.default_rng(seed)`` with whole-array operations, so the same seed gives the same
-bytes, and a day of 220,000 lines takes a few seconds.
+notebooks can quote the facts instead of recomputing them. The other two formats each carry one
+planted failure (``bracketed_facts()``, ``dev_facts()``).
+
+Every trainee gets a variant of the world (``course.data.world.Variant``): each story moves by
+whole minutes, as a block, and the noise around it (requests, users, ids) is redrawn from the
+variant's seed. Every generator and every fact takes ``variant`` (``None``: ``world.current()``);
+``stories(variant)``, ``support_request_id(variant)``, ``container_starts(variant)``,
+``jwt_window(variant)`` and ``jwt_refused_users(variant)`` give that variant's answers, and the
+module-level constants are the canonical world's. The canonical variant draws from
+``numpy.random.default_rng(DEFAULT_SEED)``. Everything is drawn with whole-array operations, so
+the same variant gives the same bytes, and a day of 220,000 lines takes a few seconds.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
@@ -153,6 +162,44 @@ BRACKETED_MALFORMED = 2
 DEV_DAY = "2026-10-26"
 DEV_FIRST_ERROR = "2026-10-26 14:07:19"
 DEV_ERROR_CLASS = "QueryFailedError"
+DEV_REQUEST_ID = "1f0c9e8d-7b6a-4c5d-9e4f-3a2b1c0d9e8f"
+DEV_RESTARTED_AT = "2026-10-26 14:13:19"  # the developer ran the migration and started again
+
+# How each planted story is named in course.data.world (what moves it in a variant).
+STORY_NAMES = {"db_pool": "db_failover", "openai_breaker": "openai_breaker", "jwt_rotation": "jwt_rotation"}
+BRACKETED_STORY = "sunday_db_failure"
+DEV_STORY = "unapplied_migration"
+
+
+@dataclass(frozen=True)
+class BracketedFacts:
+    """The bracketed morning's planted failure, in its wall-clock time (``YYYY-MM-DD HH:mm:ss``).
+
+    ``first_failure`` is the first ``[ERROR]`` line (the guide's excerpt opens there),
+    ``error_class`` the most frequent class of the morning's errors, ``recovered_at`` the line
+    'Nest application successfully started' after the restart, and ``malformed`` the lines that
+    are not a bracketed event or its stack trace.
+    """
+
+    first_failure: str
+    error_class: str
+    recovered_at: str
+    malformed: int
+
+
+@dataclass(frozen=True)
+class DevFacts:
+    """The development run's planted failure (``YYYY-MM-DD HH:mm:ss``, the laptop's time).
+
+    ``first_error`` is the first error line (the request that needed the missing relation),
+    ``error_class`` its class, ``request_id`` that request's id, and ``restarted_at`` when the
+    developer started the application again once the migration had run.
+    """
+
+    first_error: str
+    error_class: str
+    request_id: str
+    restarted_at: str
 
 
 def _ms(text: str) -> int:
@@ -163,22 +210,221 @@ def _ms(text: str) -> int:
     return int(stamp.value // 1_000_000)
 
 
+def _iso_z(ms: int) -> str:
+    """Epoch milliseconds as the stories write their times: '2026-10-27T13:02:11.402Z'."""
+    return pd.Timestamp(ms, unit="ms").isoformat(timespec="milliseconds") + "Z"
+
+
 DAY_START_MS = _ms(PRODUCTION_DAY)
 DAY_MS = 86_400_000
 
-# The story clock, in epoch milliseconds.
-DB_PLANTED_START = _ms("2026-10-27T13:02:06.390")
-DB_T0 = _ms(DB_INCIDENT.first_failure)
-DB_DOWN = _ms("2026-10-27T13:21:14.000")
-DB_UP = _ms(DB_INCIDENT.recovered_at)
-AI_CALL_T0 = _ms("2026-10-27T16:39:05.118")
-AI_OPEN = _ms("2026-10-27T16:44:02.771")
-AI_RECOVERS = _ms("2026-10-27T16:56:30.000")
-AI_CLOSE = _ms(OPENAI_OUTAGE.recovered_at)
-JWT_DOWN = _ms("2026-10-27T19:03:41.000")
-JWT_UP = _ms("2026-10-27T19:03:51.604")
-JWT_T0 = _ms(JWT_ROTATION.first_failure)
-JWT_END = _ms(JWT_ROTATION.window_end)
+# The story clock of the canonical day: (name, story it moves with, UTC time). A variant moves
+# every time of a story by that story's offset, so its milestones keep their distances.
+_CLOCK = (
+    ("db_t0", "db_failover", DB_INCIDENT.first_failure),
+    ("db_down", "db_failover", "2026-10-27T13:21:14.000"),           # the container is replaced
+    ("db_boot", "db_failover", "2026-10-27T13:21:18.205"),           # the start that connects
+    ("db_connected", "db_failover", "2026-10-27T13:21:25.715"),
+    ("db_up", "db_failover", DB_INCIDENT.recovered_at),
+    ("ai_call_t0", "openai_breaker", "2026-10-27T16:39:05.118"),     # the first call left hanging
+    ("ai_open", "openai_breaker", "2026-10-27T16:44:02.771"),
+    ("ai_recovers", "openai_breaker", "2026-10-27T16:56:30.000"),
+    ("ai_close", "openai_breaker", OPENAI_OUTAGE.recovered_at),
+    ("jwt_down", "jwt_rotation", "2026-10-27T19:03:41.000"),         # the deploy replaces it
+    ("jwt_boot", "jwt_rotation", "2026-10-27T19:03:44.310"),
+    ("jwt_up", "jwt_rotation", "2026-10-27T19:03:51.604"),
+    ("jwt_t0", "jwt_rotation", JWT_ROTATION.first_failure),
+    ("jwt_end", "jwt_rotation", JWT_ROTATION.window_end),
+)
+
+# The stories' own requests: (story, start, method, path, endpoint, user, request, outcome, ms).
+# Path, user and request are indexes into the planted names below; each retry gets a new
+# X-Request-ID while the user stays the same.
+_PLANTED_ROWS = (
+    ("db_failover", "2026-10-27T13:02:06.390", "GET", 0, 1, 0, 0, "db_dropped", 5012),
+    ("db_failover", "2026-10-27T13:09:44.015", "GET", 0, 1, 0, 1, "db_pool", 5003),
+    ("db_failover", "2026-10-27T13:22:03.377", "GET", 0, 1, 0, 2, "ok", 84),
+    ("openai_breaker", "2026-10-27T16:39:04.870", "POST", 1, 6, 1, 3, "ok", 141),
+    ("openai_breaker", "2026-10-27T16:47:31.204", "POST", 2, 6, 2, 4, "ok", 138),
+    ("openai_breaker", "2026-10-27T16:49:02.870", "POST", 2, 6, 2, 5, "ok", 129),
+    ("openai_breaker", "2026-10-27T16:58:15.342", "POST", 2, 6, 2, 6, "ok", 143),
+    ("jwt_rotation", "2026-10-27T19:03:52.728", "GET", 3, 0, 3, 7, "jwt_invalid", 3),
+    ("jwt_rotation", "2026-10-27T19:04:31.066", "GET", 3, 0, 3, 8, "ok", 47),
+)
+_STORY_REQUEST = {"db_pool": 0, "openai_breaker": 4, "jwt_rotation": 7}  # the one a user pasted
+_JOB_REQUEST = 3  # the generation whose LLM call is the first one OpenAI leaves hanging
+# The canonical names: request ids, the ETPs in the paths, users (the three stories' users and
+# the planted job's) and their organizations.
+_CANONICAL_NAMES = {
+    "requests": ("c0ffee12-7d3b-4a8e-9f61-2b5e8c4d0a17", "3b7e0c55-2d4f-4a91-8e6b-5f1c9a0d7e22",
+                 "8d2a6f14-0b3c-4e57-a9d8-1c4e7b2f6a90", "0d6b2f9a-71c4-4e3b-9a58-c2e7f1d04b86",
+                 "5e1ec7ed-0a11-4b5c-9d3e-7f2a6c8b1d40", "e4c1a9b7-6d2f-4c08-b3e5-7a9f0d1c2b46",
+                 "71f3d8a2-5c9e-4b64-8f1a-2e6d0c7b9a35", "a7e4c2d9-3f81-4b6a-8c05-d19e2f7b4a63",
+                 "c5b9e2d7-8a14-4f3c-9d60-b1e7a4c2f085"),
+    "etps": ("4f2c0b9e-6a51-4d2e-8c3f-91d7a2b6e5c4", "9b1d7e42-3c6a-4f85-a2d0-6e8f1c3b5a97",
+             "2a8c4e61-9f3b-4d17-b5e2-8d0c6a1f7e39"),
+    "users": (9081, 23, 9057, 9144),
+    "orgs": (7, 2, 5, 3),
+}
+# Where the collector's edits (cut, glued, NUL-prefixed lines) must not fall: around each story,
+# so that no planted line is lost. A clock inside one moves to its end.
+_STORY_SPANS = (
+    ("db_failover", "2026-10-27T13:01:00", "2026-10-27T13:24:00"),
+    ("openai_breaker", "2026-10-27T16:38:00", "2026-10-27T17:00:00"),
+    ("jwt_rotation", "2026-10-27T19:02:00", "2026-10-27T19:35:00"),
+)
+
+
+@dataclass(frozen=True)
+class _DayPlan:
+    """One variant's production day: its stories, its story clock in epoch ms, its planted rows."""
+
+    variant: world.Variant
+    stories: tuple[Story, Story, Story]
+    db_t0: int
+    db_down: int
+    db_boot: int
+    db_connected: int
+    db_up: int
+    ai_call_t0: int
+    ai_open: int
+    ai_recovers: int
+    ai_close: int
+    jwt_down: int
+    jwt_boot: int
+    jwt_up: int
+    jwt_t0: int
+    jwt_end: int
+    planted: tuple[tuple, ...]          # rows of _planted_requests
+    job_request: str
+    boot_text: tuple[tuple[int, tuple[bytes, ...]], ...]  # (when, plain-text lines) per start
+    spans: tuple[tuple[int, int], ...]
+
+
+def _planted_names(variant: world.Variant) -> dict:
+    """The planted requests' ids, ETPs, users and organizations: canonical, or the variant's."""
+    if variant.canonical:
+        return _CANONICAL_NAMES
+    rng = variant.rng(5, 3)
+    requests, etps = uuid4_strings(rng, 9), uuid4_strings(rng, 3)
+    story_users = 9_000 + rng.choice(1_000, 3, replace=False)  # outside the usual population
+    job_user = rng.integers(1, _N_USERS)                       # an ordinary user
+    orgs = rng.integers(1, _N_ORGS + 1, 4)
+    return {"requests": tuple(requests.tolist()), "etps": tuple(etps.tolist()),
+            "users": (int(story_users[0]), int(job_user), int(story_users[1]), int(story_users[2])),
+            "orgs": tuple(int(o) for o in orgs)}
+
+
+@lru_cache(maxsize=16)
+def _day_plan(variant: world.Variant) -> _DayPlan:
+    clock = {name: _ms(variant.at(story, when)) for name, story, when in _CLOCK}
+    names = _planted_names(variant)
+    ids = names["requests"]
+    moved = []
+    for story in STORIES:
+        name = STORY_NAMES[story.key]
+
+        def at(when: str, name: str = name) -> str:
+            return variant.at(name, when)
+
+        moved.append(replace(
+            story, first_failure=at(story.first_failure), window_end=at(story.window_end),
+            request_id=ids[_STORY_REQUEST[story.key]], recovered_at=at(story.recovered_at),
+            milestones=tuple((what, at(when)) for what, when in story.milestones)))
+    paths = (f"/api/v1/etps/{names['etps'][0]}", f"/api/v1/sections/etp/{names['etps'][1]}/generate",
+             f"/api/v1/sections/etp/{names['etps'][2]}/generate", "/api/v1/etps")
+    planted = tuple(
+        (_ms(variant.at(story, when)), method, paths[path], endpoint, names["users"][user],
+         names["orgs"][user], ids[request], outcome, duration)
+        for story, when, method, path, endpoint, user, request, outcome, duration in _PLANTED_ROWS)
+    boot_text = tuple(zip((_ms(when) for when in variant.on_call_starts()), _BOOT_LINES))
+    spans = tuple((_ms(variant.at(story, low)), _ms(variant.at(story, high))) for story, low, high in _STORY_SPANS)
+    return _DayPlan(variant=variant, stories=tuple(moved), **clock, planted=planted,
+                    job_request=ids[_JOB_REQUEST], boot_text=boot_text, spans=spans)
+
+
+def _resolve(variant: world.Variant | None) -> world.Variant:
+    return world.current() if variant is None else variant
+
+
+def stories(variant: world.Variant | None = None) -> tuple[Story, Story, Story]:
+    """The three stories of ``variant``'s production day (``None``: ``world.current()``), in the
+    order of ``STORIES``: the database incident, the OpenAI outage, the JWT rotation. Every time
+    is moved with its story, and the request ids are the variant's."""
+    return _day_plan(_resolve(variant)).stories
+
+
+def story(key: str, variant: world.Variant | None = None) -> Story:
+    """One story of ``variant`` by its key: ``"db_pool"``, ``"openai_breaker"`` or ``"jwt_rotation"``."""
+    found = [s for s in stories(variant) if s.key == key]
+    if not found:
+        raise KeyError(f"no story {key!r}; the keys are {sorted(STORY_NAMES)}")
+    return found[0]
+
+
+def support_request_id(variant: world.Variant | None = None) -> str:
+    """The X-Request-ID the user pasted in the support channel: her request that failed first
+    in the database incident (``story("db_pool", variant).request_id``)."""
+    return story("db_pool", variant).request_id
+
+
+def container_starts(variant: world.Variant | None = None) -> tuple[str, str, str]:
+    """When the day's three container starts write their first plain-text line (UTC, as the
+    stories' times): the restart that found no database, the platform's next try, the JWT deploy."""
+    return tuple(when.replace(" ", "T") + "Z" for when in _resolve(variant).on_call_starts())
+
+
+def jwt_window(variant: world.Variant | None = None) -> tuple[str, str]:
+    """The half hour of the 401 burst to the minute, as a trainee is asked about it: from the
+    minute of the first 'Token inválido' to the minute the story's window ends (19:03 to 19:33
+    UTC in the canonical day)."""
+    jwt = story("jwt_rotation", variant)
+    return tuple(_iso_z(_ms(when) // 60_000 * 60_000) for when in (jwt.first_failure, jwt.window_end))
+
+
+def jwt_refused_users(variant: world.Variant | None = None) -> int:
+    """Distinct users with an ``http_error`` line 'Token inválido' inside ``jwt_window`` (both
+    ends included) in the full production day: the size of the JWT incident."""
+    return _jwt_refused_users(_resolve(variant))
+
+
+@lru_cache(maxsize=8)
+def _jwt_refused_users(variant: world.Variant) -> int:
+    plan = _day_plan(variant)
+    low, high = (_ms(when) for when in jwt_window(variant))
+    events = _production_events(plan, SIZES["full"])
+    refused = (events["eventType"].eq("http_error") & events["error"].eq("Token inválido")
+               & events["t"].between(low, high))
+    return int(events.loc[refused, "userId"].nunique())
+
+
+def bracketed_facts(variant: world.Variant | None = None) -> BracketedFacts:
+    """The planted failure of ``variant``'s bracketed morning (the whole morning moves with it)."""
+    variant = _resolve(variant)
+    return BracketedFacts(first_failure=variant.at(BRACKETED_STORY, BRACKETED_FIRST_FAILURE),
+                          error_class=BRACKETED_ERROR_CLASS,
+                          recovered_at=variant.at(BRACKETED_STORY, BRACKETED_RECOVERED_AT),
+                          malformed=BRACKETED_MALFORMED)
+
+
+def dev_facts(variant: world.Variant | None = None) -> DevFacts:
+    """The planted failure of ``variant``'s development run (the whole session moves with it)."""
+    variant = _resolve(variant)
+    request_id = DEV_REQUEST_ID if variant.canonical else str(uuid4_strings(variant.rng(5, 6), 1)[0])
+    return DevFacts(first_error=variant.at(DEV_STORY, DEV_FIRST_ERROR), error_class=DEV_ERROR_CLASS,
+                    request_id=request_id, restarted_at=variant.at(DEV_STORY, DEV_RESTARTED_AT))
+
+
+def _noise_rng(variant: world.Variant, canonical_seed, stream: int) -> np.random.Generator:
+    """The noise of one generator: today's draws in the canonical world, else the variant's stream."""
+    if variant.canonical:
+        return np.random.default_rng(canonical_seed)
+    return variant.rng(5, stream)
+
+
+def _file_tag(variant: world.Variant) -> str:
+    """What a cache file name says about its world (the canonical one keeps the plain seed)."""
+    return f"seed{DEFAULT_SEED}" if variant.canonical else f"variant{variant.seed}"
 
 
 # --------------------------------------------------------------------------- catalogue
@@ -394,14 +640,14 @@ def _baseline_requests(rng, scale: float, pools) -> pd.DataFrame:
     return _draw_requests(rng, starts, endpoint, pools)
 
 
-def _health_probes(rng, interval_s: int) -> pd.DataFrame:
+def _health_probes(rng, interval_s: int, plan: _DayPlan) -> pd.DataFrame:
     """An uptime monitor calling /api/health (which answers 200 even when the database is down).
 
     During the database incident its SELECT 1 waits for a pool slot like every request, and
     gives up with the pool's acquire timeout."""
     starts = DAY_START_MS + 118 + np.arange(0, DAY_MS, interval_s * 1000)
     n = len(starts)
-    waiting = (starts >= DB_T0) & (starts < DB_DOWN)
+    waiting = (starts >= plan.db_t0) & (starts < plan.db_down)
     duration = np.where(waiting, world.POOL_ACQUIRE_TIMEOUT_MS + rng.integers(1, 40, n), rng.integers(2, 9, n))
     return pd.DataFrame({
         "start": starts.astype(np.int64), "endpoint": _HEALTH, "method": "GET", "path": "/api/health",
@@ -411,27 +657,9 @@ def _health_probes(rng, interval_s: int) -> pd.DataFrame:
     })
 
 
-_PLANTED_JOB_REQUEST = "0d6b2f9a-71c4-4e3b-9a58-c2e7f1d04b86"
-
-
-def _planted_requests() -> pd.DataFrame:
+def _planted_requests(plan: _DayPlan) -> pd.DataFrame:
     """The stories' own requests. Each retry gets a new X-Request-ID; the user stays the same."""
-    db, ai, jwt = DB_INCIDENT.request_id, OPENAI_OUTAGE.request_id, JWT_ROTATION.request_id
-    etp = "/api/v1/etps/4f2c0b9e-6a51-4d2e-8c3f-91d7a2b6e5c4"
-    generate = "/api/v1/sections/etp/2a8c4e61-9f3b-4d17-b5e2-8d0c6a1f7e39/generate"
-    rows = [
-        # start, method, path, endpoint, user, org, request id, outcome, duration
-        (DB_PLANTED_START, "GET", etp, 1, 9081, 7, db, "db_dropped", 5012),
-        (_ms("2026-10-27T13:09:44.015"), "GET", etp, 1, 9081, 7, "3b7e0c55-2d4f-4a91-8e6b-5f1c9a0d7e22", "db_pool", 5003),
-        (_ms("2026-10-27T13:22:03.377"), "GET", etp, 1, 9081, 7, "8d2a6f14-0b3c-4e57-a9d8-1c4e7b2f6a90", "ok", 84),
-        (_ms("2026-10-27T16:39:04.870"), "POST", "/api/v1/sections/etp/9b1d7e42-3c6a-4f85-a2d0-6e8f1c3b5a97/generate",
-         _GENERATE, 23, 2, _PLANTED_JOB_REQUEST, "ok", 141),
-        (_ms("2026-10-27T16:47:31.204"), "POST", generate, _GENERATE, 9057, 5, ai, "ok", 138),
-        (_ms("2026-10-27T16:49:02.870"), "POST", generate, _GENERATE, 9057, 5, "e4c1a9b7-6d2f-4c08-b3e5-7a9f0d1c2b46", "ok", 129),
-        (_ms("2026-10-27T16:58:15.342"), "POST", generate, _GENERATE, 9057, 5, "71f3d8a2-5c9e-4b64-8f1a-2e6d0c7b9a35", "ok", 143),
-        (_ms("2026-10-27T19:03:52.728"), "GET", "/api/v1/etps", 0, 9144, 3, jwt, "jwt_invalid", 3),
-        (_ms("2026-10-27T19:04:31.066"), "GET", "/api/v1/etps", 0, 9144, 3, "c5b9e2d7-8a14-4f3c-9d60-b1e7a4c2f085", "ok", 47),
-    ]
+    rows = list(plan.planted)
     frame = pd.DataFrame(rows, columns=["start", "method", "path", "endpoint", "user", "org",
                                         "requestId", "outcome", "duration"])
     frame["userId"] = _cat("u-", _as_str(frame.pop("user")))
@@ -442,21 +670,21 @@ def _planted_requests() -> pd.DataFrame:
     return frame.astype({"start": np.int64, "duration": np.int64})
 
 
-def _story_requests(rng, scale: float, pools) -> pd.DataFrame:
+def _story_requests(rng, scale: float, pools, plan: _DayPlan) -> pd.DataFrame:
     """Extra requests the stories cause: users retrying generation, logging in again."""
     n_generate = max(round(14 * scale), 6)  # users pressing "generate" again while the breaker is open
-    gen_starts = np.sort(rng.integers(AI_OPEN + 1000, AI_CLOSE - 1000, n_generate))
+    gen_starts = np.sort(rng.integers(plan.ai_open + 1000, plan.ai_close - 1000, n_generate))
     generate = _draw_requests(rng, gen_starts, np.full(n_generate, _GENERATE), pools)
     n_login = max(round(60 * scale), 20)
     # Logins cluster right after the deploy, as users are sent back to the login page.
-    login_starts = np.sort(JWT_T0 + 2000 + rng.exponential(420_000, n_login).astype(np.int64))
+    login_starts = np.sort(plan.jwt_t0 + 2000 + rng.exponential(420_000, n_login).astype(np.int64))
     login = _draw_requests(rng, login_starts, np.full(n_login, _LOGIN), pools)
     login["outcome"] = np.where(rng.random(n_login) < 0.04, "bad_credentials", "ok")
     return pd.concat([generate, login], ignore_index=True)
 
 
 # --------------------------------------------------------------------------- story rules
-def _apply_stories(rng, requests: pd.DataFrame) -> pd.DataFrame:
+def _apply_stories(rng, requests: pd.DataFrame, plan: _DayPlan) -> pd.DataFrame:
     """Rewrite outcomes inside the story windows and drop what a restarting backend never saw."""
     req = requests.copy()
     free = ~req["planted"].fillna(False).to_numpy(dtype=bool)
@@ -467,22 +695,29 @@ def _apply_stories(rng, requests: pd.DataFrame) -> pd.DataFrame:
 
     # DB: every request that needs PostgreSQL fails or crawls until the restart. Requests start
     # failing 2 s before the planted one ends; failures take 3 s or more, so it stays the first.
-    in_db = free & ~health & (start >= DB_T0 - 2000) & (start < DB_DOWN)
+    in_db = free & ~health & (start >= plan.db_t0 - 2000) & (start < plan.db_down)
     draw = rng.random(n)
     db_outcome = np.where(draw < 0.60, "db_dropped", np.where(draw < 0.90, "db_pool", "db_slow_ok"))
+    # At a quiet hour a few dozen requests make the window, and chance alone could let pool
+    # timeouts rival the dropped connections. Hold the mix at 9 drops per 5 timeouts or more
+    # (the design is 2:1): the timeouts whose draw came closest to a drop become drops.
+    pool = np.flatnonzero(in_db & (db_outcome == "db_pool"))
+    dropped = np.count_nonzero(in_db & (db_outcome == "db_dropped"))
+    excess = max(0, -(-(9 * len(pool) - 5 * dropped) // 14))
+    db_outcome[pool[np.argsort(draw[pool], kind="stable")[:excess]]] = "db_dropped"
     outcome = np.where(in_db, db_outcome, outcome)
 
     # OpenAI: generation is queued and accepted (202) whatever OpenAI's state; the worker fails.
 
     # JWT: tokens signed with the old secret fail, fewer as users log in again.
     authenticated = req["userId"].notna().to_numpy() & ~health
-    fade = 0.9 * np.exp(-(start - JWT_T0) / 420_000)
-    in_jwt = free & authenticated & (start > JWT_T0) & (start < JWT_END) & (rng.random(n) < fade)
+    fade = 0.9 * np.exp(-(start - plan.jwt_t0) / 420_000)
+    in_jwt = free & authenticated & (start > plan.jwt_t0) & (start < plan.jwt_end) & (rng.random(n) < fade)
     outcome = np.where(in_jwt, "jwt_invalid", outcome)
 
     req["outcome"] = outcome.astype(object)
     req["duration"] = _story_latency(rng, outcome, req["duration"].to_numpy(), free)
-    return _restart_gaps(req)
+    return _restart_gaps(req, plan)
 
 
 def _story_latency(rng, outcome, duration, free) -> np.ndarray:
@@ -501,14 +736,14 @@ def _story_latency(rng, outcome, duration, free) -> np.ndarray:
     return out.astype(np.int64)
 
 
-def _restart_gaps(req: pd.DataFrame) -> pd.DataFrame:
+def _restart_gaps(req: pd.DataFrame, plan: _DayPlan) -> pd.DataFrame:
     """A stopping container loses its in-flight requests; a starting one sees no traffic yet."""
     start = req["start"].to_numpy()
     end = start + req["duration"].to_numpy()
     free = ~req["planted"].fillna(False).to_numpy(dtype=bool)
     unseen = np.zeros(len(req), dtype=bool)
     cut = np.zeros(len(req), dtype=bool)
-    for down, up in [(DB_DOWN, DB_UP + 400), (JWT_DOWN, JWT_T0 + 1)]:
+    for down, up in [(plan.db_down, plan.db_up + 400), (plan.jwt_down, plan.jwt_t0 + 1)]:
         unseen |= free & (start >= down) & (start < up)
         cut |= free & (start < down) & (end >= down)
     return req.assign(cut_off=cut)[~unseen].reset_index(drop=True)
@@ -544,16 +779,16 @@ def _request_events(req: pd.DataFrame) -> pd.DataFrame:
 
 
 # --------------------------------------------------------------------------- other sources
-def _section_jobs(rng, req: pd.DataFrame, sections: np.ndarray) -> pd.DataFrame:
+def _section_jobs(rng, req: pd.DataFrame, sections: np.ndarray, plan: _DayPlan) -> pd.DataFrame:
     """BullMQ 'sections' jobs behind each accepted generation request, and their LLM calls."""
     accepted = req[(req["endpoint"].to_numpy() == _GENERATE) & (req["outcome"] == "ok").to_numpy()
                    & ~req["cut_off"].to_numpy(dtype=bool)].sort_values("start", kind="stable")
     n = len(accepted)
     job_id = _as_str(48_000 + np.arange(n))
     picked = accepted["start"].to_numpy() + accepted["duration"].to_numpy() + rng.integers(40, 900, n)
-    planted = accepted["requestId"].to_numpy(dtype=object) == _PLANTED_JOB_REQUEST
+    planted = accepted["requestId"].to_numpy(dtype=object) == plan.job_request
     # The planted job's LLM call is the first one OpenAI leaves hanging.
-    picked = np.where(planted, AI_CALL_T0 - 20, picked)
+    picked = np.where(planted, plan.ai_call_t0 - 20, picked)
     call = picked + 20
     section = sections[rng.integers(0, _N_SECTIONS, n)]
     # SLA-shaped LLM time (p50 5 s, p95 15 s), always inside the 60 s timeout when OpenAI is well.
@@ -561,7 +796,7 @@ def _section_jobs(rng, req: pd.DataFrame, sections: np.ndarray) -> pd.DataFrame:
                          world.LLM_TIMEOUT_MS - 1_000).round().astype(np.int64)
     tokens = rng.integers(1400, 4200, n)
     common = dict(context="SectionsProcessor", queue="sections")
-    healthy = (call < AI_CALL_T0) | (call >= AI_CLOSE)
+    healthy = (call < plan.ai_call_t0) | (call >= plan.ai_close)
     finish = call + lasting
     frames = [
         _frame(picked, 0, level="info", message=_cat("Processing job ", job_id, ": generate section"),
@@ -575,17 +810,18 @@ def _section_jobs(rng, req: pd.DataFrame, sections: np.ndarray) -> pd.DataFrame:
                jobId=job_id[healthy], sectionId=section[healthy],
                durationMs=(finish[healthy] + 35 - picked[healthy]), **common),
     ]
-    frames += _jobs_in_outage(rng, call[~healthy], job_id[~healthy], section[~healthy], planted[~healthy])
+    frames += _jobs_in_outage(rng, call[~healthy], job_id[~healthy], section[~healthy], planted[~healthy],
+                              plan.ai_open)
     return pd.concat(frames, ignore_index=True)
 
 
-def _jobs_in_outage(rng, call, job_id, section, planted) -> list[pd.DataFrame]:
+def _jobs_in_outage(rng, call, job_id, section, planted, opened: int) -> list[pd.DataFrame]:
     """Retries with backoff while OpenAI hangs (60 s each); once open, the breaker refuses the call."""
     frames, attempt_start, alive = [], call.copy(), np.ones(len(call), dtype=bool)
     common = dict(context="SectionsProcessor", queue="sections")
     planted_delays = [1043, 2087, 4150]
     for attempt in range(1, 5):
-        refused = alive & (attempt_start >= AI_OPEN)
+        refused = alive & (attempt_start >= opened)
         frames.append(_frame(attempt_start[refused], 2, level="error",
                              message=_cat("Job ", job_id[refused], " failed: " + AI_UNAVAILABLE),
                              jobId=job_id[refused], sectionId=section[refused],
@@ -611,25 +847,25 @@ def _jobs_in_outage(rng, call, job_id, section, planted) -> list[pd.DataFrame]:
     return frames
 
 
-def _breaker_events() -> pd.DataFrame:
+def _breaker_events(plan: _DayPlan) -> pd.DataFrame:
     """opossum's state changes: open, half-open after 30 s, open again when the probe call times out."""
-    cycles = np.arange(0, 1 + int(np.ceil((AI_RECOVERS - AI_OPEN - 30_000) / 90_000)))
-    opened = AI_OPEN + cycles * 90_000
+    cycles = np.arange(0, 1 + int(np.ceil((plan.ai_recovers - plan.ai_open - 30_000) / 90_000)))
+    opened = plan.ai_open + cycles * 90_000
     half_open = opened + 30_000
     return pd.concat([
         _frame(opened, 3, level="error", context="OpenAIService",
                message="OpenAI circuit breaker OPENED - too many failures"),
         _frame(half_open, 3, level="warn", context="OpenAIService",
                message="OpenAI circuit breaker HALF-OPEN - testing recovery"),
-        _frame(AI_CLOSE, 3, level="info", context="OpenAIService",
+        _frame(plan.ai_close, 3, level="info", context="OpenAIService",
                message="OpenAI circuit breaker CLOSED - service recovered"),
     ], ignore_index=True)
 
 
-def _health_failures(probes: pd.DataFrame) -> pd.DataFrame:
+def _health_failures(probes: pd.DataFrame, plan: _DayPlan) -> pd.DataFrame:
     """Logged by the check itself, just before it answers."""
     start = probes["start"].to_numpy()
-    failing = (start >= DB_T0) & (start < DB_DOWN)
+    failing = (start >= plan.db_t0) & (start < plan.db_down)
     answered = start[failing] + probes["duration"].to_numpy()[failing]
     return _frame(answered - 1, 3, level="error", context="HealthService",
                   message="Health check failed: Database not connected")
@@ -661,14 +897,14 @@ def _startup(at: int, db_retries: int = 0, connect_ms: int = 0) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=["t", "level", "context", "message", "stack"]).assign(seq=0)
 
 
-def _startups() -> pd.DataFrame:
+def _startups(plan: _DayPlan) -> pd.DataFrame:
     # The restarted container's first run failed at its migration step (the database was still
-    # down; see _BOOT_TEXT); the platform started it again, and this time the database answered.
-    db = _startup(_ms("2026-10-27T13:21:18.205"), connect_ms=_ms("2026-10-27T13:21:25.715") - _ms("2026-10-27T13:21:18.455"))
-    jwt = _startup(_ms("2026-10-27T19:03:44.310"))
-    ready = _frame([DB_UP, JWT_UP], 0, level="info", context="NestApplication",
+    # down; see _BOOT_LINES); the platform started it again, and this time the database answered.
+    db = _startup(plan.db_boot, connect_ms=plan.db_connected - (plan.db_boot + 250))
+    jwt = _startup(plan.jwt_boot)
+    ready = _frame([plan.db_up, plan.jwt_up], 0, level="info", context="NestApplication",
                    message="Nest application successfully started")
-    listening = _frame([DB_UP + 2, JWT_UP + 2], 0, level="info", context="Bootstrap",
+    listening = _frame([plan.db_up + 2, plan.jwt_up + 2], 0, level="info", context="Bootstrap",
                        message=f"ETP Express backend listening on port {world.PORT}")
     return pd.concat([db, jwt, ready, listening], ignore_index=True)
 
@@ -709,17 +945,17 @@ def _inactive_user_warnings(req: pd.DataFrame) -> pd.DataFrame:
 
 
 # --------------------------------------------------------------------------- one day, as bytes
-def _production_events(seed: int, scale: float) -> pd.DataFrame:
-    rng = np.random.default_rng(seed)
+def _production_events(plan: _DayPlan, scale: float) -> pd.DataFrame:
+    rng = _noise_rng(plan.variant, DEFAULT_SEED, 1)
     user_org = rng.integers(1, _N_ORGS + 1, _N_USERS)
     pools = (uuid4_strings(rng, _N_ETPS), uuid4_strings(rng, _N_SECTIONS), user_org)
-    probes = _health_probes(rng, world.PROBE_INTERVAL_S if scale >= 0.2 else 300)
-    requests = pd.concat([_baseline_requests(rng, scale, pools), probes, _planted_requests(),
-                          _story_requests(rng, scale, pools)], ignore_index=True)
-    requests = _apply_stories(rng, requests)
+    probes = _health_probes(rng, world.PROBE_INTERVAL_S if scale >= 0.2 else 300, plan)
+    requests = pd.concat([_baseline_requests(rng, scale, pools), probes, _planted_requests(plan),
+                          _story_requests(rng, scale, pools, plan)], ignore_index=True)
+    requests = _apply_stories(rng, requests, plan)
     events = pd.concat([
-        _request_events(requests), _section_jobs(rng, requests, pools[1]), _breaker_events(),
-        _health_failures(probes), _startups(), _slow_queries(rng, requests), _cron_jobs(),
+        _request_events(requests), _section_jobs(rng, requests, pools[1], plan), _breaker_events(plan),
+        _health_failures(probes, plan), _startups(plan), _slow_queries(rng, requests), _cron_jobs(),
         _inactive_user_warnings(requests),
     ], ignore_index=True)
     return events.sort_values(["t", "seq"], kind="stable", ignore_index=True)
@@ -764,16 +1000,21 @@ _MIGRATE = b"> etp-express-backend@1.0.0 migration:run:prod"
 _BOOT_OK = [_MIGRATE, b"No migrations are pending", b"> etp-express-backend@1.0.0 seed:templates:prod",
             b"> etp-express-backend@1.0.0 start:prod", b"> node dist/main"]
 _BOOT_NO_DATABASE = [_MIGRATE, b"Error during migration run:", b"Error: Connection terminated unexpectedly"]
-# When each container start of the day writes its plain text (course.data.world.ON_CALL_STARTS):
+# What each container start of the day writes (at the variant's ``world.Variant.on_call_starts``):
 # restarted while the database was still down, the platform's next try, the JWT deploy.
-_BOOT_TEXT = dict(zip((t.replace(" ", "T") for t in world.ON_CALL_STARTS),
-                      (_BOOT_NO_DATABASE, _BOOT_OK, _BOOT_OK)))
+_BOOT_LINES = (tuple(_BOOT_NO_DATABASE), tuple(_BOOT_OK), tuple(_BOOT_OK))
 
 
-def _with_malformed(lines: pa.Array, times: np.ndarray) -> pa.Array:
-    """Plant what a log collector really delivers: cut lines, glued lines, banners, stray bytes."""
+def _with_malformed(lines: pa.Array, times: np.ndarray, plan: _DayPlan) -> pa.Array:
+    """Plant what a log collector really delivers: cut lines, glued lines, banners, stray bytes.
+
+    The collector's edits fall at fixed clocks of the day, unless a story is under way then: the
+    edit goes to the first line after the story's span, so that no planted line is lost."""
     def at(clock: str) -> int:
-        return int(np.searchsorted(times, _ms(clock)))
+        t = _ms(clock)
+        for low, high in plan.spans:
+            t = high if low <= t < high else t
+        return int(np.searchsorted(times, t))
 
     def line(i: int) -> bytes:
         return lines[i].as_py()
@@ -785,9 +1026,9 @@ def _with_malformed(lines: pa.Array, times: np.ndarray) -> pa.Array:
     edits += [  # (index, lines replaced, new lines)
         (nul, 1, [b"\x00\x00\x00\x00" + line(nul)]),
         (glued, 2, [line(glued)[: len(line(glued)) // 2] + line(glued + 1)]),
-        (at("2026-10-27T10:31:07.215"), 0, [_LATIN1_LINE]),
+        (int(np.searchsorted(times, _ms("2026-10-27T10:31:07.215"))), 0, [_LATIN1_LINE]),
     ]
-    edits += [(at(clock), 0, text) for clock, text in _BOOT_TEXT.items()]
+    edits += [(int(np.searchsorted(times, when)), 0, list(text)) for when, text in plan.boot_text]
     pieces, position = [], 0
     for index, replaced, new in sorted(edits, key=lambda edit: (edit[0], edit[1])):
         pieces += [lines.slice(position, index - position), pa.array(new, pa.large_binary())]
@@ -797,60 +1038,67 @@ def _with_malformed(lines: pa.Array, times: np.ndarray) -> pa.Array:
 
 
 # Lines _with_malformed adds to the events (banners and the latin-1 line) less the glued one.
-_PLANTED_EXTRA_LINES = sum(map(len, _BOOT_TEXT.values())) + 1 - 1
+_PLANTED_EXTRA_LINES = sum(map(len, _BOOT_LINES)) + 1 - 1
 
 
-def _production_bytes(events: pd.DataFrame, seed: int, n_lines: int | None = None) -> pa.Buffer:
+def _production_bytes(events: pd.DataFrame, plan: _DayPlan, n_lines: int | None = None) -> pa.Buffer:
     """The file's bytes; with ``n_lines``, the events are first thinned (at random, in time
     order) so that the file has exactly that many lines."""
     if n_lines is not None:
-        keep = np.random.default_rng(seed + 1).choice(len(events), n_lines - _PLANTED_EXTRA_LINES, replace=False)
+        rng = _noise_rng(plan.variant, DEFAULT_SEED + 1, 2)
+        keep = rng.choice(len(events), n_lines - _PLANTED_EXTRA_LINES, replace=False)
         events = events.iloc[np.sort(keep)].reset_index(drop=True)
-    lines = _with_malformed(pc.cast(_winston_json(events), pa.large_binary()), events["t"].to_numpy())
+    lines = _with_malformed(pc.cast(_winston_json(events), pa.large_binary()), events["t"].to_numpy(), plan)
     lines = pa.concat_arrays([lines, pa.array([b""], pa.large_binary())])  # the final newline
     whole = pa.LargeListArray.from_arrays(pa.array([0, len(lines)], pa.int64()), lines)
     return pc.binary_join(whole, pa.scalar(b"\n", pa.large_binary()))[0].as_buffer()
 
 
 # --------------------------------------------------------------------------- public API
-def production_log(size: str = "full", seed: int = DEFAULT_SEED) -> Path:
-    """Path of a production log: ``"full"`` is a whole day (about 220,000 lines), ``"sample"``
-    the same stories in about 5,500 lines."""
+def production_log(size: str = "full", variant: world.Variant | None = None) -> Path:
+    """Path of ``variant``'s production log (``None``: ``world.current()``): ``"full"`` is a whole
+    day (about 14,500 lines), ``"sample"`` the same stories with less traffic around them."""
     if size not in SIZES:
         raise ValueError(f"size must be one of {sorted(SIZES)}, not {size!r}")
-    name = f"etp-backend-production-v{GENERATOR_VERSION}-seed{seed}-{size}.log"
+    plan = _day_plan(_resolve(variant))
+    name = f"etp-backend-production-v{GENERATOR_VERSION}-{_file_tag(plan.variant)}-{size}.log"
 
     def write(fh) -> None:
-        fh.write(_production_bytes(_production_events(seed, SIZES[size]), seed))
+        fh.write(_production_bytes(_production_events(plan, SIZES[size]), plan))
 
     return cache.materialise(name, write, binary=True)
 
 
-def write_production_lines(path: str | Path, n_lines: int, seed: int = DEFAULT_SEED) -> Path:
+def write_production_lines(path: str | Path, n_lines: int, variant: world.Variant | None = None) -> Path:
     """Write exactly ``n_lines`` production lines to ``path``: a busier day, thinned to size
     (for benchmarks; the stories' counts are not those of ``STORIES``)."""
     if n_lines < 1000:
         raise ValueError("n_lines must be at least 1000")
+    plan = _day_plan(_resolve(variant))
     scale = 1.1 * n_lines / FULL_DAY_LINES
-    events = _production_events(seed, scale)
+    events = _production_events(plan, scale)
     while len(events) + _PLANTED_EXTRA_LINES < n_lines:
         scale *= 1.25
-        events = _production_events(seed, scale)
+        events = _production_events(plan, scale)
     path = Path(path)
-    path.write_bytes(_production_bytes(events, seed, n_lines=n_lines))
+    path.write_bytes(_production_bytes(events, plan, n_lines=n_lines))
     return path
 
 
-def bracketed_log(seed: int = DEFAULT_SEED) -> Path:
-    """Path of the guide-style bracketed log (Exercise 5.1 as a whole Sunday morning)."""
-    name = f"etp-backend-bracketed-v{GENERATOR_VERSION}-seed{seed}.log"
-    return cache.materialise(name, lambda fh: fh.write(_bracketed_text(seed)))
+def bracketed_log(variant: world.Variant | None = None) -> Path:
+    """Path of the guide-style bracketed log (Exercise 5.1 as a whole Sunday morning) of
+    ``variant``; its planted failure is ``bracketed_facts(variant)``."""
+    variant = _resolve(variant)
+    name = f"etp-backend-bracketed-v{GENERATOR_VERSION}-{_file_tag(variant)}.log"
+    return cache.materialise(name, lambda fh: fh.write(_bracketed_text(variant)))
 
 
-def dev_log(seed: int = DEFAULT_SEED) -> Path:
-    """Path of a development-mode log (header line, then the metadata as pretty-printed JSON)."""
-    name = f"etp-backend-dev-v{GENERATOR_VERSION}-seed{seed}.log"
-    return cache.materialise(name, lambda fh: fh.write(_dev_text(seed)))
+def dev_log(variant: world.Variant | None = None) -> Path:
+    """Path of a development-mode log (header line, then the metadata as pretty-printed JSON) of
+    ``variant``; its planted failure is ``dev_facts(variant)``."""
+    variant = _resolve(variant)
+    name = f"etp-backend-dev-v{GENERATOR_VERSION}-{_file_tag(variant)}.log"
+    return cache.materialise(name, lambda fh: fh.write(_dev_text(variant)))
 
 
 # --------------------------------------------------------------------------- bracketed format
@@ -863,10 +1111,13 @@ def _local_seconds(t: np.ndarray) -> pd.Series:
     return pd.Series(np.char.replace(text, "T", " "), dtype="str")
 
 
-def _bracketed_text(seed: int) -> str:
-    rng = np.random.default_rng([seed, 521])
-    start, stop = _ms(f"{BRACKETED_DAY}T10:00:00"), _ms(f"{BRACKETED_DAY}T11:30:00")
-    fail, back = _ms(BRACKETED_FIRST_FAILURE), _ms(BRACKETED_RECOVERED_AT)
+def _bracketed_text(variant: world.Variant) -> str:
+    rng = _noise_rng(variant, [DEFAULT_SEED, 521], 4)
+    # The whole morning moves with its failure: the same traffic before and after it.
+    facts = bracketed_facts(variant)
+    moved = variant.shift(BRACKETED_STORY) // pd.Timedelta(milliseconds=1)
+    start, stop = _ms(f"{BRACKETED_DAY}T10:00:00") + moved, _ms(f"{BRACKETED_DAY}T11:30:00") + moved
+    fail, back = _ms(facts.first_failure), _ms(facts.recovered_at)
     t = np.sort(rng.integers(start, stop, rng.poisson(22 * 90)))
     t = t[(t < fail - 1000) | (t > back + 1000)]
     n = len(t)
@@ -924,15 +1175,24 @@ def _bracketed_incident(rng, fail: int, back: int) -> pd.DataFrame:
 
 
 # --------------------------------------------------------------------------- development format
-def _dev_text(seed: int) -> str:
-    events = _dev_events(np.random.default_rng([seed, 808]))
+def _dev_text(variant: world.Variant) -> str:
+    # The whole session moves with its failure: the same work before and after it.
+    moved = variant.shift(DEV_STORY) // pd.Timedelta(milliseconds=1)
+    events = _dev_events(_noise_rng(variant, [DEFAULT_SEED, 808], 5), moved, dev_facts(variant))
     context = ("[" + events["context"].astype("str") + "]").fillna("")
     head = (_local_seconds(events["t"]) + " " + events["level"].astype("str") + " " + context + " "
             + events["message"].astype("str"))
     # The Nest CLI's own output in watch mode comes before the first log line.
-    cli = ["[2:00:00 PM] Starting compilation in watch mode...", "",
-           "[2:00:02 PM] Found 0 errors. Watching for file changes.", ""]
+    boot = _ms(f"{DEV_DAY}T14:00:03") + moved
+    cli = [f"[{_clock_12h(boot - 3000)}] Starting compilation in watch mode...", "",
+           f"[{_clock_12h(boot - 1000)}] Found 0 errors. Watching for file changes.", ""]
     return "\n".join(cli + (head + "\n" + _pretty_meta(events)).tolist()) + "\n"
+
+
+def _clock_12h(ms: int) -> str:
+    """The Nest CLI's clock: '2:00:00 PM'."""
+    t = pd.Timestamp(ms, unit="ms")
+    return f"{t.hour % 12 or 12}:{t:%M:%S} {'AM' if t.hour < 12 else 'PM'}"
 
 
 def _pretty_meta(events: pd.DataFrame) -> pd.Series:
@@ -953,16 +1213,16 @@ def _pretty_meta(events: pd.DataFrame) -> pd.Series:
     return text + "\n}"
 
 
-def _dev_events(rng) -> pd.DataFrame:
-    boot = _ms(f"{DEV_DAY}T14:00:03")
-    first_error = _ms(DEV_FIRST_ERROR)
-    reboot = first_error + 6 * 60_000
+def _dev_events(rng, moved: int, facts: DevFacts) -> pd.DataFrame:
+    boot = _ms(f"{DEV_DAY}T14:00:03") + moved
+    first_error = _ms(facts.first_error)
+    reboot = _ms(facts.restarted_at)
     startup = pd.concat([_startup(boot), _startup(reboot)], ignore_index=True).drop(columns="stack")
     ready = _frame([boot + 4000, reboot + 4000], 0, level="info", context="NestApplication",
                    message="Nest application successfully started")
     docs = _frame(boot + 4002, 0, level="info", context=None,
                   message="Swagger documentation available at http://localhost:3000/api/docs")
-    t = np.sort(rng.integers(boot + 5000, _ms(f"{DEV_DAY}T14:40:00"), 160))
+    t = np.sort(rng.integers(boot + 5000, _ms(f"{DEV_DAY}T14:40:00") + moved, 160))
     t = t[(t < first_error - 500) | (t > reboot + 5000)]
     n = len(t)
     endpoint = rng.choice([0, 1, 4, 8, 10], n)
@@ -977,17 +1237,18 @@ def _dev_events(rng) -> pd.DataFrame:
                        eventType="http_response", statusCode=200, durationMs=duration, **who)
     debug = _frame(t + 1, 0, level="debug", context="CacheService",
                    message=_cat("Cache miss for key etp:", _as_str(rng.integers(1, 99, n))))
-    return pd.concat([startup, ready, docs, received, completed, debug, _dev_story(first_error, reboot)],
+    return pd.concat([startup, ready, docs, received, completed, debug,
+                      _dev_story(first_error, reboot, facts.request_id)],
                      ignore_index=True).sort_values(["t", "seq"], kind="stable", ignore_index=True)
 
 
-def _dev_story(first_error: int, reboot: int) -> pd.DataFrame:
+def _dev_story(first_error: int, reboot: int, request_id: str) -> pd.DataFrame:
     """A pending migration (a relation is missing), then an OpenAI call retried twice to success."""
     missing = 'relation "etp_templates" does not exist'
     stack = _cat("QueryFailedError: ", missing, "\n",
                  _FRAMES["query"].replace("EtpsService.findOne (/app/dist/modules/etps/etps.service.js",
                                           "TemplatesService.findAll (/app/dist/modules/templates/templates.service.js"))
-    who = dict(method="GET", path="/api/v1/templates", requestId="1f0c9e8d-7b6a-4c5d-9e4f-3a2b1c0d9e8f",
+    who = dict(method="GET", path="/api/v1/templates", requestId=request_id,
                userId="u-1", organizationId="org-1")
     failed = pd.concat([
         _frame(first_error - 31, 0, level="info", context="HTTP", message="HTTP Request received",

@@ -8,10 +8,17 @@ Three raw text files stand in for what an on-call engineer would pull from produ
 - ``health_probe_log``: one line per Railway health probe of ``/api/health`` (every 30 s).
 - ``incident_channel_log``: an export of the team's #incidents channel, times in BRT.
 
-The month is the same for every seed: what the seed changes is the noise (request mix,
-latencies, ids, chat lines, seconds). The planted events (``PLANTED``, UTC) are fixed, so the
-course can talk about them by date. Every number the generator uses for the platform itself
-(pool, timeouts, latency targets, probe schedule) comes from ``course.data.world``.
+Every generator takes a ``course.data.world.Variant`` (default ``world.current()``): each trainee
+gets their own month. A variant moves every planted story by its own whole-minute offset
+(``Variant.shift``; the bad LLM afternoon also moves to another working day) and everything that
+belongs to the story moves with it: its window, its deploys, its probe outage, its chat messages
+and the clock times quoted in them. The noise around the stories (request mix, latencies, ids,
+chat lines, seconds) comes from the variant's own random streams. The canonical world
+(``Variant()``) is the narrated one: ``PLANTED``, ``DEPLOYS_UTC`` and ``INCIDENTS`` give its times,
+and the dates and figures below are its own. ``planted(variant)``, ``deploys_utc(variant)``,
+``incident_timeline(variant)`` and ``facts(variant)`` give any variant's. Every number the generator
+uses for the platform itself (pool, timeouts, latency targets, probe schedule) comes from
+``course.data.world``.
 
 - ``pool_exhaustion``  Wed 07 Oct 16:48-17:28 UTC: slow report queries (N+1) hold all 20 pool
   connections; most API calls wait out the 5 s acquire timeout and fail with pg-pool's
@@ -46,9 +53,23 @@ The channel holds twelve incidents, P0 to P3, including every event above. On th
 first response is late for four of them (10-02 P3, 10-14 P1, 10-15 P2, 10-21 P0) and
 resolution for two (10-09 P2, 10-23 P1); counted in support hours, the P3 of 10-02 was
 answered in time. INC-2026-10-29-01 is still open when the export ends.
+
+What holds in every variant. Each story keeps its length and moves by whole minutes, so each
+probe outage keeps its probe count: the outages and the lone timeouts cost 82 to 122 minutes
+whatever the noise draws, and uptime always meets 99.5 % and misses 99.9 %. The bad LLM
+afternoon stays inside one BRT working day, and every other day's p95 of section time stays
+under 25 s (``_clear_ordinary_days``), so it is the only day over 30 s. The incidents tied to a
+story move with it minute for minute (their ``Duration:`` and quoted clock times stay true), the
+P2 and P3 ones stay, so which deadlines are breached never changes. An incident id carries the
+BRT date it was opened on and its rank that day. Measured rather than built in: the pool
+exhaustion and the PDF incident each push the trailing 24 h 5xx rate over 1 % (worst rate 2.6 %
+or more over 31 months checked); the 27 Oct failover does so only when it starts after about
+07:45 BRT, and the earliest shift the world allows puts it at 07:32.
 """
 from __future__ import annotations
 
+import functools
+from dataclasses import dataclass
 from pathlib import Path
 from typing import IO
 
@@ -82,6 +103,15 @@ PLANTED = {
 }
 PROBE_OUTAGES = ("pool_exhaustion", "redis_outage", "crash_loop", "db_failover")
 LONE_PROBE_TIMEOUTS = 6
+
+# Deploys of the month (container starts, UTC): two routine ones, the crash loop's leaking release
+# and its rollback, the PDF incident's image without Chromium and its fix, a routine one, then the
+# on-call day's two successful starts (the failed start of 27 Oct wrote plain text only).
+DEPLOYS_UTC = ("2026-10-06 13:12:04", "2026-10-13 13:30:41", "2026-10-21 17:50:20", "2026-10-21 18:40:02",
+               "2026-10-23 13:00:12", "2026-10-23 22:14:37", "2026-10-29 12:45:10",
+               *world.ON_CALL_STARTS[1:])
+# The story each of the month's own deploys belongs to ("" = routine: it stays where it is).
+DEPLOY_STORIES = ("", "", "crash_loop", "crash_loop", "pdf_export_broken", "pdf_export_broken", "")
 
 HOLIDAYS_BRT = tuple(pd.Timestamp(day) for day in world.HOLIDAYS_BRT)
 USER_ACTIONS_PER_MONTH = world.USER_ACTIONS_PER_MONTH
@@ -136,16 +166,79 @@ STACK_FRAME = r"\n    at process.processTicksAndRejections (node:internal/proces
 N_USERS, N_ORGS, N_ETPS, N_SECTIONS = world.USERS, world.ORGANIZATIONS, 1_500, 6_000
 
 
+# ---------------------------------------------------------------- one variant's month
+
+def _variant(variant: world.Variant | int | None) -> world.Variant:
+    """``None`` is the world this process should see; an int is taken as a world seed."""
+    if variant is None:
+        return world.current()
+    if isinstance(variant, world.Variant):
+        return variant
+    if isinstance(variant, (int, np.integer)) and not isinstance(variant, bool):
+        return world.Variant(int(variant))
+    raise TypeError(f"variant must be a course.data.world.Variant, not {type(variant).__name__}")
+
+
+def planted(variant: world.Variant | int | None = None) -> dict[str, tuple[pd.Timestamp, pd.Timestamp]]:
+    """Each planted story's window (UTC, end excluded) in ``variant``'s month; ``PLANTED`` order."""
+    variant = _variant(variant)
+    on_call = {name: _window(*span) for name, span in variant.on_call_incidents().items()}
+    return {name: on_call.get(name) or (start + variant.shift(name), end + variant.shift(name))
+            for name, (start, end) in PLANTED.items()}
+
+
+def deploys_utc(variant: world.Variant | int | None = None) -> tuple[str, ...]:
+    """``DEPLOYS_UTC`` of ``variant``: a story's deploys move with it, routine ones stay."""
+    variant = _variant(variant)
+    own = tuple(variant.at(story, when) if story else when for story, when in zip(DEPLOY_STORIES, DEPLOYS_UTC))
+    return own + variant.on_call_starts()[1:]
+
+
+# Random streams: the canonical world keeps the seeds it has always used, so its files stay
+# byte for byte the same; any other variant draws from its own streams.
+NOISE_STREAM = 2026
+_NOISE_USES = ("requests", "probes", "channel", "sections")
+_CANONICAL_NOISE = {"requests": DEFAULT_SEED, "probes": [DEFAULT_SEED, 1], "channel": DEFAULT_SEED,
+                    "sections": [DEFAULT_SEED, 3]}
+
+
+@dataclass(frozen=True, eq=False)
+class _Month:
+    """What the generators need of one variant: story windows and deploys in epoch ms."""
+
+    variant: world.Variant
+    windows: dict[str, tuple[int, int]]
+    deploys_ms: np.ndarray
+
+    def inside(self, ms: np.ndarray, name: str) -> np.ndarray:
+        start, end = self.windows[name]
+        return (ms >= start) & (ms < end)
+
+    def rng(self, use: str, *stream: int) -> np.random.Generator:
+        if self.variant.canonical:
+            seed = _CANONICAL_NOISE[use]
+            return np.random.default_rng([*np.atleast_1d(seed).tolist(), *stream] if stream else seed)
+        return self.variant.rng(NOISE_STREAM, _NOISE_USES.index(use), *stream)
+
+
+@functools.lru_cache(maxsize=8)
+def _month(variant: world.Variant) -> _Month:
+    windows = {name: (_ms(start), _ms(end)) for name, (start, end) in planted(variant).items()}
+    deploys = pd.to_datetime(list(deploys_utc(variant)), utc=True, format="ISO8601").as_unit("ms").asi8
+    return _Month(variant, windows, deploys)
+
+
+def _file_name(stem: str, suffix: str, variant: world.Variant) -> str:
+    """Cache file name: the canonical world keeps its historical name, a variant names its seed."""
+    tag = f"seed{DEFAULT_SEED}" if variant.canonical else f"world{variant.seed}"
+    return f"{stem}_v{GENERATOR_VERSION}_{tag}{suffix}"
+
+
 # ---------------------------------------------------------------- shared helpers
 
 def _ms(ts: pd.Timestamp) -> int:
     """Milliseconds since the epoch: the generators compute in int64 ms throughout."""
     return ts.value // 1_000_000  # .value is nanoseconds whatever the unit
-
-
-def _in_window(ms: np.ndarray, name: str) -> np.ndarray:
-    start, end = PLANTED[name]
-    return (ms >= _ms(start)) & (ms < _ms(end))
 
 
 def _iso_ms(ms: np.ndarray) -> np.ndarray:
@@ -207,15 +300,15 @@ def _user_actions(rng, users: pd.DataFrame, etps, sections) -> pd.DataFrame:
     })
 
 
-def _section_jobs(rng, users: pd.DataFrame, etps, sections) -> pd.DataFrame:
+def _section_jobs(rng, month: _Month, users: pd.DataFrame, etps, sections) -> pd.DataFrame:
     """One row per generation request: when it was posted and how long the job ran."""
     ts = _poisson_times(rng, SECTION_JOBS_PER_MONTH)
     who = users.iloc[rng.integers(0, len(users), ts.size)].reset_index(drop=True)
     normal_s = _lognormal_ms(rng, LLM_SECTION.median / 1000, LLM_SECTION.sigma, ts.size)
     slow_s = rng.uniform(35.0, 59.0, ts.size)  # OpenAI degraded, still inside the 60 s timeout
-    run_s = np.where(_in_window(ts, "slow_llm"), slow_s, normal_s)
+    run_s = np.where(month.inside(ts, "slow_llm"), slow_s, normal_s)
     # While the OpenAI breaker is open the worker refuses at once: the job fails in milliseconds.
-    refused = _in_window(ts, "openai_breaker")
+    refused = month.inside(ts, "openai_breaker")
     run_s = np.where(refused, 0.015, run_s)
     jobs = pd.DataFrame({
         "ms": ts,
@@ -229,7 +322,37 @@ def _section_jobs(rng, users: pd.DataFrame, etps, sections) -> pd.DataFrame:
         "refused": refused,
     })
     # The backend was down during the crash loop, and no job could be queued without Redis.
-    return jobs[~_in_window(ts, "crash_loop") & ~_in_window(ts, "redis_outage")].reset_index(drop=True)
+    jobs = jobs[~month.inside(ts, "crash_loop") & ~month.inside(ts, "redis_outage")].reset_index(drop=True)
+    return _clear_ordinary_days(month, jobs)
+
+
+ORDINARY_DAY_P95_MAX_MS = 25_000  # every day but the bad LLM day keeps its p95 this far under 30 s
+_DAY_MS = 86_400_000
+_BRT_MS = world.UTC_OFFSET_BRT_H * 3_600_000
+
+
+def _clear_ordinary_days(month: _Month, jobs: pd.DataFrame) -> pd.DataFrame:
+    """Keep the bad LLM day the only day whose p95 of section time breaks the 30 s SLO.
+
+    A quiet day (a weekend, the holiday, the few BRT hours of 30 Sep) has only a handful of jobs,
+    and the p95 of a handful of ordinary draws can come near 30 s by chance. Such a day's ordinary
+    durations are drawn again, from a stream of their own, until its p95 is clear of the SLO.
+    Days are BRT days of completion, as a trainee groups them.
+    """
+    slow_day = (month.windows["slow_llm"][0] + _BRT_MS) // _DAY_MS
+    completed = ~jobs["refused"].to_numpy()
+    ordinary = completed & ~month.inside(jobs["ms"].to_numpy(), "slow_llm")
+    for attempt in range(100):
+        done_ms = (jobs["ms"] + jobs["post_ms"] + jobs["run_ms"]).round().astype(np.int64).to_numpy()
+        day = (done_ms + _BRT_MS) // _DAY_MS
+        p95 = jobs.loc[completed, "run_ms"].groupby(day[completed]).quantile(0.95)
+        near = p95.index[(p95 >= ORDINARY_DAY_P95_MAX_MS) & (p95.index != slow_day)]
+        if near.empty:
+            return jobs
+        redo = np.isin(day, near) & ordinary
+        run_s = _lognormal_ms(month.rng("sections", attempt), LLM_SECTION.median / 1000, LLM_SECTION.sigma, redo.sum())
+        jobs.loc[redo, "run_ms"] = np.round(run_s * 1000)
+    raise RuntimeError("ordinary days kept drawing section times near the LLM SLO")
 
 
 def _generate_requests(jobs: pd.DataFrame) -> pd.DataFrame:
@@ -258,13 +381,13 @@ def _job_polls(rng, jobs: pd.DataFrame) -> pd.DataFrame:
     })
 
 
-def _health_hits(seed: int) -> pd.DataFrame:
+def _health_hits(month: _Month) -> pd.DataFrame:
     """The monitor's probes as the backend saw them: every probe that reached it, same times.
 
     A probe the monitor gave up on still completes in the backend (during the pool exhaustion,
     after the pool's acquire timeout); Railway's edge answers 502 itself while the backend is down.
     """
-    probes = _probe_frame(seed)
+    probes = _probe_frame(month)
     reached = probes[probes["state"] != "edge_502"]
     backend_ms = np.where(reached["state"] == "timeout", reached["backend_ms"], reached["duration"])
     method, path, status, _, _ = HEALTH
@@ -291,35 +414,35 @@ def _apply_client_errors(rng, req: pd.DataFrame) -> pd.Series:
     return pd.Series(err, index=req.index)
 
 
-def _apply_planted_errors(rng, req: pd.DataFrame, err: pd.Series) -> None:
+def _apply_planted_errors(rng, month: _Month, req: pd.DataFrame, err: pd.Series) -> None:
     """The month's incidents as seen by the interceptor (edits ``req``/``err`` in place)."""
     ms = req["ms"].to_numpy()
     api = (req["route_class"] != "health").to_numpy()
     # Slow report queries hold all 20 connections: most requests wait out the pool's acquire
     # timeout and fail; the lucky ones get a freed connection after a long wait.
-    pool = _in_window(ms, "pool_exhaustion")
+    pool = month.inside(ms, "pool_exhaustion")
     fails = pool & api & (rng.random(len(req)) < 0.65)
     err[fails] = "pool"
     slow = pool & ~fails & api
     req.loc[slow, "duration"] += rng.uniform(1_500, 4_500, slow.sum())
     # The failover drops the open connections, then the pool starves until the database is back:
     # dropped queries, pool timeouts, and a few requests that get through after a long wait.
-    failover = _in_window(ms, "db_failover") & api
+    failover = month.inside(ms, "db_failover") & api
     draw = rng.random(len(req))
     err[failover & (draw < 0.6)] = "db"
     err[failover & (draw >= 0.6) & (draw < 0.9)] = "pool"
     lucky = failover & (draw >= 0.9)
     req.loc[lucky, "duration"] += rng.uniform(3_500, 5_000, lucky.sum())
     # A deploy changed JWT_SECRET without JWT_SECRET_OLD: old tokens fail until users log in again.
-    start, _ = PLANTED["jwt_rotation"]
+    start, _ = month.windows["jwt_rotation"]
     authed = api & (req["userId"] != "").to_numpy() & ~req["path"].eq("/api/v1/auth/login").to_numpy()
-    fade = 0.9 * np.exp(-np.clip(ms - _ms(start), 0, None) / 420_000)
-    err[_in_window(ms, "jwt_rotation") & authed & (rng.random(len(req)) < fade)] = "jwt"
+    fade = 0.9 * np.exp(-np.clip(ms - start, 0, None) / 420_000)
+    err[month.inside(ms, "jwt_rotation") & authed & (rng.random(len(req)) < fade)] = "jwt"
     # Without Redis, BullMQ can neither queue a generation nor report on one.
     queue_work = req["path"].str.contains("/generate|/sections/jobs/", regex=True).to_numpy()
-    err[_in_window(ms, "redis_outage") & queue_work] = "redis"
+    err[month.inside(ms, "redis_outage") & queue_work] = "redis"
     pdf = req["path"].str.endswith("/pdf").to_numpy()
-    err[_in_window(ms, "pdf_export_broken") & pdf] = "chromium"
+    err[month.inside(ms, "pdf_export_broken") & pdf] = "chromium"
 
 
 def _error_durations(rng, err: pd.Series) -> np.ndarray:
@@ -365,9 +488,6 @@ def _section_lines(jobs: pd.DataFrame) -> tuple[np.ndarray, pa.Array]:
     return done_ms, pc.if_else(pa.array(refused), failed, ok)
 
 
-DEPLOYS_UTC = ("2026-10-06 13:12:04", "2026-10-13 13:30:41", "2026-10-21 17:50:20", "2026-10-21 18:40:02",
-               "2026-10-23 13:00:12", "2026-10-23 22:14:37", "2026-10-29 12:45:10",
-               *world.ON_CALL_STARTS[1:])  # the failed start of 27 Oct wrote plain text only
 REDIS_LOST = "Error: connect ECONNREFUSED redis.railway.internal:6379"  # BullMQ worker, reconnecting
 REDIS_RETRY_MS = 10_000       # ioredis connectTimeout: one failed reconnect logged every 10 s
 CRASH_CYCLE_MS = 150_000     # the platform restarts the crashed container about every 2.5 min
@@ -389,10 +509,10 @@ def _boot_rows(start_ms: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return ms, rows
 
 
-def _crash_loop_rows() -> tuple[np.ndarray, np.ndarray]:
+def _crash_loop_rows(month: _Month) -> tuple[np.ndarray, np.ndarray]:
     """Out of memory, restart, out of memory: boot lines and the heap message, over and over."""
-    start, end = PLANTED["crash_loop"]
-    boots = np.arange(_ms(start), _ms(end) - CRASH_AFTER_START_MS, CRASH_CYCLE_MS)
+    start, end = month.windows["crash_loop"]
+    boots = np.arange(start, end - CRASH_AFTER_START_MS, CRASH_CYCLE_MS)
     boot_ms, boot_rows = _boot_rows(boots)
     oom_ms = boots + CRASH_AFTER_START_MS
     # A plain stderr line: the log export wraps it as a record with no context.
@@ -400,23 +520,23 @@ def _crash_loop_rows() -> tuple[np.ndarray, np.ndarray]:
     return np.concatenate([boot_ms, oom_ms]), np.vstack([boot_rows, oom_rows])
 
 
-def _other_lines(rng, jobs: pd.DataFrame, seed: int) -> tuple[np.ndarray, pa.Array]:
+def _other_lines(rng, month: _Month, jobs: pd.DataFrame) -> tuple[np.ndarray, pa.Array]:
     """Non-HTTP lines: start-ups after deploys, the crash loop, failed health checks, OpenAI retries."""
-    start_ms, start_rows = _boot_rows(pd.to_datetime(list(DEPLOYS_UTC), utc=True, format="ISO8601").as_unit("ms").asi8)
-    crash_ms, crash_rows = _crash_loop_rows()
+    start_ms, start_rows = _boot_rows(month.deploys_ms)
+    crash_ms, crash_rows = _crash_loop_rows(month)
     # The health check logs its failure just before it answers: after a refusal, or after waiting
     # out the pool's acquire timeout.
-    probes = _probe_frame(seed)
+    probes = _probe_frame(month)
     waited = probes["state"].eq("timeout") & (probes["backend_ms"] >= world.POOL_ACQUIRE_TIMEOUT_MS)
     refused = probes[probes["state"].eq("db_down")]
     failover_ms = np.concatenate([(refused["ms"] + np.maximum(refused["duration"] - 1, 0)).to_numpy(),
                                   (probes.loc[waited, "ms"] + probes.loc[waited, "backend_ms"] - 1).to_numpy()])
     failover_rows = np.tile(np.array([("error", "HealthService", "Health check failed: Database not connected")],
                                      dtype=object), (failover_ms.size, 1))
-    start, end = PLANTED["redis_outage"]
-    redis_ms = np.arange(_ms(start) + 1_000, _ms(end), REDIS_RETRY_MS)
+    start, end = month.windows["redis_outage"]
+    redis_ms = np.arange(start + 1_000, end, REDIS_RETRY_MS)
     redis_rows = np.tile(np.array([("error", "SectionsProcessor", REDIS_LOST)], dtype=object), (redis_ms.size, 1))
-    slow = jobs[_in_window(jobs["ms"].to_numpy(), "slow_llm")]
+    slow = jobs[month.inside(jobs["ms"].to_numpy(), "slow_llm")]
     retry_ms = (slow["ms"] + slow["post_ms"] + rng.uniform(20_000, 30_000, len(slow))).round().astype(np.int64)
     retry_rows = np.tile(np.array([("warn", "OpenAIService", "[OpenAI API] Attempt 1/4 failed: Request timed out. "
                                                              "Retrying in 1000ms...")], dtype=object), (len(slow), 1))
@@ -428,40 +548,48 @@ def _other_lines(rng, jobs: pd.DataFrame, seed: int) -> tuple[np.ndarray, pa.Arr
     return ms, lines
 
 
-def _request_log_lines(seed: int) -> pa.Array:
-    rng = np.random.default_rng(seed)
+def _population_and_jobs(rng, month: _Month):
+    """Organisations, users, ETPs and sections, then the month's generation jobs (first draws)."""
     orgs = uuid4_strings(rng, N_ORGS)
     users = pd.DataFrame({"userId": uuid4_strings(rng, N_USERS),
                           "organizationId": orgs[rng.integers(0, N_ORGS, N_USERS)]})
     etps, sections = uuid4_strings(rng, N_ETPS), uuid4_strings(rng, N_SECTIONS)
-    jobs = _section_jobs(rng, users, etps, sections)
+    return users, etps, sections, _section_jobs(rng, month, users, etps, sections)
+
+
+def _request_log_lines(month: _Month) -> pa.Array:
+    rng = month.rng("requests")
+    users, etps, sections, jobs = _population_and_jobs(rng, month)
     req = pd.concat([_user_actions(rng, users, etps, sections), _generate_requests(jobs),
-                     _job_polls(rng, jobs), _health_hits(seed)], ignore_index=True)
-    req = req[~_in_window(req["ms"].to_numpy(), "crash_loop")].reset_index(drop=True)
+                     _job_polls(rng, jobs), _health_hits(month)], ignore_index=True)
+    req = req[~month.inside(req["ms"].to_numpy(), "crash_loop")].reset_index(drop=True)
     err = _apply_client_errors(rng, req)
-    _apply_planted_errors(rng, req, err)
+    _apply_planted_errors(rng, month, req, err)
     done_ms, section_lines = _section_lines(jobs)
-    other_ms, other_lines = _other_lines(rng, jobs, seed)
+    other_ms, other_lines = _other_lines(rng, month, jobs)
     ms = np.concatenate([req["ms"].to_numpy(), done_ms, other_ms])
     lines = pa.concat_arrays([_http_lines(rng, req, err), section_lines, other_lines])
     serving = np.ones(ms.size, dtype=bool)
-    serving[: len(req) + len(done_ms)] = ~_in_window(ms[: len(req) + len(done_ms)], "crash_loop")
+    serving[: len(req) + len(done_ms)] = ~month.inside(ms[: len(req) + len(done_ms)], "crash_loop")
     keep = (ms >= _ms(MONTH_START)) & (ms < _ms(MONTH_END)) & serving  # a crashing backend serves nobody
     order = np.argsort(ms, kind="stable")
     return lines.take(order[keep[order]])
 
 
-def _writer(make_lines, seed: int):
+def _writer(make_lines, variant: world.Variant):
     """The ``write`` callback for cache.materialise: lines are only built on a cache miss."""
     def write(fh: IO) -> None:
-        fh.write("\n".join(make_lines(seed).to_pylist()) + "\n")
+        fh.write("\n".join(make_lines(_month(variant)).to_pylist()) + "\n")
     return write
 
 
-def request_log(seed: int = DEFAULT_SEED) -> Path:
-    """Path of the month's backend log: Winston JSON, one object per line, time-ordered."""
-    return cache.materialise(f"request_log_v{GENERATOR_VERSION}_seed{seed}.jsonl",
-                             _writer(_request_log_lines, seed))
+def request_log(variant: world.Variant | int | None = None) -> Path:
+    """Path of the month's backend log: Winston JSON, one object per line, time-ordered.
+
+    ``variant`` is the world to write (default ``world.current()``; an int is a world seed).
+    """
+    variant = _variant(variant)
+    return cache.materialise(_file_name("request_log", ".jsonl", variant), _writer(_request_log_lines, variant))
 
 
 # ---------------------------------------------------------------- health probes
@@ -478,17 +606,17 @@ PROBE_STATES = {
 }
 
 
-def _probe_states(rng, ms: np.ndarray) -> np.ndarray:
+def _probe_states(rng, month: _Month, ms: np.ndarray) -> np.ndarray:
     state = np.full(ms.size, "healthy", dtype=object)
     # The health check's SELECT 1 waits for a pool slot like every request: the monitor's 5 s
     # timeout usually runs out first; now and then a freed connection answers in time.
-    pool = _in_window(ms, "pool_exhaustion")
+    pool = month.inside(ms, "pool_exhaustion")
     state[pool] = np.where(rng.random(pool.sum()) < 0.8, "timeout", "pool_slow")
-    state[_in_window(ms, "redis_outage")] = "redis_down"
-    state[_in_window(ms, "crash_loop")] = "edge_502"
+    state[month.inside(ms, "redis_outage")] = "redis_down"
+    state[month.inside(ms, "crash_loop")] = "edge_502"
     # During the failover the check's SELECT 1 usually waits for a pool slot and the monitor gives
     # up; when the driver fails fast instead, the body says the database is disconnected.
-    failover = _in_window(ms, "db_failover")
+    failover = month.inside(ms, "db_failover")
     state[failover] = np.where(rng.random(failover.sum()) < 0.7, "timeout", "db_down")
     calm = np.flatnonzero(state == "healthy")
     state[rng.choice(calm, LONE_PROBE_TIMEOUTS, replace=False)] = "timeout"  # network blips
@@ -504,20 +632,20 @@ def _probe_durations(rng, state: np.ndarray) -> np.ndarray:
     return np.where(state == "timeout", PROBE_TIMEOUT_MS, np.maximum(1, duration.round())).astype(np.int64)
 
 
-def _probe_frame(seed: int) -> pd.DataFrame:
+def _probe_frame(month: _Month) -> pd.DataFrame:
     """Every probe of the month: when, what the monitor saw, and how long the backend took."""
-    rng = np.random.default_rng([seed, 1])  # its own stream: both views draw the same probes
+    rng = month.rng("probes")  # its own stream: both views draw the same probes
     ms = np.arange(_ms(MONTH_START), _ms(MONTH_END), PROBE_INTERVAL_S * 1000, dtype=np.int64)
-    state = _probe_states(rng, ms)
+    state = _probe_states(rng, month, ms)
     duration = _probe_durations(rng, state)
-    in_pool = _in_window(ms, "pool_exhaustion") | _in_window(ms, "db_failover")
+    in_pool = month.inside(ms, "pool_exhaustion") | month.inside(ms, "db_failover")
     backend_ms = np.where(in_pool, world.POOL_ACQUIRE_TIMEOUT_MS + rng.integers(2, 60, ms.size),
                           _lognormal_ms(rng, 38, 0.35, ms.size).round()).astype(np.int64)
     return pd.DataFrame({"ms": ms, "state": state, "duration": duration, "backend_ms": backend_ms})
 
 
-def _health_probe_lines(seed: int) -> pa.Array:
-    probes = _probe_frame(seed)
+def _health_probe_lines(month: _Month) -> pa.Array:
+    probes = _probe_frame(month)
     ms, state, duration = probes["ms"].to_numpy(), probes["state"], probes["duration"].to_numpy()
     table = pd.DataFrame.from_dict(PROBE_STATES, orient="index", columns=["code", "tail"])
     tail = state.map(table["tail"]).str.split("<t>", n=1, expand=True).fillna("")
@@ -528,16 +656,18 @@ def _health_probe_lines(seed: int) -> pa.Array:
                  tail[0], body_time, np.where(has_body, "Z", ""), tail[1])
 
 
-def health_probe_log(seed: int = DEFAULT_SEED) -> Path:
+def health_probe_log(variant: world.Variant | int | None = None) -> Path:
     """Path of the month's Railway health-probe results, one raw text line per 30 s probe."""
-    return cache.materialise(f"health_probes_v{GENERATOR_VERSION}_seed{seed}.log",
-                             _writer(_health_probe_lines, seed))
+    variant = _variant(variant)
+    return cache.materialise(_file_name("health_probes", ".log", variant), _writer(_health_probe_lines, variant))
 
 
 # ---------------------------------------------------------------- #incidents channel
 
 # Each incident: id, severity, title, impact, ETA, then its channel lines as
-# (BRT minute, author, text after the id). The planted outages above are among them.
+# (BRT minute, author, text after the id), times of the canonical world. The planted outages
+# above are among them (``INCIDENT_STORIES``). In a text, {id} is the incident's id and {end}
+# and {deploy} the BRT clock time of its story's end and of the deploy that set it off.
 INCIDENTS = [
     ("INC-2026-10-02-01", "P3", "Typo in the ETP form help text", "Cosmetic, nobody blocked", "next release", [
         ("2026-10-02 10:15", "carla.mendes", "open"),
@@ -571,7 +701,7 @@ INCIDENTS = [
      "BullMQ queue down, new generations fail, health unhealthy", "unknown", [
         ("2026-10-14 00:14", "railway-alerts", "open"),
         ("2026-10-14 01:33", "bruno.lima", "ACK {id} sorry, missed the page"),
-        ("2026-10-14 01:41", "bruno.lima", "UPDATE {id} | Status: Monitoring | Redis came back at 00:35, "
+        ("2026-10-14 01:41", "bruno.lima", "UPDATE {id} | Status: Monitoring | Redis came back at {end}, "
                                            "queue draining"),
         ("2026-10-14 01:58", "bruno.lima", "resolved|Duration: 1 h 48 min|Root Cause: Redis container "
                                            "restarted by the platform|Resolution: automatic restart, queue "
@@ -601,7 +731,7 @@ INCIDENTS = [
         ("2026-10-21 15:14", "carla.mendes", "anyone on {id}? seeing 502s on every page"),
         ("2026-10-21 15:26", "bruno.lima", "ACK {id} looking at the deploy logs"),
         ("2026-10-21 15:38", "bruno.lima", "UPDATE {id} | Status: Identified | JavaScript heap out of memory "
-                                           "after the 14:50 deploy, rolled back"),
+                                           "after the {deploy} deploy, rolled back"),
         ("2026-10-21 15:47", "bruno.lima", "resolved|Duration: 42 min|Root Cause: memory leak in the new "
                                            "release|Resolution: rollback|Follow-up: post-mortem, raise memory "
                                            "alert"),
@@ -636,7 +766,7 @@ INCIDENTS = [
     ("INC-2026-10-27-03", "P1", "Users logged out: 401 Token inválido after the deploy",
      "Logged-in users sent back to the login page", "30 min", [
         ("2026-10-27 16:09", "carla.mendes", "open"),
-        ("2026-10-27 16:14", "ana.souza", "ACK {id} checking the 16:03 deploy"),
+        ("2026-10-27 16:14", "ana.souza", "ACK {id} checking the {deploy} deploy"),
         ("2026-10-27 16:22", "ana.souza", "UPDATE {id} | Status: Identified | JWT_SECRET replaced without "
                                           "JWT_SECRET_OLD; users must log in again"),
         ("2026-10-27 16:41", "ana.souza", "resolved|Duration: 32 min|Root Cause: JWT_SECRET changed without the "
@@ -648,6 +778,19 @@ INCIDENTS = [
         ("2026-10-30 09:12", "diego.rocha", "ACK {id} queued for the next sprint"),
     ]),
 ]
+
+# The planted story behind each incident (by its id in ``INCIDENTS``): its messages move with the
+# story, minute for minute. The P2 and P3 incidents have no planted window and stay where they are.
+INCIDENT_STORIES = {
+    "INC-2026-10-07-01": "pool_exhaustion", "INC-2026-10-14-01": "redis_outage",
+    "INC-2026-10-20-01": "slow_llm", "INC-2026-10-21-01": "crash_loop",
+    "INC-2026-10-23-01": "pdf_export_broken", "INC-2026-10-27-01": "db_failover",
+    "INC-2026-10-27-02": "openai_breaker", "INC-2026-10-27-03": "jwt_rotation",
+}
+# The deploy (an index into ``DEPLOYS_UTC``) that set a story off, as the team quotes it.
+TRIGGER_DEPLOY = {"crash_loop": 2, "pdf_export_broken": 4, "jwt_rotation": len(DEPLOYS_UTC) - 1}
+BRT_OFFSET = pd.Timedelta(hours=world.UTC_OFFSET_BRT_H)
+BRT_ZONE = "-03:00"
 
 CHATTER = [
     "who has the pager this week?",
@@ -667,17 +810,61 @@ CHATTER_LINES = 45
 PEOPLE = ["ana.souza", "bruno.lima", "carla.mendes", "diego.rocha", "eduarda.alves"]
 
 
-def _incident_rows() -> pd.DataFrame:
+def _brt_clock(when) -> str:
+    """'HH:MM' in BRT of a UTC time (a naive string or a tz-aware Timestamp)."""
+    utc = pd.Timestamp(when)
+    utc = utc.tz_convert(None) if utc.tzinfo is not None else utc
+    return (utc + BRT_OFFSET).strftime("%H:%M")
+
+
+def _message_kind(text: str) -> str:
+    if text == "open" or text.startswith("resolved|"):
+        return text.split("|")[0]
+    return {"ACK": "ack", "UPDATE": "update"}.get(text.split(" ")[0], "chat")
+
+
+def incident_timeline(variant: world.Variant | int | None = None) -> pd.DataFrame:
+    """Every incident message of ``variant``'s #incidents channel (chatter aside), in posting order.
+
+    Columns: ``id`` (``INC-<BRT date opened>-<rank that day>``), ``story`` (the planted story, ''
+    for none), ``severity``, ``title``, ``minute`` (BRT text as in the channel, 'YYYY-MM-DD HH:MM';
+    the channel adds random seconds), ``time`` (that minute, tz-aware BRT), ``author``, ``kind``
+    (open, ack, update, resolved or chat) and ``text`` (the message after the author).
+    """
+    variant = _variant(variant)
+    windows, deploys = planted(variant), deploys_utc(variant)
     rows = []
     for inc_id, severity, title, impact, eta, events in INCIDENTS:
+        story = INCIDENT_STORIES.get(inc_id, "")
+        shift = variant.shift(story) if story else pd.Timedelta(0)
+        clocks = {"end": _brt_clock(windows[story][1])} if story else {}
+        if story in TRIGGER_DEPLOY:
+            clocks["deploy"] = _brt_clock(deploys[TRIGGER_DEPLOY[story]])
         for minute, author, text in events:
-            if text == "open":
-                text = (f"[INCIDENT] {inc_id}: {title} | Severity: {severity} | Status: Investigating"
-                        f" | Impact: {impact} | ETA: {eta}")
-            elif text.startswith("resolved|"):
-                text = f"[RESOLVED] {inc_id}: {title} | " + " | ".join(text.split("|")[1:])
-            rows.append((minute, author, text.format(id=inc_id)))
-    return pd.DataFrame(rows, columns=["minute", "author", "text"])
+            moved = (pd.Timestamp(minute) + shift).strftime("%Y-%m-%d %H:%M")
+            rows.append((inc_id, story, severity, title, impact, eta, moved, author, text, clocks))
+    frame = pd.DataFrame(rows, columns=["canonical_id", "story", "severity", "title", "impact", "eta",
+                                        "minute", "author", "template", "clocks"])
+    frame["time"] = pd.to_datetime(frame["minute"] + BRT_ZONE, format="%Y-%m-%d %H:%M%z")
+    frame["kind"] = frame["template"].map(_message_kind)
+    # An id names the BRT day the incident was opened on and its rank among that day's incidents.
+    opened = frame[frame["kind"].eq("open")].sort_values("time", kind="stable")
+    day = opened["minute"].str.slice(0, 10)
+    rank = opened.groupby(day).cumcount() + 1
+    ids = dict(zip(opened["canonical_id"], "INC-" + day + "-" + rank.map("{:02d}".format)))
+    frame["id"] = frame["canonical_id"].map(ids)
+    frame["text"] = [_message_text(row) for row in frame.itertuples()]
+    return frame[["id", "story", "severity", "title", "minute", "time", "author", "kind", "text"]]
+
+
+def _message_text(row) -> str:
+    text = row.template
+    if text == "open":
+        text = (f"[INCIDENT] {row.id}: {row.title} | Severity: {row.severity} | Status: Investigating"
+                f" | Impact: {row.impact} | ETA: {row.eta}")
+    elif text.startswith("resolved|"):
+        text = f"[RESOLVED] {row.id}: {row.title} | " + " | ".join(text.split("|")[1:])
+    return text.format(id=row.id, **row.clocks)
 
 
 def _chatter_rows(rng) -> pd.DataFrame:
@@ -692,16 +879,77 @@ def _chatter_rows(rng) -> pd.DataFrame:
     })
 
 
-def _incident_channel_lines(seed: int) -> pa.Array:
-    rng = np.random.default_rng(seed)
-    rows = pd.concat([_incident_rows(), _chatter_rows(rng)], ignore_index=True)
+def _incident_channel_lines(month: _Month) -> pa.Array:
+    rng = month.rng("channel")
+    incidents = incident_timeline(month.variant)[["minute", "author", "text"]]
+    rows = pd.concat([incidents, _chatter_rows(rng)], ignore_index=True)
     seconds = _str(np.char.zfill(rng.integers(0, 60, len(rows)).astype(str), 2))
     rows["stamp"] = rows["minute"] + ":" + seconds
     rows = rows.sort_values("stamp", kind="stable")
     return _join(rows["stamp"], " BRT | @", rows["author"], " | ", rows["text"])
 
 
-def incident_channel_log(seed: int = DEFAULT_SEED) -> Path:
+def incident_channel_log(variant: world.Variant | int | None = None) -> Path:
     """Path of the month's #incidents channel export (BRT, one message per line)."""
-    return cache.materialise(f"incidents_channel_v{GENERATOR_VERSION}_seed{seed}.txt",
-                             _writer(_incident_channel_lines, seed))
+    variant = _variant(variant)
+    return cache.materialise(_file_name("incidents_channel", ".txt", variant),
+                             _writer(_incident_channel_lines, variant))
+
+
+# ---------------------------------------------------------------- what a variant's month holds
+
+# Days offered beside the bad LLM day when a trainee is asked which day it was, in preference order.
+LLM_DAY_DISTRACTORS = ("pool_exhaustion", "redis_outage", "pdf_export_broken", "crash_loop", "db_failover")
+
+
+def facts(variant: world.Variant | int | None = None) -> dict:
+    """What a trainee of ``variant`` finds in the month: the values questions and checks refer to.
+
+    - ``planted``: story -> (start, end) window, tz-aware UTC, end excluded (``planted``);
+    - ``deploys_utc``: every container start of the month that logs boot lines (``deploys_utc``);
+    - ``incidents``: one row per incident of the channel: id, story, severity, title, opened,
+      acknowledged, resolved (tz-aware BRT, to the minute: the channel adds the seconds; NaT when
+      never posted); ``incident_id``: story -> its incident's id;
+    - ``day_label``: story -> the BRT day its window starts on, as 'Tue 20 Oct';
+    - ``bad_llm_day`` ('2026-10-20', a BRT date), ``bad_llm_day_label`` ('Tue 20 Oct') and
+      ``bad_llm_hours_brt`` (('12:00', '16:30')): the afternoon OpenAI was degraded;
+      ``bad_llm_day_options``: four distinct day labels in date order, the bad day and three days
+      of other incidents (canonical: Wed 07 Oct, Wed 14 Oct, Tue 20 Oct, Fri 23 Oct);
+    - ``crash_loop_deploy_utc`` ('2026-10-21 17:50:20') and ``crash_loop_deploy_brt``
+      ('2026-10-21 14:50:20'): the release that ran out of heap; ``crash_loop_rollback_utc``.
+    """
+    variant = _variant(variant)
+    windows, deploys = planted(variant), deploys_utc(variant)
+    timeline = incident_timeline(variant)
+    first = timeline.groupby(["id", "kind"], sort=False)["time"].min().unstack()
+    incidents = (timeline.drop_duplicates("id")[["id", "story", "severity", "title"]]
+                 .assign(opened=lambda frame: frame["id"].map(first["open"]),
+                         acknowledged=lambda frame: frame["id"].map(first["ack"]),
+                         resolved=lambda frame: frame["id"].map(first["resolved"]))
+                 .sort_values("opened", kind="stable").reset_index(drop=True))
+    brt = {story: (start.tz_convert(None) + BRT_OFFSET, end.tz_convert(None) + BRT_OFFSET)
+           for story, (start, end) in windows.items()}
+    slow_start, slow_end = brt["slow_llm"]
+    crash_deploy = deploys[TRIGGER_DEPLOY["crash_loop"]]
+    # Other incidents' days as distractors; the redis outage can start on the evening before
+    # (BRT), which may be the bad day itself, so labels are taken once each.
+    options = {slow_start.normalize()}
+    for story in LLM_DAY_DISTRACTORS:
+        if len(options) < 4:
+            options.add(brt[story][0].normalize())
+    return {
+        "seed": variant.seed,
+        "planted": windows,
+        "deploys_utc": deploys,
+        "incidents": incidents,
+        "incident_id": dict(zip(incidents.loc[incidents["story"].ne(""), "story"],
+                                incidents.loc[incidents["story"].ne(""), "id"])),
+        "day_label": {story: start.strftime("%a %d %b") for story, (start, _) in brt.items()},
+        "bad_llm_day": slow_start.strftime("%Y-%m-%d"),
+        "bad_llm_day_label": slow_start.strftime("%a %d %b"),
+        "bad_llm_hours_brt": (slow_start.strftime("%H:%M"), slow_end.strftime("%H:%M")),
+        "bad_llm_day_options": [day.strftime("%a %d %b") for day in sorted(options)],
+        "crash_loop_deploy_utc": crash_deploy,
+        "crash_loop_deploy_brt": str(pd.Timestamp(crash_deploy) + BRT_OFFSET),
+        "crash_loop_rollback_utc": deploys[TRIGGER_DEPLOY["crash_loop"] + 1],
+    }

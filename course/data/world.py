@@ -133,7 +133,7 @@ TRAINEE_ENV = "JUPYTERHUB_USER"             # on a hub, the user the server runs
 
 # story: (earliest, latest) shift in minutes. The on-call day's three stay apart and in order.
 STORY_SHIFT_MINUTES = {
-    "db_failover": (-150, 45),              # 10:32 to 13:47 UTC: the working morning, BRT
+    "db_failover": (-120, 45),              # 11:02 to 13:47 UTC: the working morning, BRT
     "openai_breaker": (-60, 50),            # 15:40 to 17:30 UTC
     "jwt_rotation": (-55, 60),              # 18:08 to 20:03 UTC
     "pool_exhaustion": (-90, 90),
@@ -141,6 +141,10 @@ STORY_SHIFT_MINUTES = {
     "slow_llm": (-120, 30),
     "crash_loop": (-120, 60),
     "pdf_export_broken": (-120, 60),
+    # Module 5's other two logs move whole (their traffic with them); named so that they sort
+    # after every other story, which leaves the other stories' offsets as they were.
+    "sunday_db_failure": (-120, 60),        # the bracketed morning: 08:00-09:30 to 11:00-12:30
+    "unapplied_migration": (-240, 180),     # the developer's session: 10:00-10:40 to 17:00-17:40
 }
 # The month's bad LLM afternoon falls on one of these working days with no other incident.
 SLOW_LLM_DAYS = ("2026-10-06", "2026-10-08", "2026-10-13", "2026-10-16", "2026-10-20",
@@ -254,3 +258,94 @@ class using:
 
     def __exit__(self, *exc) -> None:
         _override.pop()
+
+
+# =================================================================================================
+# Railway and Sentry: the project, its services and its error tracker as Modules 1 and 3 see them
+# (``course.data.platform``, ``course.data.sentry``). The repository has the configuration files'
+# values; production values are not in it (§10), so where the digest has no figure the course sets
+# one and says so ("course value").
+# =================================================================================================
+RAILWAY_PROJECT = "etp-express"                                      # §1.1
+BACKEND, FRONTEND, POSTGRES, REDIS = SERVICES                          # §1.1
+READY_PATH = "/api/health/ready"                                     # §1.2 readiness, no /v1
+FRONTEND_HEALTH_PATH = "/"                                           # §1.1
+GIT_REPOSITORY, GIT_BRANCH = "CONFENGE/etp-express", "master"        # §8 access items; §4.5 push to master
+REPLICAS = {BACKEND: 2, FRONTEND: 1, POSTGRES: 1, REDIS: 1}          # §1.1 numReplicas = 2; frontend 1-2
+STAGING_REPLICAS = {BACKEND: 1, FRONTEND: 1, POSTGRES: 1, REDIS: 1}  # course value
+# §1.1 runbook §3.1 / §4.4: min and max replicas, target CPU %, target memory %.
+SCALING = {BACKEND: (2, 4, 70, 80), FRONTEND: (1, 2, 70, 80)}
+# §1.1 the start command runs migrations, then the template seed, then the app.
+START_COMMANDS = {
+    BACKEND: "npm run migration:run:prod && npm run seed:templates:prod && npm run start:prod",
+    FRONTEND: "serve -s dist",
+}
+HEALTHCHECK_TIMEOUT_S = 300                  # §1.1 backend/railway.toml healthcheckTimeout
+RESTART_POLICY = "ON_FAILURE"                # §1.1
+RESTART_MAX_RETRIES = 10                     # §1.1 root .railway.toml (§9.23: 10 vs 3)
+DATABASE_IMAGES = {POSTGRES: "ghcr.io/railwayapp-templates/postgres-ssl:15", REDIS: "redis:7"}  # §1.1 PostgreSQL 15
+PUBLIC_DOMAINS = {BACKEND: "etp-express-backend-production.up.railway.app",     # §9.28 the
+                  FRONTEND: "etp-express-frontend-production.up.railway.app"}   # *-production form
+# Per replica: vCPUs and memory limit in MB (course values). The backend's limit is what its
+# memory is measured against: the alert rules below are percentages of it.
+RESOURCES = {BACKEND: (2, 2048), FRONTEND: (1, 512), POSTGRES: (2, 4096), REDIS: (1, 512)}
+
+# §1.7 environment variables by NAME (the course never holds a value). Backend: the required
+# ones, then the optional ones production sets; SESSION_SECRET is documented and rotated by the
+# runbook (§4.1) but never read by the code (§1.7, §9.19). RAILWAY_GIT_COMMIT_SHA is provided by
+# Railway itself. A variant also sets a few of the optional tuning names (``OPTIONAL_VARIABLES``).
+ENV_VARIABLES = {
+    BACKEND: ("DATABASE_URL", "JWT_SECRET", "OPENAI_API_KEY", "EXA_API_KEY", "CORS_ORIGINS",
+              "NODE_ENV", "PORT", "FRONTEND_URL", "JWT_EXPIRATION", "OPENAI_MODEL", "REDIS_URL",
+              "DB_POOL_MAX", "DB_POOL_MIN", "DB_CONNECTION_TIMEOUT", "DB_MIGRATIONS_RUN",
+              "SENTRY_DSN", "SENTRY_TRACES_SAMPLE_RATE", "PUPPETEER_EXECUTABLE_PATH",
+              "SMTP_HOST", "SMTP_PORT", "SMTP_USER", "SMTP_PASSWORD", "SESSION_SECRET"),
+    FRONTEND: ("VITE_API_URL", "VITE_APP_NAME", "VITE_SENTRY_DSN"),
+    POSTGRES: ("POSTGRES_DB", "POSTGRES_USER", "POSTGRES_PASSWORD"),
+    REDIS: ("REDIS_PASSWORD", "REDIS_URL"),   # what the backend's REDIS_URL points at (§1.7)
+}
+RAILWAY_PROVIDED_VARIABLES = {BACKEND: ("RAILWAY_GIT_COMMIT_SHA",)}   # §1.7, §3.1 Sentry release
+OPTIONAL_VARIABLES = ("SHUTDOWN_TIMEOUT", "OPENAI_MAX_TOKENS", "OPENAI_TEMPERATURE", "EXA_TYPE",
+                      "EXA_NUM_RESULTS", "EXA_FALLBACK_ENABLED", "EXA_FALLBACK_THRESHOLD",
+                      "DB_IDLE_TIMEOUT", "DB_RETRY_ATTEMPTS", "DB_RETRY_DELAY", "DB_LOGGING",
+                      "RATE_LIMIT_ENABLED", "RATE_LIMIT_TTL", "RATE_LIMIT_MAX", "SINAPI_API_KEY",
+                      "CONTRATOS_GOVBR_CLIENT_ID", "CONTRATOS_GOVBR_CLIENT_SECRET",
+                      "OTEL_EXPORTER_OTLP_ENDPOINT", "OTEL_EXPORTER_OTLP_HEADERS", "OTEL_SERVICE_NAME")
+# Staging is in the middle of a dual-key rotation (§4.2): it also holds JWT_SECRET_OLD. Production
+# does not: the on-call day's deploy replaced JWT_SECRET without it (ON_CALL_INCIDENTS).
+STAGING_EXTRA_VARIABLES = {BACKEND: ("JWT_SECRET_OLD",)}
+# Names whose values are secrets: credentials, keys, and URLs that embed a password.
+SECRET_VARIABLES = frozenset({
+    "DATABASE_URL", "JWT_SECRET", "JWT_SECRET_OLD", "SESSION_SECRET", "OPENAI_API_KEY", "EXA_API_KEY",
+    "REDIS_URL", "REDIS_PASSWORD", "SMTP_PASSWORD", "POSTGRES_PASSWORD", "SINAPI_API_KEY",
+    "SINAPI_WEBHOOK_SECRET", "CONTRATOS_GOVBR_CLIENT_SECRET", "AWS_ACCESS_KEY_ID",
+    "AWS_SECRET_ACCESS_KEY", "OTEL_EXPORTER_OTLP_HEADERS", "RAILWAY_TOKEN", "RAILWAY_API_TOKEN",
+})
+
+# The on-call day's two deploys went live when Nest reported it had started (the backend's logs):
+# the restart after the failover, and the deploy that replaced JWT_SECRET.
+ON_CALL_LIVE = {"db_failover": "2026-10-27 13:21:25.861", "jwt_rotation": "2026-10-27 19:03:51.604"}
+# §1.6 the OpenAI breaker first opened at this time of the outage (the backend's logs) and stayed
+# open, with half-open tries, until the outage's end.
+OPENAI_BREAKER_OPENED = "2026-10-27 16:44:02.771"
+
+# §3.1 Sentry: environment = NODE_ENV (production, staging), release = RAILWAY_GIT_COMMIT_SHA,
+# BadRequestException dropped in production. One project per application.
+SENTRY_ENVIRONMENTS = ("production", "staging")
+SENTRY_PROJECTS = {BACKEND: "node", FRONTEND: "javascript-react"}
+SENTRY_DROPPED_IN_PRODUCTION = ("BadRequestException",)
+# Course value: the exception filter reports client errors (4xx) at level "warning" and
+# everything else at "error". "Errors" in Module 3 are the issues at level error or fatal.
+SENTRY_WARNING_BELOW_STATUS = 500
+SENTRY_ERROR_LEVELS = ("error", "fatal")
+
+# §3.2 the resource alert rules, by source (they disagree): (source, metric, above %, for minutes,
+# severity). "For n minutes" means n consecutive one-minute samples above the threshold; a rule
+# without a duration fires on one sample. Percentages are of the replica's limit (RESOURCES).
+RESOURCE_ALERT_RULES = (
+    ("SLA.md", "cpu_percent", 90, 10, "P2"),
+    ("SLA.md", "memory_percent", 90, 1, "P1"),
+    ("MONITORING.md", "memory_percent", 85, 1, "P1"),
+    ("DEPLOY_RAILWAY.md", "cpu_percent", 80, 1, None),
+    ("DEPLOY_RAILWAY.md", "memory_percent", 85, 1, None),
+)

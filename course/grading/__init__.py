@@ -16,6 +16,11 @@ class GradingError(AssertionError):
     """A hidden check failed; the message is safe to show a trainee."""
 
 
+# The word that starts the message of an answer the trainer must review. Kept out of the lines
+# that raise, so that a traceback's context around an ordinary wrong answer never shows it.
+REVIEW_MARK = "FLAGGED"
+
+
 # Where the trainer's process collects what each check compared (a trainee's value against the
 # reference of their own world), to spot values that belong to another trainee's world.
 # Nothing listens in a trainee's kernel.
@@ -44,7 +49,7 @@ def grade_quiz(question: Question, store: AnswerStore) -> None:
         attempts = store.attempts(qid)
         tampered = store.tampered(qid)
     except AnswerFileError as err:
-        raise GradingError(f"quiz {qid}: {err}; the trainer will look at the file") from None
+        raise GradingError(f"{REVIEW_MARK}: quiz {qid}: {err}; the trainer will look at the file") from None
     if not attempts:
         raise GradingError(f"quiz {qid}: no committed answer (press Submit to commit one)")
     first = attempts[0]
@@ -52,8 +57,8 @@ def grade_quiz(question: Question, store: AnswerStore) -> None:
         _compared(f"quiz {qid}", first.canonical,
                   sorted({question.canonical(a) for a in question.accepted_responses()}))
     if tampered or question.canonical(first.answer) != first.canonical:
-        raise GradingError(f"quiz {qid}: FLAGGED: the answer file was changed by hand after the "
-                           "answer was committed; the trainer reviews this answer")
+        raise GradingError(f"{REVIEW_MARK}: quiz {qid}: the answer file was changed by hand after "
+                           "the answer was committed; the trainer reviews this answer")
     if not question.is_correct(first.answer):
         raise GradingError(f"quiz {qid}: the first committed answer is not correct")
     print(f"quiz {qid}: first committed answer is correct")

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import html
 import math
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -20,7 +21,7 @@ import traitlets as t
 
 from .questions import (QUESTION_TYPES, Matching, MultipleSelect, Numeric, Ordering, Question,
                         ShortText, SingleChoice)
-from .store import AnswerFileError, AnswerStore, Attempt
+from .store import AnswerFileError, AnswerStore, Attempt, one_line
 
 HERE = Path(__file__).parent
 KIND_KEYS = {cls: key for key, cls in QUESTION_TYPES.items()}
@@ -155,17 +156,84 @@ class QuestionView:
                   "changed or lost. Ask your trainer to look at it before you answer more quizzes.")
 
     def summary(self) -> str:
-        """One line for headless runs and exported feedback: never the key."""
-        qid = self.question.qid
-        try:
-            first = self.store.first(qid)
-        except AnswerFileError as err:
-            return f"[quiz {qid}] answer file problem: {err}"
-        if first is None:
-            return f"[quiz {qid}] {self.question.prompt} (no answer committed yet)"
-        verdict = ("checked when graded" if self.question.pending
-                   else "correct" if first.correct else "not correct")
-        return f"[quiz {qid}] first answer: {self.question.describe(first.answer)} ({verdict})"
+        """Plain text for headless runs and exported pages: what was committed, never the key."""
+        return committed_answers(self.question, self.store).text
+
+
+REVIEW_MARK = "FLAGGED"  # starts the text of a quiz whose committed answers need the trainer
+MAX_LATER_SHOWN = 10  # later tries listed one by one; beyond, only their number
+
+
+@dataclass(frozen=True)
+class CommittedAnswers:
+    """What a trainee committed to one quiz, as lines of text: never the key.
+
+    ``problem`` says why the trainer must review the answers (the answer file was changed by
+    hand, or cannot be read); it is None for an ordinary answer, right or wrong."""
+
+    qid: str
+    lines: tuple[str, ...]
+    problem: str | None = None
+
+    @property
+    def text(self) -> str:
+        return "\n".join(self.lines)
+
+
+def committed_answers(question: Question, store: AnswerStore) -> CommittedAnswers:
+    """The first committed answer (the graded one) and the later tries of ``question``.
+
+    A first answer changed by hand is never called correct: its text starts with FLAGGED."""
+    qid = question.qid
+    try:
+        attempts = store.attempts(qid)
+        tampered = store.tampered(qid)
+    except AnswerFileError as err:
+        problem = f"answer file problem: {err}"
+        return CommittedAnswers(qid, (f"{REVIEW_MARK} [quiz {qid}] {problem}",), problem)
+    if not attempts:
+        return CommittedAnswers(qid, (f"[quiz {qid}] {question.prompt} (no answer committed yet)",))
+    first, later = attempts[0], attempts[1:]
+    if tampered or not _as_committed(question, first):
+        problem = "the answer file was changed by hand after the answer was committed"
+        lines = [f"{REVIEW_MARK} [quiz {qid}] {problem}; the trainer reviews this answer",
+                 f"  first answer, as the file now holds it: {_describe(question, first.answer)}"]
+        lines += [f"  try {n}: {_describe(question, a.answer)}"
+                  for n, a in enumerate(later[:MAX_LATER_SHOWN], start=2)]
+    else:
+        problem = None
+        lines = [f"[quiz {qid}] first answer: {_describe(question, first.answer)} "
+                 f"({_verdict(question, first)})"]
+        lines += [f"  try {n}: {_describe(question, a.answer)} ({_verdict(question, a)}; no points)"
+                  for n, a in enumerate(later[:MAX_LATER_SHOWN], start=2)]
+    if len(later) > MAX_LATER_SHOWN:
+        lines.append(f"  and {len(later) - MAX_LATER_SHOWN} more tries")
+    return CommittedAnswers(qid, tuple(lines), problem)
+
+
+def _as_committed(question: Question, attempt: Attempt) -> bool:
+    """Whether the answer still is the one its sealed canonical form was made from."""
+    try:
+        return question.canonical(attempt.answer) == attempt.canonical
+    except Exception:  # noqa: BLE001 - an answer no quiz input can give was written by hand
+        return False
+
+
+def _describe(question: Question, answer: Any) -> str:
+    try:
+        text = question.describe(answer)
+    except Exception:  # noqa: BLE001 - a later try may hold anything a hand edit put there
+        text = repr(answer)
+    return one_line(str(text), 200)
+
+
+def _verdict(question: Question, attempt: Attempt) -> str:
+    if question.pending:
+        return "checked when graded"
+    try:
+        return "correct" if question.is_correct(attempt.answer) else "not correct"
+    except Exception:  # noqa: BLE001
+        return "not correct"
 
 
 def _unreadable() -> UnreadableAnswer:

@@ -9,7 +9,8 @@ from nbgrader.converters import Autograde, GenerateAssignment
 from nbgrader.preprocessors import ClearMarkScheme, Execute, GetGrades, OverwriteCells, SaveAutoGrades
 
 from .execute import SandboxedExecute
-from .preprocessors import HideHiddenTests, SealQuizKeys, WidgetsAsText
+from .feedback import RequireManualGrades
+from .preprocessors import HideHiddenTests, QuizCallsWithoutKeys, SealQuizKeys, WidgetsAsText
 from .problems import RecordProblems
 from .sanitize import CleanText, RestoreReleasedCells
 
@@ -45,4 +46,7 @@ def autograde_preprocessors() -> list:
 
 
 def feedback_preprocessors() -> list:
-    return [HideHiddenTests, SealQuizKeys, WidgetsAsText, GetGrades, CSSHTMLHeaderPreprocessor]
+    """Hidden tests out and quiz keys sealed, no page while written answers wait for a grade,
+    then each quiz call shown without its key arguments at all."""
+    return [HideHiddenTests, SealQuizKeys, RequireManualGrades, QuizCallsWithoutKeys, WidgetsAsText,
+            GetGrades, CSSHTMLHeaderPreprocessor]

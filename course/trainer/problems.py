@@ -2,7 +2,9 @@
 
 - ``note_problem`` records a problem of the notebook being graded (kernel died, timeout...).
 - ``RecordProblems`` (after SaveAutoGrades) flags that submission in the gradebook, where the
-  formgrader shows it, and writes the reason as an automatic comment on its first answer cell.
+  formgrader shows it, and writes the reason as an automatic comment on its first answer cell,
+  each reason a line starting with FLAGGED. A quiz whose committed answer was changed by hand
+  (or whose answer file cannot be read) is such a problem too.
 - At the end of ``nbgrader autograde`` a summary lists every submission graded with problems and
   every one that has no graded notebook (missing, or nbgrader could not grade it).
 - ``keep_feedback_pages`` (GenerateFeedback's post-convert hook) leaves only the HTML pages in the
@@ -17,6 +19,9 @@ from pathlib import Path
 import nbformat
 from nbgrader.api import Gradebook, MissingEntry
 from nbgrader.preprocessors import NbGraderPreprocessor
+
+from ..grading import REVIEW_MARK
+from ..quiz.store import ANSWER_FILE, AnswerStore
 
 _graded: list[tuple[str, str, str]] = []          # (student, assignment, notebook) this run
 _problems: list[tuple[str, str, str, str]] = []   # (student, assignment, notebook, problem)
@@ -37,15 +42,44 @@ class RecordProblems(NbGraderPreprocessor):
         _graded.append((info["student"], info["assignment"], info["notebook"]))
         _courses[(Path(resources["metadata"]["path"]).parents[1], info["assignment"])] = info["db_url"]
         _summary_at_exit()
+        answer_file = Path(resources["metadata"]["path"]) / ANSWER_FILE
+        for problem in quiz_problems(info["db_url"], info["assignment"], info["notebook"], nb, answer_file):
+            note_problem(resources, problem)
         problems = resources.get("etp_problems", [])
         if problems:
             flag(info["db_url"], info["assignment"], info["student"], info["notebook"],
-                 "GRADING PROBLEM: " + "; ".join(problems))
+                 "\n".join(p if p.startswith(REVIEW_MARK) else f"GRADING PROBLEM: {p}" for p in problems))
         return nb, resources
 
 
+def quiz_problems(db_url: str, assignment: str, notebook: str, nb, answer_file: Path) -> list[str]:
+    """One line per reason the quizzes of a notebook need the trainer (quizzes of one reason
+    grouped): the same rule as the text each quiz cell shows, on the quizzes of the gradebook."""
+    from ..quiz.widgets import committed_answers
+    from .sealing import questions_in
+
+    with Gradebook(db_url) as gb:
+        try:
+            sources = {cell.name: cell.source for cell in gb.find_notebook(notebook, assignment).source_cells}
+        except MissingEntry:
+            return []
+    store, found = AnswerStore(answer_file), {}
+    for cell in nb.cells:
+        try:
+            questions = questions_in(sources.get(cell.metadata.get("nbgrader", {}).get("grade_id"), ""))
+        except Exception:  # noqa: BLE001 - not a quiz cell
+            continue
+        for question in questions:
+            problem = committed_answers(question, store).problem
+            if problem:
+                found.setdefault(problem, []).append(question.qid)
+    return [f"{REVIEW_MARK}: quiz{'zes' if len(qids) > 1 else ''} {', '.join(qids)}: {problem}"
+            for problem, qids in found.items()]
+
+
 def flag(db_url: str, assignment: str, student: str, notebook: str, text: str) -> None:
-    """Flag a submitted notebook for the formgrader, with the reason on its first answer cell."""
+    """Flag a submitted notebook for the formgrader, with the reason on its first answer cell:
+    one line per reason, each starting with FLAGGED, before what the comment said already."""
     with Gradebook(db_url) as gb:
         try:
             submitted = gb.find_submission_notebook(notebook, assignment, student)
@@ -53,8 +87,19 @@ def flag(db_url: str, assignment: str, student: str, notebook: str, text: str) -
             return
         submitted.flagged = True
         for comment in submitted.comments[:1]:
-            comment.auto_comment = text
+            comment.auto_comment = with_reasons(comment.auto_comment, text)
         gb.db.commit()
+
+
+def with_reasons(comment: str | None, text: str) -> str:
+    """``comment`` with the reasons of ``text`` first, each once, each starting with FLAGGED."""
+    old = (comment or "").splitlines()
+    reasons = [line for line in old if line.startswith(REVIEW_MARK)]
+    for line in text.splitlines():
+        line = line if line.startswith(REVIEW_MARK) else f"{REVIEW_MARK}: {line}"
+        if line not in reasons:
+            reasons.append(line)
+    return "\n".join(reasons + [line for line in old if not line.startswith(REVIEW_MARK)])
 
 
 def ungraded(autograded: Path, assignment: str) -> list[tuple[str, str, str]]:

@@ -62,8 +62,8 @@ def seal_source(source: str) -> str:
     offset = _offsets(source)
     edits = []
     for call, question in _calls_and_questions(source):
-        if not question.has_plain_answer:
-            continue  # already sealed
+        if question.key:
+            continue  # already sealed (a data-dependent key has none: its explanation is sealed)
         for kw in call.keywords:
             if kw.arg == "answer":
                 replacement = f"key={json.dumps(question.sealed_key())}"

@@ -23,7 +23,6 @@ from .. import checks
 from ..data import world
 from ..grading import comparisons
 from ..quiz import Quiz
-from ..reference import quiz_keys
 from .variants import matches
 
 SETUP_SUFFIX = "-setup"  # grade_id of a locked cell whose code builds the module's givens
@@ -54,9 +53,7 @@ class GradingQuiz(Quiz):
     trainee's answer file; it shows no widget."""
 
     def ask(self, kind: str, qid: str, prompt: str, **fields) -> None:
-        if fields.get("answer_from") and fields.get("answer") is None:
-            fields["answer"] = quiz_keys.answer(fields["answer_from"])
-        self.build(kind, qid, prompt, **fields)
+        self.build(kind, qid, prompt, **fields)  # a data-dependent key: computed in this world
 
 
 class Evidence:
@@ -139,7 +136,7 @@ class Verdicts:
         except Exception as err:  # noqa: BLE001 - every failure becomes the cell's one-line error
             failure = error_output(type(err).__name__, _message(err))
         outputs = [new_output("stream", name="stdout", text=stdout.getvalue())] if stdout.getvalue() else []
-        return outputs + ([failure] if failure else [])
+        return quiz_answer_outputs(source, self.namespace) + outputs + ([failure] if failure else [])
 
     @contextlib.contextmanager
     def _in_world(self):
@@ -154,3 +151,20 @@ def _quiet():
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         yield
+
+
+# -- what a trainee committed, shown on each quiz cell --------------------------------------------
+def quiz_answer_outputs(source: str, namespace: dict) -> list:
+    """One text output per quiz a test cell asks: what the trainee committed (first answer, later
+    tries, FLAGGED first if changed by hand), for the formgrader and the feedback page, where a
+    quiz widget draws nothing. Never the key."""
+    from ..quiz.widgets import committed_answers
+    from .sealing import questions_in
+
+    try:
+        qids = [question.qid for question in questions_in(source)]
+    except Exception:  # noqa: BLE001 - a cell that is not a quiz call shows nothing more
+        return []
+    quizzes = {id(value): value for value in namespace.values() if isinstance(value, GradingQuiz)}
+    return [new_output("stream", name="stdout", text=committed_answers(quiz.questions[qid], quiz.store).text + "\n")
+            for quiz in quizzes.values() for qid in qids if qid in quiz.questions]
