@@ -185,6 +185,6 @@ def grade_written_answers(course_root: Path, assignment: str, student: str, frac
     with Gradebook(f"sqlite:///{course_root / 'gradebook.db'}") as gradebook:
         for notebook in gradebook.find_submission(assignment, student).notebooks:
             for grade in notebook.grades:
-                if grade.needs_manual_grade or (grade.auto_score is None and grade.manual_score is None):
-                    grade.manual_score = fraction * grade.max_score
+                if grade.needs_manual_grade:  # the formgrader clears the flag when it saves a score
+                    grade.manual_score, grade.needs_manual_grade = fraction * grade.max_score, False
         gradebook.db.commit()

@@ -296,3 +296,20 @@ def test_deadline_outcomes_are_the_canonical_ones_in_every_variant(data_cache):
     assert len(expected["ack_breached"]) == 4 and len(expected["resolve_breached"]) == 2
     for variant in MANY:
         assert breaches(variant) == expected, variant
+
+
+# The canonical month as it was before worlds had variants: its files keep their bytes, so
+# a cache written by an earlier install still holds the month every module narrates.
+CANONICAL_SHA256 = {
+    "request_log_v2_seed2026.jsonl": "f774cd7279c6b568296d49b46bde311d25e7d09e8fb55cfd96c2b6d2faf72ac3",
+    "health_probes_v2_seed2026.log": "f5864116aa1dde4552fbcad7966a7d789737cfd661bc9d42dbadb2c157b45b50",
+    "incidents_channel_v2_seed2026.txt": "002e87a0914819583399145d634bc976acdcf283b216b40f31a1e3c49b0726c4",
+}
+
+
+def test_the_canonical_month_keeps_its_bytes(data_cache):
+    import hashlib
+
+    for make in (traffic.request_log, traffic.health_probe_log, traffic.incident_channel_log):
+        path = make(world.Variant())
+        assert hashlib.sha256(path.read_bytes()).hexdigest() == CANONICAL_SHA256[path.name], path.name

@@ -344,7 +344,7 @@ def _day_plan(variant: world.Variant) -> _DayPlan:
 
 
 def _resolve(variant: world.Variant | None) -> world.Variant:
-    return world.current() if variant is None else variant
+    return world.resolve(variant)
 
 
 def stories(variant: world.Variant | None = None) -> tuple[Story, Story, Story]:

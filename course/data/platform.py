@@ -114,14 +114,7 @@ _FRONTEND_MESSAGES = (
 # ---------------------------------------------------------------- variants and helpers
 
 def _variant(variant: world.Variant | int | None) -> world.Variant:
-    """``None`` is the world this process should see; an int is taken as a world seed."""
-    if variant is None:
-        return world.current()
-    if isinstance(variant, world.Variant):
-        return variant
-    if isinstance(variant, (int, np.integer)) and not isinstance(variant, bool):
-        return world.Variant(int(variant))
-    raise TypeError(f"variant must be a course.data.world.Variant, not {type(variant).__name__}")
+    return world.resolve(variant)
 
 
 def _rng(variant: world.Variant, use: str) -> np.random.Generator:

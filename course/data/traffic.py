@@ -169,14 +169,7 @@ N_USERS, N_ORGS, N_ETPS, N_SECTIONS = world.USERS, world.ORGANIZATIONS, 1_500, 6
 # ---------------------------------------------------------------- one variant's month
 
 def _variant(variant: world.Variant | int | None) -> world.Variant:
-    """``None`` is the world this process should see; an int is taken as a world seed."""
-    if variant is None:
-        return world.current()
-    if isinstance(variant, world.Variant):
-        return variant
-    if isinstance(variant, (int, np.integer)) and not isinstance(variant, bool):
-        return world.Variant(int(variant))
-    raise TypeError(f"variant must be a course.data.world.Variant, not {type(variant).__name__}")
+    return world.resolve(variant)
 
 
 def planted(variant: world.Variant | int | None = None) -> dict[str, tuple[pd.Timestamp, pd.Timestamp]]:
@@ -443,6 +436,28 @@ def _apply_planted_errors(rng, month: _Month, req: pd.DataFrame, err: pd.Series)
     err[month.inside(ms, "redis_outage") & queue_work] = "redis"
     pdf = req["path"].str.endswith("/pdf").to_numpy()
     err[month.inside(ms, "pdf_export_broken") & pdf] = "chromium"
+    for story, kind in [("db_failover", "db"), ("jwt_rotation", "jwt")]:
+        _first_hit_on_time(month, req, err, story, kind)
+
+
+# The day's log (backend_logs) shows an incident's first error this long after its window opens:
+# the first dropped connection 5 s into the failover, the first 401 as the new secret goes live.
+FIRST_HIT_AFTER_MS = {"db_failover": 5_012, "jwt_rotation": 0}
+FIRST_HIT_SLACK_MS = 30_000  # the canonical month's first 401 comes 20 s in: left as it is
+
+
+def _first_hit_on_time(month: _Month, req: pd.DataFrame, err: pd.Series, story: str, kind: str) -> None:
+    """At a quiet hour chance alone can leave the first minute of an incident without a failing
+    request; the month then shows it later than the day does. Move its first failing request to
+    the moment the day's log shows (a no-op whenever chance already put one there)."""
+    ms = req["ms"].to_numpy()
+    hits = np.flatnonzero((err == kind).to_numpy() & month.inside(ms, story))
+    if not hits.size:
+        return
+    first = hits[np.argmin(ms[hits])]
+    start = month.windows[story][0]
+    if ms[first] - start > FIRST_HIT_SLACK_MS:
+        req.loc[req.index[first], "ms"] = start + FIRST_HIT_AFTER_MS[story]
 
 
 def _error_durations(rng, err: pd.Series) -> np.ndarray:

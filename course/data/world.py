@@ -217,6 +217,18 @@ class Variant:
         return tuple(self.at(story, when) for story, when in zip(stories, ON_CALL_STARTS))
 
 
+def resolve(variant: "Variant | int | None") -> Variant:
+    """A generator's ``variant`` argument: ``None`` is ``current()``, an int is a world seed."""
+    if variant is None:
+        return current()
+    if isinstance(variant, Variant):
+        return variant
+    if isinstance(variant, int) or type(variant).__name__.startswith(("int", "uint")):
+        if not isinstance(variant, bool):
+            return Variant(int(variant))
+    raise TypeError(f"variant must be a course.data.world.Variant, not {type(variant).__name__}")
+
+
 def trainee_id() -> str:
     """Who this kernel works for: the hub user, else the id ``nbgrader submit`` files the work
     under (``nbgrader.utils.get_username``: the login name of the process's user)."""
@@ -349,3 +361,43 @@ RESOURCE_ALERT_RULES = (
     ("DEPLOY_RAILWAY.md", "cpu_percent", 80, 1, None),
     ("DEPLOY_RAILWAY.md", "memory_percent", 85, 1, None),
 )
+
+
+# =================================================================================================
+# Module 4, operational procedures (``course.data.auth``): the JWT secret rotation of 27 Oct, and
+# the procedures' table. Production's JWT_EXPIRATION is set (ENV_VARIABLES) but its value is not in
+# the repository (§10): the course sets it to the auth cookie's lifetime ("course value").
+# =================================================================================================
+JWT_ALGORITHM = "HS256"                      # §4.2 tokens signed and verified with a shared secret
+JWT_EXPIRATION = "24h"                       # course value: the cookie's maxAge is 24 h (§4.2); the
+JWT_EXPIRATION_S = 24 * 3600                 # code's default is 7d, TROUBLESHOOTING says 8 h (§9.15)
+JWT_EXPIRATION_DEFAULT = "7d"                # §1.7 the code's default when the variable is unset
+JWT_SECRET_BYTES = 32                        # §4.2 `openssl rand -base64 32` (§9.17: -hex 32, 64 chars)
+JWT_SECRET_MIN_LENGTH = 32                   # §1.7 JWT_SECRET: at least 32 characters
+DUAL_KEY_OVERLAP_H = (24, 48)                # §4.2 keep JWT_SECRET_OLD 24-48 h, then delete it
+DUAL_KEY_WARNING = ("Dual-key rotation mode active: accepting both JWT_SECRET and "
+                    "JWT_SECRET_OLD")        # §4.2 the log line that confirms the mode
+TOKEN_INVALID = "Token inválido"             # §4.2, §5.1 the 401 when no secret verifies a token
+# §4.1 the guide's table: procedure -> (frequency, risk, time).
+PROCEDURES = {
+    "Secret rotation (JWT)": ("Monthly", "High", "10 min"),
+    "Database migration": ("On demand", "High", "15 min"),
+    "Service scaling": ("On demand", "Low", "5 min"),
+    "Deployment rollback": ("Emergency", "Medium", "5 min"),
+}
+# §4.5 runbook §6.1 (with the guide's answer key, §7 4.2): a rollback from the dashboard.
+ROLLBACK_STEPS = (
+    "Open the backend service's Deployments in Railway",
+    "Pick the last good deployment",
+    "Open its ⋮ menu, choose 'Rollback to this deployment' and confirm",
+    "Check /api/health and the logs",
+)
+
+
+# =================================================================================================
+# Module 6, incident response: the page that wakes the on-call, and the incident the module's drill
+# replays, the Redis outage of the month (``traffic.PLANTED["redis_outage"]``; its chat in
+# ``traffic.INCIDENTS``, its health checks and metrics in ``platform``, its events in ``sentry``).
+# =================================================================================================
+PAGE_AFTER_FAILED_CHECKS = 3   # §3.2 OPS_ALERTING: the monitor pages on the 3rd consecutive failed 30 s check
+DRILL_STORY = "redis_outage"   # the story Module 6 replays, hour by hour, in the trainee's own world
