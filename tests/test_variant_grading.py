@@ -152,3 +152,16 @@ def test_comparisons_match_the_way_the_checks_do():
         expect_equal("first_failure", "13:02:12", "13:02:11")
     with pytest.raises(GradingError):
         expect_close("x", "twelve", 12, 0)
+
+
+def test_the_trainee_kernel_learns_the_course_and_the_variants_switch(tmp_path):
+    from course import lab, launch
+
+    config = Config()
+    config.CourseDirectory.course_id = "etp-ops-academy"
+    env = launch.world_env(config, "etp-ops-academy")
+    assert env == {world.COURSE_ENV: "etp-ops-academy", world.VARIANTS_ENV: "on"}
+    config.WorldVariants.enabled = False
+    assert launch.world_env(config, "etp-ops-academy")[world.VARIANTS_ENV] == "off"
+    spec = json.loads((lab.write_kernelspec(tmp_path, env) / "kernel.json").read_text())
+    assert spec["env"][world.COURSE_ENV] == "etp-ops-academy" and "PYTHONPATH" in spec["env"]
