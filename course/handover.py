@@ -104,7 +104,9 @@ def _write_frame(value, stem: Path, pd) -> dict:
     frame.attrs = {}  # attrs may hold anything; checks compare the table itself
     names = list(frame.columns)
     frame = frame.set_axis([f"c{i}" for i in range(len(names))], axis=1)  # Parquet wants str names
-    entry = {"kind": kind, "names": [_plain(n) for n in names], "name": _plain(getattr(value, "name", None))}
+    # A frame has no name of its own (getattr would find a column called "name")
+    label = None if isinstance(value, pd.DataFrame) else getattr(value, "name", None)
+    entry = {"kind": kind, "names": [_plain(n) for n in names], "name": _plain(label)}
     path = stem.with_suffix(".parquet")
     try:
         frame.to_parquet(path, engine="pyarrow")

@@ -26,16 +26,30 @@ VICTIM = "zz-honest"  # sorts last: nbgrader grades submissions in name order
 
 # Module-specific reference shortcuts: full marks if the reference were importable.
 REFERENCE_SHORTCUT = {
+    "m1_architecture": ("m1-checks-solution", "m1-checks-test",
+                        "from course.reference.platform import parse_health_checks\n"
+                        "checks = parse_health_checks(HEALTH_CHECKS)\n"),
     "m2_sla_severity": ("m2-latency-solution", "m2-latency-test",
                         "from course.reference import slo as ref\n"
                         "requests = ref.parse_request_log(REQUEST_LOG)\n"
                         "api = ref.api_requests(requests)\n"
                         "api_p95_s = ref.api_p95_seconds(requests)\n"),
+    "m3_monitoring": ("m3-top-errors-solution", "m3-top-errors-test",
+                      "from course.reference.platform import top_errors as _top\n"
+                      "def top_errors(events, since, until, environment='production', n=3):\n"
+                      "    return _top(events, since, until, environment, n=n)\n"),
+    "m4_procedures": ("m4-verify-solution", "m4-verify-test",
+                      "from course.reference.auth import verify\n"),
     "m5_troubleshooting": ("m5-parse-bracketed-solution", "m5-parse-bracketed-test",
                            "from course.reference.logparse import parse_bracketed as _parse\n"
                            "def parse_bracketed(path):\n"
                            "    events = _parse(path)\n"
                            "    return events, events.attrs['malformed']\n"),
+    "m6_incident_response": ("m6-ex61-alerts-solution", "m6-ex61-alerts-test",
+                             "from course.reference import incident as ref\n"
+                             "night_probes = ref.parse_probes(PROBE_LOG, *WINDOW)\n"
+                             "outage_alerts = ref.outage_alerts\n"
+                             "alerts = ref.outage_alerts(night_probes)\n"),
 }
 
 AST_TRANSFORMER = '''

@@ -18,7 +18,7 @@ pytestmark = pytest.mark.slow
 
 # A copier graded before the trainee they copied (name order) is caught by the end-of-run check.
 SOURCE, EARLY_COPIER, LATE_COPIER, COPIED_FILE, OTHER = "var-bob", "var-aaron", "var-carol", "var-dave", "var-alice"
-COPIED_QUIZ = {"m2_sla_severity": "m2-llm-bad-day", "m5_troubleshooting": "m5-jwt-users"}
+COPIED_QUIZ = {"m1_architecture": "m1-longest-spell", "m2_sla_severity": "m2-llm-bad-day", "m3_monitoring": "m3-week-top-events", "m4_procedures": "m4-too-early", "m5_troubleshooting": "m5-jwt-users", "m6_incident_response": "m6-ex61-deadline"}
 
 
 def seed(name: str) -> int:
@@ -86,7 +86,7 @@ def test_each_honest_trainee_earns_full_marks_in_their_own_world(variant_run):
 
 
 def test_the_two_worlds_have_different_planted_answers(variant_run):
-    qid_key = {"m2-llm-bad-day": "slow_llm_day", "m5-jwt-users": "jwt_logged_out_users"}
+    qid_key = {"m1-longest-spell": "m1_longest_not_ready_start", "m2-llm-bad-day": "slow_llm_day", "m3-week-top-events": "busiest_production_issue_last_7_days", "m4-too-early": "m4_logged_out_early", "m5-jwt-users": "jwt_logged_out_users", "m6-ex61-deadline": "m6_ack_deadline"}
     key = qid_key[COPIED_QUIZ[variant_run["assignment"]]]
     answers = {}
     for name in (OTHER, SOURCE):

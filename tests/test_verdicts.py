@@ -190,3 +190,9 @@ def test_a_value_that_reads_undefined_is_still_a_value(tmp_path):
     entry = handover.write_value("undefined", tmp_path / "v")
     bridge = KernelBridge(type("Executor", (), {"max_value_bytes": 1 << 20})(), tmp_path, 0)
     assert bridge._value("answer", entry, tmp_path) == "undefined"
+
+
+def test_a_frame_with_a_column_called_name_travels(tmp_path):
+    frame = pd.DataFrame({"name": ["JWT_SECRET", "PORT"], "secret": [True, False]})
+    back = handover.read_value(handover.write_value(frame, tmp_path / "f"), tmp_path, 1 << 20)
+    pd.testing.assert_frame_equal(back, frame)

@@ -199,3 +199,26 @@ def top_errors(events: pd.DataFrame, since, until, environment: str = "productio
             & (events["timestamp"] >= pd.Timestamp(since)) & (events["timestamp"] < pd.Timestamp(until)))
     counts = events[keep].groupby(["issueId", "title"]).size().rename("events").reset_index()
     return counts.sort_values(["events", "issueId"], ascending=[False, True], ignore_index=True).head(n)
+
+
+# ---------------------------------------------------------------- Module 1: not-ready spells
+
+def not_ready_spells(checks: pd.DataFrame) -> pd.DataFrame:
+    """Runs of consecutive failed readiness checks (no passed readiness check between them), in
+    time order: ``start`` and ``end`` (the first and the last failed check of the run),
+    ``checks`` (how many) and ``minutes`` (each check stands for the 5 minutes up to the next)."""
+    from ..data.platform import CHECK_EVERY_S
+
+    ready = checks[checks["path"] == world.READY_PATH].sort_values("checkedAt", kind="stable")
+    failed = ~ready["passed"].to_numpy(dtype=bool)
+    run = np.cumsum(~failed)
+    spells = (ready[failed].assign(run=run[failed]).groupby("run")["checkedAt"]
+              .agg(start="min", end="max", checks="size").reset_index(drop=True))
+    spells["minutes"] = spells["checks"] * CHECK_EVERY_S // 60
+    return spells
+
+
+def longest_not_ready_spells(checks: pd.DataFrame) -> pd.DataFrame:
+    """The longest spell of ``not_ready_spells`` (several rows only when spells tie)."""
+    spells = not_ready_spells(checks)
+    return spells[spells["checks"] == spells["checks"].max()].reset_index(drop=True)

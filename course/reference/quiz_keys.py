@@ -70,3 +70,96 @@ def jwt_logged_out_users() -> int:
     inside = day["timestamp"].between(start, end)
     hits = day[inside & day["error"].eq("Token inválido") & day["eventType"].eq("http_error")]
     return int(hits["userId"].nunique())
+
+
+# -- Module 1 -----------------------------------------------------------------------------------
+# Time formats a trainee may type for a check's moment (UTC); the first is the one the prompt asks.
+M1_TIME_FORMATS = ("%Y-%m-%d %H:%M", "%Y-%m-%d %H:%M:%S", "%Y-%m-%dT%H:%M", "%Y-%m-%dT%H:%M:%S",
+                   "%Y-%m-%dT%H:%MZ", "%Y-%m-%dT%H:%M:%SZ")
+
+
+def m1_checks():
+    """The month's health and readiness checks, parsed by the reference (once per world)."""
+    return _m1_checks(world.current().seed)
+
+
+@functools.lru_cache(maxsize=4)
+def _m1_checks(seed: int):
+    from ..data import platform
+    from . import platform as ref
+
+    return ref.parse_health_checks(platform.health_checks(seed))
+
+
+@key("m1_longest_not_ready_start")
+def m1_longest_not_ready_start() -> list[str]:
+    """When the month's longest not-ready spell began: the UTC time of its first failed
+    readiness check, in each accepted format (either spell's when two tie)."""
+    from . import platform as ref
+
+    starts = ref.longest_not_ready_spells(m1_checks())["start"]
+    return [start.strftime(fmt) for start in starts for fmt in M1_TIME_FORMATS]
+
+
+@key("m1_failed_with_http_200")
+def m1_failed_with_http_200() -> int:
+    """Failed backend checks (liveness and readiness) that came back with HTTP 200: what a
+    monitor judging by the status code alone would have called up."""
+    checks = m1_checks()
+    return int((~checks["passed"] & checks["http_status"].eq(200).fillna(False)).sum())
+
+
+# -- Module 3 -----------------------------------------------------------------------------------
+@key("busiest_production_issue_last_7_days")
+def busiest_production_issue_last_7_days() -> int:
+    """Error events (level error or fatal) of the production issue with the most of them in the
+    export's last 7 days, counted from the raw events export."""
+    from ..data import sentry
+    from . import platform as reference
+
+    events = reference.parse_sentry_events(sentry.events_export())
+    top = reference.top_errors(events, *sentry.EXERCISE_RANGES["last_7_days"], n=1)
+    return int(top["events"].iloc[0])
+
+
+@key("backend_memory_now_mb")
+def backend_memory_now_mb() -> float:
+    """The backend's memory at the last minute of the metrics export, both replicas together (MB)."""
+    from ..data import platform as railway
+    from . import platform as reference
+
+    metrics = reference.parse_metrics(railway.metrics())
+    backend = metrics[metrics["service"] == world.BACKEND]
+    last = backend[backend["timestamp"] == backend["timestamp"].max()]
+    return round(float(last["memory_mb"].sum()), 1)
+
+
+# -- Module 6 -----------------------------------------------------------------------------------
+@key("m6_ack_deadline")
+def m6_ack_deadline() -> list[str]:
+    """When the first response of the Redis night was due (BRT, 'HH:MM' and the ways a trainee
+    writes it): the monitor's page, found in the probe log, plus the P1 first-response target."""
+    from . import incident
+
+    due = incident.ack_deadline()
+    clocks = {due.floor("min")} | ({due.ceil("min")} if due.second else set())
+    accepted = []
+    for clock in sorted(clocks):
+        hour, minute = clock.strftime("%H"), clock.strftime("%M")
+        for text in (f"{hour}:{minute}", f"{int(hour)}:{minute}", f"{hour}h{minute}", f"{int(hour)}h{minute}"):
+            accepted += [text, f"{text} BRT"]
+    return list(dict.fromkeys(accepted))
+
+
+# -- Module 4 -----------------------------------------------------------------------------------
+@key("m4_logged_out_early")
+def m4_logged_out_early() -> int:
+    """How many users of the rotation's auth export hold a token of JWT_SECRET_OLD still valid
+    ``scenario.M4_EARLY_REMOVAL_H`` hours after the deploy went live: who a dual-key rotation
+    would have logged out had JWT_SECRET_OLD been removed then."""
+    from ..data import auth, scenario
+    from . import auth as ref
+
+    tokens = ref.token_table(ref.parse_auth_log(auth.auth_log()), auth.secrets())
+    at = int(auth.rotated_at().timestamp()) + scenario.M4_EARLY_REMOVAL_H * 3600
+    return len(ref.logged_out(tokens, at))
