@@ -10,6 +10,7 @@ import json
 import pandas as pd
 import pytest
 
+from course.reference import sentry_ranking
 from course.data import cache, platform, sentry, traffic, world
 from course.reference import platform as ref
 
@@ -210,33 +211,33 @@ def test_the_staging_only_issue_tops_the_list_unless_production_is_filtered(issu
     shared = issues[issues["title"].eq(_title(sentry.POOL_TIMEOUT))]
     assert set(shared["environment"]) == {"production", "staging"}
     for since, until in sentry.EXERCISE_RANGES.values():
-        everywhere = sentry.ranking(variant, since, until, environment=None).head(3)
+        everywhere = sentry_ranking.ranking(variant, since, until, environment=None).head(3)
         assert staging_only["id"].iloc[0] in set(everywhere["issue_id"])
-        assert staging_only["id"].iloc[0] not in set(sentry.ranking(variant, since, until)["issue_id"])
+        assert staging_only["id"].iloc[0] not in set(sentry_ranking.ranking(variant, since, until)["issue_id"])
 
 
 def test_the_top_3_is_unambiguous_and_the_reference_finds_it(events, variant):
     for name, (since, until) in sentry.EXERCISE_RANGES.items():
-        assert sentry.is_unambiguous(variant, since, until), name
-        expected = sentry.top_errors(variant, since, until)
+        assert sentry_ranking.is_unambiguous(variant, since, until), name
+        expected = sentry_ranking.top_errors(variant, since, until)
         found = ref.top_errors(events, since, until)
         assert list(found["issueId"]) == list(expected["issue_id"]), name
         assert list(found["events"]) == list(expected["events"]), name
         assert (found["title"] == expected["title"]).all()
     # Warnings are not errors: counting them puts the everyday 401s on top instead.
-    noisy = sentry.top_errors(variant, levels=("warning", "error"))
+    noisy = sentry_ranking.top_errors(variant, levels=("warning", "error"))
     assert noisy["title"].iloc[0] == "UnauthorizedException: Token inválido"
-    assert "UnauthorizedException: Token inválido" not in set(sentry.top_errors(variant)["title"])
+    assert "UnauthorizedException: Token inválido" not in set(sentry_ranking.top_errors(variant)["title"])
 
 
 def test_the_top_3_moves_with_each_trainees_incidents():
     rankings = {}
     for who, v in {"alice": VARIANTS["alice"], "bob": BOB}.items():
-        rankings[who] = {name: tuple(sentry.top_errors(v, *span)["title"]) for name, span in
+        rankings[who] = {name: tuple(sentry_ranking.top_errors(v, *span)["title"]) for name, span in
                          sentry.EXERCISE_RANGES.items()}
-        assert all(sentry.is_unambiguous(v, *span) for span in sentry.EXERCISE_RANGES.values()), who
+        assert all(sentry_ranking.is_unambiguous(v, *span) for span in sentry.EXERCISE_RANGES.values()), who
     assert rankings["alice"] != rankings["bob"]
-    counts = {who: sentry.top_errors(v, *sentry.EXERCISE_RANGES["last_7_days"])["events"].tolist()
+    counts = {who: sentry_ranking.top_errors(v, *sentry.EXERCISE_RANGES["last_7_days"])["events"].tolist()
               for who, v in {"alice": VARIANTS["alice"], "bob": BOB}.items()}
     assert counts["alice"] != counts["bob"]
     ids = {who: set(sentry.issues(v)["id"]) for who, v in {"alice": VARIANTS["alice"], "bob": BOB}.items()}

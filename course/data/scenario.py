@@ -230,18 +230,18 @@ def redis_drill(variant: world.Variant | None = None) -> list[dict]:
             "GET /api/health/ready (every 5 min):",
             night["ready_line"],
         ]),
-        _inject("severity", "log excerpt", logs_at, "The backend's log and Sentry", [
-            f"railway logs --service={world.BACKEND}  (the last lines)",
-            *log[-6:],
+        _inject("severity", "log excerpt", logs_at, "Sentry and the backend's log", [
+            f"Sentry · {issue['project']} · new issue {issue['shortId']}",
+            f"{issue['title']} · {issue['culprit']}",
+            f"first seen {_clock_brt(lost['timestamp'].min(), '%H:%M:%S')} BRT · "
+            f"{len(so_far)} events · {int(so_far['user'].notna().sum())} users",
             "",
             f"since {_clock_brt(night['start'], '%H:%M')} BRT: {len(worker)} worker errors, "
             f"{len(failed_http)} failed HTTP requests"
             + ("" if not failed_http else ": " + ", ".join(sorted({_path_of(line) for line in failed_http}))),
             "",
-            f"Sentry · {issue['project']} · new issue {issue['shortId']}",
-            f"{issue['title']} · {issue['culprit']}",
-            f"first seen {_clock_brt(lost['timestamp'].min(), '%H:%M:%S')} BRT · "
-            f"{len(so_far)} events · {int(so_far['user'].notna().sum())} users",
+            f"railway logs --service={world.BACKEND}  (the last lines)",
+            *log[-6:],
         ]),
         _inject("deadline", "clock", logs_at, "Before you dig further", [
             "Your severity call is in. Every level of the SLA comes with a first-response target,",

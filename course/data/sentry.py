@@ -296,7 +296,7 @@ def _without_ties(events: pd.DataFrame, n: int = 3) -> pd.DataFrame:
     browsers' issues are this generator's own draws, so when one of them ties, its last event
     in that range is left out (a report the browser never sent); the backend's events mirror its
     log one for one and are never touched. Ties between two backend issues are rare and are
-    reported by ``is_unambiguous``.
+    reported by ``course.reference.sentry_ranking.is_unambiguous``.
     """
     for _ in range(20):
         changed = False
@@ -365,35 +365,6 @@ def events(variant: world.Variant | int | None = None) -> pd.DataFrame:
 def issues(variant: world.Variant | int | None = None) -> pd.DataFrame:
     """The generator's own table of the issues (what ``issues_export`` writes)."""
     return _sentry(_variant(variant))[1].copy()
-
-
-def ranking(variant: world.Variant | int | None = None, since=None, until=None, environment: str | None = "production",
-            levels=world.SENTRY_ERROR_LEVELS) -> pd.DataFrame:
-    """Issues by their number of events with ``since <= timestamp < until`` in ``environment``
-    (None: every environment) at one of ``levels``: issue_id, title, events; most events first."""
-    frame = events(variant)
-    since = MONTH_START if since is None else platform._ts(since)
-    until = MONTH_END if until is None else platform._ts(until)
-    keep = (frame["timestamp"] >= since) & (frame["timestamp"] < until) & frame["level"].isin(levels)
-    if environment is not None:
-        keep &= frame["environment"].eq(environment)
-    counts = frame[keep].groupby("issue_id").size().rename("events")
-    table = issues(variant).set_index("id").loc[counts.index, ["title"]].assign(events=counts)
-    table = table.rename_axis("issue_id").reset_index()
-    return table.sort_values(["events", "issue_id"], ascending=[False, True], kind="stable", ignore_index=True)
-
-
-def top_errors(variant: world.Variant | int | None = None, since=None, until=None, environment: str | None = "production",
-               levels=world.SENTRY_ERROR_LEVELS, n: int = 3) -> pd.DataFrame:
-    """The ``n`` issues with the most events in the range (see ``ranking``)."""
-    return ranking(variant, since, until, environment, levels).head(n)
-
-
-def is_unambiguous(variant: world.Variant | int | None = None, since=None, until=None,
-                   environment: str | None = "production", levels=world.SENTRY_ERROR_LEVELS, n: int = 3) -> bool:
-    """True when the first ``n`` places of the ranking hold no tie (nor one with place n + 1)."""
-    counts = ranking(variant, since, until, environment, levels)["events"].to_numpy()[: n + 1]
-    return len(counts) >= n and bool(np.all(np.diff(counts) < 0))
 
 
 # ---------------------------------------------------------------- the raw files
