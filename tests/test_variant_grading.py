@@ -142,6 +142,18 @@ def test_evidence_and_ledger_name_the_world_a_wrong_value_came_from(tmp_path):
     assert "bob" in line and "uptime_pct" in line
     _, carol = graded(30, 1.0)               # simply wrong: no world has it
     assert ledger.copied_values("m2", 30, carol.failed) == []
+    _, dan = graded(40, 60.0)                # 60.0 is right in two other worlds: no evidence
+    ledger.record("m2", 40, "dan", dan.references)
+    ledger.record("m2", 41, "erin", {"uptime_pct": 60.0})
+    ledger.record("m2", 42, "finn", {"uptime_pct": 60.0})
+    _, gus = graded(43, 60.0)
+    assert ledger.copied_values("m2", 43, gus.failed) == []
+    # two shared values that both point at one world do name it
+    ledger.record("m2", 41, "erin", {"errors": 3.0})
+    ledger.record("m2", 44, "hal", {"errors": 3.0})
+    both = {"uptime_pct": (60.0, 0.01), "errors": (3.0, 0.0)}
+    lines = ledger.copied_values("m2", 45, both)
+    assert len(lines) == 2 and all("erin" in line for line in lines), lines
 
 
 def test_comparisons_match_the_way_the_checks_do():

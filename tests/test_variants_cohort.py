@@ -40,6 +40,33 @@ def copied_m2_values(source: str) -> dict:
             "m2-errors-solution": solution["m2-errors-solution"] + f"\nworst_error_rate_24h_pct = {worst!r}\n"}
 
 
+def copied_m5_values(source: str) -> dict:
+    """Module 5's solution, with the first failure of ``source``'s database incident typed in."""
+    from course.data import backend_logs
+    from harness import REPO, notebooks, solution_sources
+
+    with world.using(seed(source)):
+        theirs = backend_logs.story("db_pool").first_failure
+    [source_nb] = notebooks(REPO / "source" / "m5_troubleshooting").values()
+    solution = solution_sources(source_nb)["m5-first-failure-solution"]
+    return {"m5-first-failure-solution": solution + f"""
+_own_first_failure = first_failure
+def first_failure(events, match, min_level="error"):
+    row = _own_first_failure(events, match, min_level)
+    if row is not None and match == "Connection terminated unexpectedly":
+        row = row.copy()
+        row["timestamp"] = pd.Timestamp({theirs!r})
+    return row
+"""}
+
+
+COPIED_CODE = {"m2_sla_severity": copied_m2_values, "m5_troubleshooting": copied_m5_values}
+# Modules whose copier carries values that point at one world: a value right in no other world,
+# or two values right in the same one. Module 4's only copyable value is one small count that
+# many worlds share, which is no evidence of where it came from.
+STRONG_EVIDENCE = {"m1_architecture", "m2_sla_severity", "m3_monitoring", "m5_troubleshooting"}
+
+
 def nbgrader(root, *args):
     return subprocess.run([sys.executable, "-m", "nbgrader", *args], cwd=root, capture_output=True,
                           text=True, timeout=1800, env=dict(os.environ, ETP_CELL_TIMEOUT="60"))
@@ -49,7 +76,7 @@ def nbgrader(root, *args):
 def variant_run(request, course):
     assignment = request.param
     root, _ = course
-    overrides = copied_m2_values(SOURCE) if assignment == "m2_sla_severity" else None
+    overrides = COPIED_CODE[assignment](SOURCE) if assignment in COPIED_CODE else None
     cohort = {
         OTHER: Trainee(OTHER), SOURCE: Trainee(SOURCE),
         EARLY_COPIER: Trainee(EARLY_COPIER, code_overrides=overrides, keys_from=SOURCE),
@@ -104,9 +131,11 @@ def test_copied_values_earn_nothing_and_are_flagged_whoever_is_graded_first(vari
         if variant_run["assignment"] == "m2_sla_severity":
             assert {"m2-health-test", "m2-errors-test"} <= lost
         flagged, comments = flag_of(variant_run, copier)
-        assert flagged and "another trainee's world" in comments and SOURCE in comments, comments
-    summary = variant_run["graded"].stderr
-    assert f"{EARLY_COPIER}\t" in summary and f"{LATE_COPIER}\t" in summary
+        if variant_run["assignment"] in STRONG_EVIDENCE:
+            assert flagged and "another trainee's world" in comments and SOURCE in comments, comments
+            assert f"{copier}\t" in variant_run["graded"].stderr
+        elif "another trainee's world" in comments:  # weak evidence may still name the source
+            assert SOURCE in comments, comments
 
 
 def test_an_answer_file_from_another_world_is_flagged(variant_run):

@@ -6,10 +6,15 @@
 - ``Ledger`` keeps, per seed, what the reference of each check computed in that world, beside the
   gradebook. A trainee's wrong value that is right in another trainee's world (and not in their
   own) is evidence of copied numbers; ``copied_values`` names the world it came from.
+- The ledger is a folder of JSON files: the grading workers of a parallel run share it (a lock
+  file per world keeps two workers from losing each other's entries), and the copy check at the
+  end of the run (``recheck_failures``) runs once, in the parent, after every world is in.
 """
 from __future__ import annotations
 
 import atexit
+import contextlib
+import fcntl
 import json
 import math
 import sys
@@ -63,15 +68,16 @@ class Ledger:
     def record(self, assignment: str, seed: int, student: str, references: dict) -> None:
         path = self._path(assignment, seed)
         path.parent.mkdir(parents=True, exist_ok=True)
-        entry = {"students": [student], "references": references}
-        if path.exists():
-            old = self._load(path)
-            entry["students"] = sorted({*old.get("students", []), student})
-            entry["references"] = {**old.get("references", {}), **references}
-        fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".tmp")
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            json.dump(entry, fh)
-        os.replace(tmp, path)
+        with _locked(path.with_suffix(".lock")):  # workers of one run may share a world
+            entry = {"students": [student], "references": references}
+            if path.exists():
+                old = self._load(path)
+                entry["students"] = sorted({*old.get("students", []), student})
+                entry["references"] = {**old.get("references", {}), **references}
+            fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".tmp")
+            with os.fdopen(fd, "w", encoding="utf-8") as fh:
+                json.dump(entry, fh)
+            os.replace(tmp, path)
 
     @staticmethod
     def _load(path: Path) -> dict:
@@ -85,43 +91,95 @@ class Ledger:
                 if p.stem.isdigit()}
 
     def copied_values(self, assignment: str, seed: int, failed: dict) -> list[str]:
-        """One line per failed value that is right in another trainee's world."""
+        """One line per failed value that points at another trainee's world: right there and in
+        no other world, or one of two or more failed values right in that same world.
+
+        A single value right in several other worlds (a small count many worlds share) says
+        nothing about where it came from: an honest mistake lands there as easily.
+        """
+        others = {other: entry for other, entry in self.worlds(assignment).items() if other != seed}
+        hits = {name: [other for other, entry in others.items()
+                       if name in entry.get("references", {})
+                       and matches(value, entry["references"][name], tolerance)]
+                for name, (value, tolerance) in sorted(failed.items())}
+        per_world = {}
+        for worlds in hits.values():
+            for other in worlds:
+                per_world[other] = per_world.get(other, 0) + 1
         found = []
-        for other, entry in self.worlds(assignment).items():
-            if other == seed:
-                continue
-            references = entry.get("references", {})
-            for name, (value, tolerance) in sorted(failed.items()):
-                if name in references and matches(value, references[name], tolerance):
-                    whose = ", ".join(entry.get("students", [])) or f"seed {other}"
-                    found.append(f"{name} matches the world of {whose}, not this trainee's")
+        for name, worlds in hits.items():
+            named = [w for w in worlds if len(worlds) == 1 or per_world[w] >= 2]
+            for other in named:
+                whose = ", ".join(others[other].get("students", [])) or "another trainee"
+                found.append(f"{name} matches the world of {whose}, not this trainee's")
         return found
+
+
+@contextlib.contextmanager
+def _locked(path: Path):
+    with open(path, "a") as fh:
+        fcntl.flock(fh, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(fh, fcntl.LOCK_UN)
 
 
 # Submissions graded this run with failed values, checked again at the end against every world
 # the run recorded: a copier graded before the trainee they copied from is caught there.
 _failures: list[tuple[dict, Ledger, int, dict, list[str]]] = []
+_registered = False
+_deferred = False  # a grading worker: the parent runs the check once every worker is done
 
 
 def remember_failures(resources: dict, ledger: Ledger, seed: int, failed: dict,
                       already: list[str]) -> None:
+    global _registered
     if failed:
-        if not _failures:
+        if not _registered and not _deferred:
             atexit.register(_recheck_failures)
+            _registered = True
         _failures.append((dict(resources["nbgrader"]), ledger, seed, dict(failed), list(already)))
 
 
-def _recheck_failures() -> None:
+def defer_recheck() -> None:
+    """In a grading worker: no copy check at exit; the parent gathers ``take_failures``."""
+    global _deferred
+    _deferred = True
+
+
+def take_failures() -> list:
+    """The failed values remembered since the last call (picklable); then forgotten."""
+    taken = list(_failures)
+    _failures.clear()
+    return taken
+
+
+def add_failures(failures) -> None:
+    """Failed values a worker took with ``take_failures``, for this process's copy check."""
+    _failures.extend(failures)
+
+
+def recheck_failures() -> list[tuple[str, str, str, str]]:
+    """The copy check at the end of a run, against every world recorded by then: flags and
+    prints each new finding; returns them as (student, assignment, notebook, line)."""
     from .problems import flag
 
-    lines = []
+    found = []
     for info, ledger, seed, failed, already in _failures:
         new = [line for line in ledger.copied_values(info["assignment"], seed, failed)
                if line not in already]
         if new:
             flag(info["db_url"], info["assignment"], info["student"], info["notebook"],
                  f"GRADING PROBLEM: {COPIED} " + "; ".join(new))
-            lines += [f"  {info['student']}\t{info['assignment']}/{info['notebook']}\t{COPIED} {line}"
+            found += [(info["student"], info["assignment"], info["notebook"], f"{COPIED} {line}")
                       for line in new]
-    if lines:
-        print("copy check at the end of the run:\n" + "\n".join(lines), file=sys.stderr)
+    if found:
+        print("copy check at the end of the run:\n" + "\n".join(
+            f"  {student}\t{assignment}/{notebook}\t{line}" for student, assignment, notebook, line in found),
+            file=sys.stderr)
+    return found
+
+
+def _recheck_failures() -> None:
+    recheck_failures()
