@@ -109,6 +109,9 @@ def autograde_on_off(trainees: int, modules: list[str]) -> None:
 
 
 def main() -> None:
+    import warnings
+
+    warnings.filterwarnings("ignore", module="nbgrader")  # gradebook session notices, per call
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--trainees", type=int, default=6)
     parser.add_argument("--modules", nargs="+", default=["m2_sla_severity", "m5_troubleshooting"])
