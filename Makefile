@@ -28,14 +28,21 @@ $(VENV)/.installed: requirements.txt pyproject.toml
 	touch $@
 
 # Debian packages: Bubblewrap sandboxes graded kernels; the browser tests drive Chromium
-# (Playwright cannot download its own browser here).
-SYSTEM_PACKAGES := bubblewrap:bwrap chromium:chromium
+# (Playwright cannot download its own browser here); the gradebook tests start a throw-away
+# PostgreSQL cluster (Debian keeps initdb in /usr/lib/postgresql/<version>/bin).
+# npm brings JupyterHub's proxy, configurable-http-proxy (deploy/jupyterhub, the live hub test).
+SYSTEM_PACKAGES := bubblewrap:bwrap chromium:chromium npm:npm
+CHP_VERSION := 5.3.0
 system:
 	@missing=""; for pair in $(SYSTEM_PACKAGES); do \
 	  command -v $${pair#*:} >/dev/null 2>&1 || missing="$$missing $${pair%%:*}"; done; \
+	command -v initdb >/dev/null 2>&1 || ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 \
+	  || missing="$$missing postgresql"; \
 	if [ -n "$$missing" ]; then \
 	  if [ "$$(id -u)" = 0 ]; then \
 	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing; \
 	  else \
 	    echo "Please install:$$missing (sudo apt-get install$$missing)"; exit 1; \
 	  fi; fi
+	@command -v configurable-http-proxy >/dev/null 2>&1 || \
+	  npm install -g --silent configurable-http-proxy@$(CHP_VERSION)

@@ -63,3 +63,29 @@ c.SandboxedExecute.max_cell_output_bytes = 100_000
 c.SandboxedExecute.max_notebook_output_bytes = 2_000_000
 # The stub raises nothing: Run All reaches the end, and each check says "not done yet".
 c.ClearSolutions.code_stub = {"python": "# YOUR CODE HERE"}
+
+# On JupyterHub (deploy/jupyterhub sets ETP_QUIZ_SERVICE_URL for the formgrader service): the
+# student versions carry no quiz key at all, and autograde takes every quiz answer from the quiz
+# service's record, never from the answers.json a trainee hands in (course/trainer/hub_grading.py).
+if os.environ.get("ETP_QUIZ_SERVICE_URL") or os.environ.get("ETP_QUIZ_SERVICE_DB"):
+    from course.trainer import hub_grading
+
+    c.GenerateAssignment.preprocessors = hub_grading.hub_assignment_preprocessors()
+    c.Autograde.sanitize_preprocessors = hub_grading.hub_sanitize_preprocessors()
+    c.Autograde.autograde_preprocessors = hub_grading.hub_autograde_preprocessors()
+
+# Certification (Module 7, course/trainer/certification.py): the guide's checklist for every trainee,
+# from this gradebook. An item is met only when the gradebook says so; Approved needs every item.
+c.Certification.threshold = 0.8                          # knowledge: 80 % of a module's points
+c.Certification.access_file = "certification_access.csv"  # student_id,railway,sentry,github,discord (yes/no)
+c.Certification.trainer_name = ""                        # printed on each trainee's sign-off block
+c.Certification.output = "certification"                 # cohort.csv, <trainee>.html/.json, two plots
+# An exercise's cells, where its "Exercise X.Y" section in the notebook is not the right set:
+# c.Certification.exercises = {"2.1": ["m2-ex21-*"]}
+
+# On Kubernetes the exchange is a service, ngshare (deploy/k8s): ETP_NGSHARE_URL names it.
+# ngshare-exchange then replaces every exchange step, feedback release included.
+if os.environ.get("ETP_NGSHARE_URL"):
+    from ngshare_exchange import configureExchange
+
+    configureExchange(c, os.environ["ETP_NGSHARE_URL"])

@@ -52,6 +52,9 @@ def prepare_trainee_folder(api, names: list[str]) -> str | None:
     lab.prepare_trainee_runtime(RUNTIME, world_env(api.config, api.coursedir.course_id))
     for name in names:
         fetch(name)
+    from .certification import copy_notebook  # the checklist reads the module folders beside it
+
+    say(f"  certification checklist: workspace/{copy_notebook(TRAINEE_FOLDER).relative_to(TRAINEE_FOLDER)}")
     notebooks = sorted((TRAINEE_FOLDER / names[0]).glob("*.ipynb")) if names else []
     return notebooks[0].relative_to(TRAINEE_FOLDER).as_posix() if notebooks else None
 

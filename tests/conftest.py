@@ -42,3 +42,100 @@ def log_files(data_cache):
 
     return {"sample": backend_logs.production_log("sample"), "full": backend_logs.production_log("full"),
             "bracketed": backend_logs.bracketed_log(), "dev": backend_logs.dev_log()}
+
+
+# -- PostgreSQL: a throw-away cluster for the gradebook tests -------------------------------------
+PG_PACKAGE = "postgresql"          # Debian's package (also in the Makefile's `system` target)
+PG_CLIENT_PIN = "psycopg2-binary"  # pinned in requirements.txt
+
+
+def _pg_bin(program: str):
+    import glob
+    import shutil
+
+    found = shutil.which(program)
+    if found:
+        return found
+    versions = sorted(glob.glob(f"/usr/lib/postgresql/*/bin/{program}"),
+                      key=lambda p: int(p.split("/")[4]) if p.split("/")[4].isdigit() else 0)
+    return versions[-1] if versions else None
+
+
+def _install_postgres() -> str:
+    """Debian's PostgreSQL, installed when missing (as root); '' when it is there, else why not."""
+    import shutil
+    import subprocess
+
+    if _pg_bin("initdb") and _pg_bin("pg_ctl"):
+        return ""
+    if os.geteuid() != 0 or not shutil.which("apt-get"):
+        return f"initdb not found and `apt-get install {PG_PACKAGE}` needs root on Debian (make system)"
+    env = dict(os.environ, DEBIAN_FRONTEND="noninteractive")
+    for command in (["apt-get", "update", "-qq"], ["apt-get", "install", "-y", "-qq", PG_PACKAGE]):
+        done = subprocess.run(command, env=env, capture_output=True, text=True, timeout=900)
+        if done.returncode != 0:
+            return f"`{' '.join(command)}` failed: {(done.stderr or done.stdout).strip()[-300:]}"
+    return "" if _pg_bin("initdb") else f"{PG_PACKAGE} installed but initdb is still missing"
+
+
+def _install_psycopg2() -> str:
+    import importlib
+    import subprocess
+
+    try:
+        importlib.import_module("psycopg2")
+        return ""
+    except ImportError:
+        pass
+    pins = (Path(__file__).resolve().parents[1] / "requirements.txt").read_text().splitlines()
+    pin = next((line.strip() for line in pins if line.startswith(PG_CLIENT_PIN + "==")), PG_CLIENT_PIN)
+    done = subprocess.run([sys.executable, "-m", "pip", "install", "--quiet", pin],
+                          capture_output=True, text=True, timeout=900)
+    if done.returncode != 0:
+        return f"pip install {pin} failed: {(done.stderr or done.stdout).strip()[-300:]}"
+    importlib.invalidate_caches()
+    return ""
+
+
+@pytest.fixture(scope="session")
+def postgres_url():
+    """A PostgreSQL cluster of its own (temporary folder, Unix socket only), as a SQLAlchemy URL
+    to an empty database. PostgreSQL and psycopg2 are installed when missing; the tests using it
+    are skipped, with the reason, only when that install is impossible."""
+    import shutil
+    import subprocess
+    import tempfile
+
+    why = _install_postgres() or _install_psycopg2()
+    if why:
+        pytest.skip(f"PostgreSQL cannot be installed here: {why}")
+    folder = Path(tempfile.mkdtemp(prefix="etp-pg-"))
+    data, log = folder / "data", folder / "server.log"
+    as_user: list[str] = []
+    if os.geteuid() == 0:  # PostgreSQL refuses to run as root: the cluster belongs to nobody
+        os.chown(folder, 65534, 65534)
+        as_user = ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups"]
+    env = dict(os.environ, LC_ALL="C.UTF-8", LANG="C.UTF-8")
+
+    def run(*command: str) -> subprocess.CompletedProcess:
+        return subprocess.run([*as_user, *command], cwd=folder, env=env, capture_output=True,
+                              text=True, timeout=300)
+
+    done = run(_pg_bin("initdb"), "-D", str(data), "-U", "etp", "--auth=trust", "-E", "UTF8",
+               "--locale=C.UTF-8")
+    assert done.returncode == 0, done.stderr[-2000:]
+    port = "5439"
+    done = run(_pg_bin("pg_ctl"), "-D", str(data), "-l", str(log), "-w", "-t", "60", "-o",
+               f"-k {folder} -c listen_addresses='' -p {port} -c max_connections=200", "start")
+    assert done.returncode == 0, (done.stderr + (log.read_text() if log.exists() else ""))[-3000:]
+    try:
+        import psycopg2
+
+        conn = psycopg2.connect(dbname="postgres", user="etp", host=str(folder), port=port)
+        conn.autocommit = True  # CREATE DATABASE runs outside a transaction
+        conn.cursor().execute("CREATE DATABASE gradebook")
+        conn.close()
+        yield f"postgresql+psycopg2://etp@/gradebook?host={folder}&port={port}"
+    finally:
+        run(_pg_bin("pg_ctl"), "-D", str(data), "-m", "immediate", "-w", "stop")
+        shutil.rmtree(folder, ignore_errors=True)

@@ -375,3 +375,102 @@ def test_paste_enter_reload_and_reopen(trainee):
         trainee.save()
     trainee.run_all(len(source_questions(module)))  # running the cells makes them live again
     expect(trainee.quiz(number.qid).get_by_role("textbox")).to_have_value(typed_number)
+
+
+# -- Module 6's incident drill: injects on a clock -------------------------------------------------
+
+DRILL_MODULE, DRILL_PREFIX = "m6_incident_response", "m6-ex61-"
+
+
+def test_drill_injects_are_revealed_one_at_a_time_and_answered_by_keyboard(trainee):
+    """The drill's cards arrive one by one: each decision, answered with the keyboard alone, reveals
+    the next inject; the night's clock starts when the first card is in view and ticks; every
+    decision is stamped in answers.json; the cards read in both themes, keep notebook shortcuts out,
+    and come back after a reload and, read-only, without their kernel."""
+    from course.data import scenario
+
+    module = DRILL_MODULE
+    injects = scenario.redis_drill()  # the Lab's kernel and this process both see the canonical world
+    steps = [question for question in source_questions(module) if question.qid.startswith(DRILL_PREFIX)
+             and question.qid.removeprefix(DRILL_PREFIX) in {inject["step"] for inject in injects}]
+    assert [q.qid.removeprefix(DRILL_PREFIX) for q in steps] == [inject["step"] for inject in injects]
+    notebook = next(lab.fetch_assignment(trainee.folder, module).glob("*.ipynb"))
+    page = trainee.page
+    trainee.open(f"{module}/{notebook.name}")
+    trainee.run_all(len(source_questions(module)))
+    cards = page.locator(".etp-inject")
+    expect(cards).to_have_count(len(injects))
+    expect(page.locator(".etp-inject:visible")).to_have_count(1)  # only the page so far
+    for hidden in steps[1:]:
+        expect(page.locator(f".etp-quiz[data-qid='{hidden.qid}']")).to_be_hidden()
+
+    first = page.locator(".etp-inject[data-step='1']")
+    first.scroll_into_view_if_needed()  # in view: the night's clock starts
+    clock = first.locator(".etp-inject-clock")
+    expect(clock).to_contain_text("Night's clock:", timeout=15_000)
+    expect(clock).not_to_contain_text("stopped")
+    ticking = clock.inner_text()
+    page.wait_for_timeout(2_200)
+    assert clock.inner_text() != ticking, "the night's clock does not run"
+    expect(first).to_contain_text("[FIRING]")
+    expect(first).to_contain_text(injects[0]["clock"])
+
+    body = first.locator(".etp-inject-body")
+    body.focus()  # the excerpt scrolls with the keyboard; notebook shortcuts stay out
+    cells = trainee.cells()
+    for key in ["b", "ArrowDown", "a", "Space"]:
+        page.keyboard.press(key)
+    assert trainee.cells() == cells, "a key in the inject card reached the notebook"
+
+    for number, question in enumerate(steps, start=1):
+        card = page.locator(f".etp-inject[data-step='{number}']")
+        expect(card).to_be_visible(timeout=15_000)
+        expect(card).to_contain_text(injects[number - 1]["title"])
+        if number < len(steps):
+            expect(page.locator(f".etp-inject[data-step='{number + 1}']")).to_be_hidden()
+        answer_by_keyboard(trainee, question, question.accepted_responses()[0], "right")
+        expect(card.locator(".etp-inject-clock")).to_contain_text("You decided at", timeout=15_000)
+    expect(page.locator(".etp-inject:visible")).to_have_count(len(injects))
+
+    saved = trainee.answers(module)
+    stamps = saved[DRILL_PREFIX + "clock"]
+    assert [s["answer"]["step"] for s in stamps] == [inject["step"] for inject in injects]
+    decided = [pd_timestamp(s["answer"]["decided_at"]) for s in stamps]
+    assert decided == sorted(decided) and decided[0] >= pd_timestamp(injects[0]["at"])
+    assert all(s["answer"]["real_seconds"] is not None and s["answer"]["real_seconds"] >= 0 for s in stamps)
+    assert stamps[0]["answer"]["real_seconds"] >= 2  # the clock ran while the first card was read
+    for question in steps:
+        assert saved[question.qid][0]["answer"] == question.accepted_responses()[0]
+
+    for theme in ("light", "dark"):
+        use_theme(trainee, theme)
+        for card in cards.all():
+            for text in card.evaluate(TEXT_CONTRAST):
+                assert text["opacity"] == 1 and text["ratio"] >= AA_TEXT, (theme, text)
+        page.set_viewport_size({"width": NARROW, "height": TALL})
+        for card in cards.all():
+            assert card.evaluate(OVERFLOW) == [], theme
+        SHOTS.mkdir(parents=True, exist_ok=True)
+        cards.first.screenshot(path=SHOTS / f"{module}-drill-{theme}-{NARROW}.png")
+        page.set_viewport_size({"width": WIDE, "height": TALL})
+        step = page.locator(".widget-vbox", has=page.locator(".etp-inject[data-step='3']"))
+        step.screenshot(path=SHOTS / f"{module}-drill-step-{theme}-{WIDE}.png")  # a card and its decision
+        page.set_viewport_size({"width": WIDE, "height": 1000})
+    use_theme(trainee, "light")
+
+    trainee.save()
+    page.reload()  # the kernel lives on: the cards come back from it, decided
+    expect(page.locator(".etp-inject")).to_have_count(len(injects), timeout=60_000)
+    expect(page.locator(".etp-inject:visible")).to_have_count(len(injects))
+    expect(page.locator(".etp-inject[data-step='1'] .etp-inject-clock")).to_contain_text("You decided at")
+    trainee.shut_down_kernels()
+    trainee.open(f"{module}/{notebook.name}")  # without its kernel: the saved state, read-only
+    expect(page.locator(".etp-inject")).to_have_count(len(injects), timeout=60_000)
+    expect(page.locator(".etp-inject-note").first).to_contain_text("without its kernel")
+    expect(trainee.quiz(steps[-1].qid).locator(".etp-feedback .etp-right")).to_be_visible()
+
+
+def pd_timestamp(text):
+    import pandas as pd
+
+    return pd.Timestamp(text)

@@ -208,6 +208,7 @@ def test_make_start_prepares_the_folder_and_opens_it(tmp_path, monkeypatch, caps
     assert f"--LabApp.default_url=/lab/tree/{MODULE}/{MODULE}.ipynb" in args
     assert env["JUPYTER_PATH"].split(os.pathsep)[0] == str(tmp_path / ".trainee" / "jupyter")
     assert all((folder / name).is_dir() for name in ASSIGNMENTS) and (folder / "nbgrader_config.py").exists()
+    assert (folder / "m7_certification" / "m7_certification.ipynb").is_file()  # beside the modules it reads
     assert capsys.readouterr().out.startswith("ETP Express Operations Academy: preparing")
 
     started.clear()

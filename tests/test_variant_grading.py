@@ -122,7 +122,7 @@ def test_evidence_and_ledger_name_the_world_a_wrong_value_came_from(tmp_path):
     ledger = Ledger(tmp_path)
 
     def graded(seed, value):
-        verdicts = Verdicts([f"EXPECTED = {seed} * 1.5\n"], tmp_path / "a.json", seed=seed)
+        verdicts = Verdicts([f"EXPECTED = {seed} * 1.5 + 0.25\n"], tmp_path / "a.json", seed=seed)
         code = ("from course.grading import expect_close\n"
                 "expect_close('uptime_pct', uptime_pct, EXPECTED, 0.01)")
 
@@ -133,25 +133,27 @@ def test_evidence_and_ledger_name_the_world_a_wrong_value_came_from(tmp_path):
         outputs = verdicts.judge("t", code, Bridge())
         return outputs, verdicts.evidence
 
-    _, bob = graded(20, 30.0)                # bob's own, right value
+    _, bob = graded(20, 30.25)               # bob's own, right value
     ledger.record("m2", 20, "bob", bob.references)
-    outputs, alice = graded(10, 30.0)        # alice hands in bob's number
+    outputs, alice = graded(10, 30.25)       # alice hands in bob's number
     assert outputs[-1].output_type == "error"
-    assert alice.failed == {"uptime_pct": (30.0, 0.01)}
+    assert alice.failed == {"uptime_pct": (30.25, 0.01)}
     [line] = ledger.copied_values("m2", 10, alice.failed)
     assert "bob" in line and "uptime_pct" in line
     _, carol = graded(30, 1.0)               # simply wrong: no world has it
     assert ledger.copied_values("m2", 30, carol.failed) == []
-    _, dan = graded(40, 60.0)                # 60.0 is right in two other worlds: no evidence
+    _, dan = graded(40, 60.25)               # 60.25 is right in three other worlds: no evidence
     ledger.record("m2", 40, "dan", dan.references)
-    ledger.record("m2", 41, "erin", {"uptime_pct": 60.0})
-    ledger.record("m2", 42, "finn", {"uptime_pct": 60.0})
-    _, gus = graded(43, 60.0)
+    ledger.record("m2", 41, "erin", {"uptime_pct": 60.25})
+    ledger.record("m2", 42, "finn", {"uptime_pct": 60.25})
+    _, gus = graded(43, 60.25)
     assert ledger.copied_values("m2", 43, gus.failed) == []
+    ledger.record("m2", 46, "ida", {"choice": "tue 06 oct"})  # a short label right in one world
+    assert ledger.copied_values("m2", 47, {"choice": ("tue 06 oct", 0.0)}) == []
     # two shared values that both point at one world do name it
     ledger.record("m2", 41, "erin", {"errors": 3.0})
     ledger.record("m2", 44, "hal", {"errors": 3.0})
-    both = {"uptime_pct": (60.0, 0.01), "errors": (3.0, 0.0)}
+    both = {"uptime_pct": (60.25, 0.01), "errors": (3.0, 0.0)}
     lines = ledger.copied_values("m2", 45, both)
     assert len(lines) == 2 and all("erin" in line for line in lines), lines
 

@@ -11,5 +11,15 @@ from .book import Quiz
 from .questions import QUESTION_TYPES, QuizDefinitionError
 from .store import ANSWER_FILE, AnswerFileError, AnswerStore
 
-__all__ = ["Quiz", "QUESTION_TYPES", "QuizDefinitionError", "ANSWER_FILE", "AnswerFileError",
+__all__ = ["Quiz", "Drill", "QUESTION_TYPES", "QuizDefinitionError", "ANSWER_FILE", "AnswerFileError",
            "AnswerStore"]
+
+
+def __getattr__(name: str):
+    """``Drill`` (an incident drill, ``course.quiz.drill``) is imported when first asked for: its
+    widget libraries stay out of a kernel that only shows quizzes."""
+    if name == "Drill":
+        from .drill import Drill
+
+        return Drill
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

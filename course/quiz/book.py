@@ -2,6 +2,11 @@
 
 A notebook makes one ``Quiz`` and calls one method per question; each call shows the widget and
 registers the question so that the hidden test in the same cell can grade it by id.
+
+On JupyterHub with the course's quiz service (``course.quiz.service_client``), every answer is
+committed to the service, which holds the keys and says right or wrong; ``answers.json`` is then
+a local copy for display only. A notebook released for a hub carries no key at all: its quiz
+calls name no ``answer``, ``key`` or ``answer_from``, and the service keys them.
 """
 from __future__ import annotations
 
@@ -10,16 +15,22 @@ from typing import Any, Mapping
 
 from IPython.display import display
 
+from . import service_client
 from .questions import QUESTION_TYPES, Question
+from .service_client import SERVICE_KEY
 from .store import AnswerStore
+
+_FROM_ENVIRONMENT = object()
 
 
 class Quiz:
     """The quizzes of one assignment, saved to its answer file (``answers.json`` in the cwd)."""
 
     def __init__(self, answer_file: str | os.PathLike | None = None,
-                 facts: Mapping[str, Any] | None = None):
+                 facts: Mapping[str, Any] | None = None, service=_FROM_ENVIRONMENT):
         self.store = AnswerStore(answer_file)
+        # The hub's quiz service when this server has one (None: answers stay in answers.json).
+        self.service = service_client.from_environment() if service is _FROM_ENVIRONMENT else service
         self.questions: dict[str, Question] = {}
         # Facts of the trainee's own world (a time, a request id) that a prompt or an
         # explanation names as ``{name}``. Options and answers never do: they are sealed.
@@ -28,6 +39,8 @@ class Quiz:
     def build(self, kind: str, qid: str, prompt: str, **fields) -> Question:
         if fields.get("answer_from") and fields.get("answer") is None and not fields.get("key"):
             fields["answer"] = _key_from_reference(fields["answer_from"])
+        if fields.get("answer") is None and not fields.get("key") and not fields.get("answer_from"):
+            fields["answer_from"] = SERVICE_KEY  # released for a hub: only the service knows
         question = QUESTION_TYPES[kind](qid=qid, prompt=prompt, **fields)
         if self.facts:
             question.prompt = question.prompt.format_map(self.facts)
@@ -39,7 +52,7 @@ class Quiz:
         """Build the question of type ``kind``, show its widget and remember it by ``qid``."""
         from .widgets import view_for  # widget libraries only when a quiz is shown
 
-        display(view_for(self.build(kind, qid, prompt, **fields), self.store).box)
+        display(view_for(self.build(kind, qid, prompt, **fields), self.store, self.service).box)
 
     def single_choice(self, qid: str, prompt: str, **fields) -> None:
         self.ask("single_choice", qid, prompt, **fields)

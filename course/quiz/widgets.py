@@ -7,6 +7,10 @@ control has a plain-words name and a pressed/checked state (see quiz.js).
 A view reads the answer file when it is built, so a kernel restart or a re-run shows the
 committed answer again. After a page reload without the kernel, JupyterLab draws the widget
 state saved in the notebook, read-only until the cell runs again.
+
+On JupyterHub with the quiz service (``service_client``), Submit commits to the service: it says
+right or wrong and sends the explanation, and a view shows the attempts the service holds. The
+answer file is then only a local copy of them, for display.
 """
 from __future__ import annotations
 
@@ -21,10 +25,12 @@ import traitlets as t
 
 from .questions import (QUESTION_TYPES, Matching, MultipleSelect, Numeric, Ordering, Question,
                         ShortText, SingleChoice)
+from .service_client import SERVICE_KEY, Record, ServiceError, from_environment
 from .store import AnswerFileError, AnswerStore, Attempt, one_line
 
 HERE = Path(__file__).parent
 KIND_KEYS = {cls: key for key, cls in QUESTION_TYPES.items()}
+_FROM_ENVIRONMENT = object()
 MAX_TEXT_ANSWER = 500  # characters: a short-text answer is a word or two, never a pasted log
 
 
@@ -71,11 +77,20 @@ class QuizWidget(anywidget.AnyWidget):
 class QuestionView:
     """Shared part of every question: committing, feedback and the text summary."""
 
-    def __init__(self, question: Question, store: AnswerStore):
-        self.question, self.store = question, store
+    def __init__(self, question: Question, store: AnswerStore, service=_FROM_ENVIRONMENT):
+        # The hub's quiz service (from this server's environment unless given; None: local).
+        if service is _FROM_ENVIRONMENT:
+            service = from_environment()
+        self.question, self.store, self.service = question, store, service
+        self.record: Record | None = None  # what the service last said (service mode)
         self.box = QuizWidget(self.summary, self.submit, kind=KIND_KEYS[type(question)],
                               kind_label=question.kind, qid=question.qid, prompt=question.prompt,
                               fields=self.fields())
+        if service is None and question.answer_from == SERVICE_KEY:
+            self.box.locked = True
+            self._say("etp-error", "This quiz is answered through the course's quiz service on "
+                      "JupyterHub, and this server has none: nothing can be recorded here.")
+            return
         self.restore()
 
     # -- the type-specific part ----------------------------------------------------------------
@@ -102,6 +117,8 @@ class QuestionView:
         if canonical is None:
             self._say("etp-note", "Answer first: nothing was recorded yet.")
             return None
+        if self.service is not None:
+            return self._commit_to_service(response, canonical)
         correct = self.question.is_correct(response)
         try:
             attempt = self.store.record(self.question.qid, response, canonical, correct)
@@ -111,7 +128,36 @@ class QuestionView:
             return None
         return attempt
 
+    def _commit_to_service(self, response: Any, canonical: str) -> Attempt | None:
+        """The service checks and records the answer; the answer file keeps a copy for display."""
+        try:
+            self.record = self.service.commit(self.question.qid, response)
+        except ServiceError as err:
+            self._say("etp-error", f"Your answer was not recorded: {err}. Press Submit again "
+                      "in a moment; if it keeps failing, tell your trainer.")
+            return None
+        attempts = _service_attempts(self.record)
+        if not attempts:
+            self._say("etp-error", "The quiz service did not return your answer: press Submit again.")
+            return None
+        try:  # the local copy: display only, the service's record is the one graded
+            self.store.record(self.question.qid, response, canonical, attempts[-1].correct)
+        except (AnswerFileError, OSError):
+            pass
+        self.show(attempts, self.record.explanation)
+        return attempts[-1]
+
     def restore(self) -> None:
+        if self.service is not None:
+            try:
+                self.record = self.service.record(self.question.qid)
+            except ServiceError as err:
+                self._say("etp-note", f"Your earlier answers cannot be shown now: {err}.")
+                return
+            attempts = _service_attempts(self.record)
+            if attempts:
+                self.show(attempts, self.record.explanation)
+            return
         try:
             attempts = self.store.attempts(self.question.qid)
         except AnswerFileError as err:
@@ -120,10 +166,12 @@ class QuestionView:
         if attempts:
             self.show(attempts)
 
-    def show(self, attempts: list[Attempt]) -> None:
-        """The last committed answer in the input, marked, and feedback on the graded first one."""
+    def show(self, attempts: list[Attempt], explanation: str | None = None) -> None:
+        """The last committed answer in the input, marked, and feedback on the graded first one.
+        ``explanation``: the service's (service mode), else the question's own."""
         first, last = attempts[0], attempts[-1]
-        if self.question.pending:
+        explanation = self.question.explanation if explanation is None else explanation
+        if self.question.pending and self.service is None:
             self._show_recorded(first, last)
             return
         verdict = "Correct." if first.correct else "Not correct."
@@ -133,8 +181,8 @@ class QuestionView:
             parts.append(f"Try {len(attempts)} ({html.escape(self.question.describe(last.answer))}) "
                          f"is {'right' if last.correct else 'still not right'}; it is kept for "
                          "practice and changes no points.")
-        if self.question.explanation:
-            parts.append(f'<div class="etp-explain">{html.escape(self.question.explanation)}</div>')
+        if explanation:
+            parts.append(f'<div class="etp-explain">{html.escape(explanation)}</div>')
         self.box.response = last.answer
         self.box.verdict = "right" if last.correct else "wrong"
         self._say("etp-right" if first.correct else "etp-wrong", "<br>".join(parts), escape=False)
@@ -157,6 +205,8 @@ class QuestionView:
 
     def summary(self) -> str:
         """Plain text for headless runs and exported pages: what was committed, never the key."""
+        if self.service is not None and self.record is not None:
+            return service_summary(self.question, self.record)
         return committed_answers(self.question, self.store).text
 
 
@@ -209,6 +259,28 @@ def committed_answers(question: Question, store: AnswerStore) -> CommittedAnswer
     if len(later) > MAX_LATER_SHOWN:
         lines.append(f"  and {len(later) - MAX_LATER_SHOWN} more tries")
     return CommittedAnswers(qid, tuple(lines), problem)
+
+
+def _service_attempts(record: Record) -> list[Attempt]:
+    """The service's attempts in the form a view shows (the service has no seal to show)."""
+    return [Attempt(a.get("answer"), str(a.get("canonical", "")), bool(a.get("correct")),
+                    str(a.get("time", "")), "") for a in record.attempts]
+
+
+def service_summary(question: Question, record: Record) -> str:
+    """The text of a quiz answered through the hub's service: its verdicts are the service's."""
+    attempts = _service_attempts(record)
+    if not attempts:
+        return f"[quiz {question.qid}] {question.prompt} (no answer committed yet)"
+    first, later = attempts[0], attempts[1:]
+    word = {True: "correct", False: "not correct"}
+    lines = [f"[quiz {question.qid}] first answer: {_describe(question, first.answer)} "
+             f"({word[first.correct]})"]
+    lines += [f"  try {n}: {_describe(question, a.answer)} ({word[a.correct]}; no points)"
+              for n, a in enumerate(later[:MAX_LATER_SHOWN], start=2)]
+    if len(later) > MAX_LATER_SHOWN:
+        lines.append(f"  and {len(later) - MAX_LATER_SHOWN} more tries")
+    return "\n".join(lines)
 
 
 def _as_committed(question: Question, attempt: Attempt) -> bool:
@@ -340,8 +412,8 @@ VIEWS = {
 _SHOWN: dict[tuple[str, str], QuizWidget] = {}
 
 
-def view_for(question: Question, store: AnswerStore) -> QuestionView:
-    view = VIEWS[type(question)](question, store)
+def view_for(question: Question, store: AnswerStore, service=_FROM_ENVIRONMENT) -> QuestionView:
+    view = VIEWS[type(question)](question, store, service)
     previous = _SHOWN.get((str(store.path), question.qid))
     if previous is not None:
         previous.close()

@@ -7,14 +7,18 @@ from pathlib import Path
 
 from nbgrader.apps import NbGraderAPI
 from nbgrader.coursedir import CourseDirectory
+from traitlets.config import Config
 from traitlets.config.loader import PyFileConfigLoader
 
 
-def open_course(root: str | Path) -> NbGraderAPI:
-    """An ``NbGraderAPI`` for the course at ``root``, as ``nbgrader`` run there would see it."""
+def open_course(root: str | Path, overrides: Config | None = None) -> NbGraderAPI:
+    """An ``NbGraderAPI`` for the course at ``root``, as ``nbgrader`` run there would see it;
+    ``overrides`` (traitlets configuration) on top, as command-line options would be."""
     _tools_on_path()
     root = Path(root).resolve()
     config = PyFileConfigLoader("nbgrader_config.py", path=str(root)).load_config()
+    if overrides:
+        config.merge(overrides)
     config.CourseDirectory.root = str(root)
     return NbGraderAPI(CourseDirectory(config=config), config=config)
 

@@ -6,7 +6,9 @@
   each reason a line starting with FLAGGED. A quiz whose committed answer was changed by hand
   (or whose answer file cannot be read) is such a problem too.
 - At the end of ``nbgrader autograde`` a summary lists every submission graded with problems and
-  every one that has no graded notebook (missing, or nbgrader could not grade it).
+  every one that has no graded notebook (missing, or nbgrader could not grade it). A grading
+  worker of ``python -m course autograde`` defers it (``defer_summary``) and hands its records
+  to the parent (``take_records``), which prints the one summary of the whole run.
 - ``keep_feedback_pages`` (GenerateFeedback's post-convert hook) leaves only the HTML pages in the
   feedback folders: files a trainee's code dropped beside its notebook are never handed back.
 """
@@ -26,6 +28,7 @@ from ..quiz.store import ANSWER_FILE, AnswerStore
 _graded: list[tuple[str, str, str]] = []          # (student, assignment, notebook) this run
 _problems: list[tuple[str, str, str, str]] = []   # (student, assignment, notebook, problem)
 _courses: dict[tuple[Path, str], str] = {}         # (autograded root, assignment) -> gradebook URL
+_deferred = False                                  # a worker: the parent prints the summary
 
 
 def note_problem(resources: dict, problem: str) -> None:
@@ -102,13 +105,16 @@ def with_reasons(comment: str | None, text: str) -> str:
     return "\n".join(reasons + [line for line in old if not line.startswith(REVIEW_MARK)])
 
 
-def ungraded(autograded: Path, assignment: str) -> list[tuple[str, str, str]]:
-    """(student, notebook, reason) for each submitted notebook of ``assignment`` not graded."""
+def ungraded(autograded: Path, assignment: str, students=None) -> list[tuple[str, str, str]]:
+    """(student, notebook, reason) for each submitted notebook of ``assignment`` not graded;
+    ``students``: only theirs (None: the whole cohort)."""
     course = autograded.parent
     released = sorted(p.stem for p in (course / "release" / assignment).glob("*.ipynb"))
     found = []
     for folder in sorted((course / "submitted").glob(f"*/{assignment}")):
         student = folder.parent.name
+        if students is not None and student not in students:
+            continue
         for name in released:
             path = folder / f"{name}.ipynb"
             if not path.is_file():
@@ -126,11 +132,15 @@ def _unreadable(path: Path) -> str:
     return "see the log above"
 
 
-def _ungraded_rows() -> list[tuple[str, str, str, str, str]]:
-    """(gradebook URL, assignment, student, notebook, reason) for every notebook not graded."""
+def _ungraded_rows(students=None) -> list[tuple[str, str, str, str, str]]:
+    """(gradebook URL, assignment, student, notebook, reason) for every notebook not graded;
+    ``students``: None (everyone), ids, or {assignment: ids}."""
+    def of(assignment: str):
+        return students.get(assignment, ()) if isinstance(students, dict) else students
+
     return [(db_url, assignment, student, notebook, why)
             for (autograded, assignment), db_url in sorted(_courses.items())
-            for student, notebook, why in ungraded(autograded, assignment)]
+            for student, notebook, why in ungraded(autograded, assignment, of(assignment))]
 
 
 def summary_lines(rows: list | None = None) -> list[str]:
@@ -142,12 +152,19 @@ def summary_lines(rows: list | None = None) -> list[str]:
     return lines
 
 
-def _print_summary() -> None:
-    """At the end of the run: flag what was not graded, and tell the trainer everything."""
-    rows = _ungraded_rows()
+def print_summary(students=None) -> list[tuple[str, str, str, str, str]]:
+    """At the end of the run: flag what was not graded, and tell the trainer everything.
+    ``students``: the run graded only theirs (None: the whole cohort; or {assignment: ids}).
+    Returns the rows of notebooks not graded."""
+    rows = _ungraded_rows(students)
     for db_url, assignment, student, notebook, why in rows:
         flag(db_url, assignment, student, notebook, f"NOT GRADED: {why}")
     print("\n".join(summary_lines(rows)), file=sys.stderr)
+    return rows
+
+
+def _print_summary() -> None:
+    print_summary()
 
 
 _registered = False
@@ -155,9 +172,33 @@ _registered = False
 
 def _summary_at_exit() -> None:
     global _registered
-    if not _registered:
+    if not _registered and not _deferred:
         atexit.register(_print_summary)
         _registered = True
+
+
+# -- parallel runs: workers grade, the parent tells ----------------------------------------------
+def defer_summary() -> None:
+    """In a grading worker: print no summary at exit; the parent gathers ``take_records``."""
+    global _deferred
+    _deferred = True
+
+
+def take_records() -> tuple[list, list, list]:
+    """(graded, problems, courses) recorded since the last call, as plain data; then forgotten."""
+    records = (list(_graded), list(_problems), [(str(root), a, url) for (root, a), url in _courses.items()])
+    _graded.clear()
+    _problems.clear()
+    _courses.clear()
+    return records
+
+
+def add_records(graded, problems, courses) -> None:
+    """Records a worker took with ``take_records``, added to this process's summary."""
+    _graded.extend(tuple(row) for row in graded)
+    _problems.extend(tuple(row) for row in problems)
+    for root, assignment, db_url in courses:
+        _courses[(Path(root), assignment)] = db_url
 
 
 def keep_feedback_pages(root: Path, assignment=None, student=None, notebooks=None) -> None:

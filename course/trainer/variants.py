@@ -56,6 +56,14 @@ def matches(value: Any, expected: Any, tolerance: float) -> bool:
     return value == expected
 
 
+def distinctive(value: Any) -> bool:
+    """A value an honest mistake is unlikely to hit by chance: a number with a fraction, or a
+    long text (a time to the second, an id, a list of titles); not a count or a short label."""
+    if isinstance(value, float):
+        return not value.is_integer()
+    return isinstance(value, str) and len(value) >= 16
+
+
 class Ledger:
     """Reference values per world seed, one small JSON file per (assignment, seed)."""
 
@@ -91,11 +99,13 @@ class Ledger:
                 if p.stem.isdigit()}
 
     def copied_values(self, assignment: str, seed: int, failed: dict) -> list[str]:
-        """One line per failed value that points at another trainee's world: right there and in
-        no other world, or one of two or more failed values right in that same world.
+        """One line per failed value that points at another trainee's world: a distinctive value
+        right there and in no other world, or one of two or more failed values right in that
+        same world.
 
-        A single value right in several other worlds (a small count many worlds share) says
-        nothing about where it came from: an honest mistake lands there as easily.
+        A single value from a small space (a count, a choice among a few options) or right in
+        several worlds says nothing about where it came from: an honest mistake lands there as
+        easily.
         """
         others = {other: entry for other, entry in self.worlds(assignment).items() if other != seed}
         hits = {name: [other for other, entry in others.items()
@@ -108,7 +118,8 @@ class Ledger:
                 per_world[other] = per_world.get(other, 0) + 1
         found = []
         for name, worlds in hits.items():
-            named = [w for w in worlds if len(worlds) == 1 or per_world[w] >= 2]
+            value = failed[name][0]
+            named = [w for w in worlds if (len(worlds) == 1 and distinctive(value)) or per_world[w] >= 2]
             for other in named:
                 whose = ", ".join(others[other].get("students", [])) or "another trainee"
                 found.append(f"{name} matches the world of {whose}, not this trainee's")
