@@ -2,7 +2,8 @@
 
 ``make start``: the trainee's Lab. Registers every module in the local gradebook and releases it
 to the exchange, fetches it with nbgrader into the trainee folder ``workspace/`` (a copy already
-there keeps its work), then opens JupyterLab on that folder at Module 2 (see ``course.lab``).
+there keeps its work), adds the certification checklist beside the modules, then opens
+JupyterLab on that folder at the first module (see ``course.lab``).
 
 ``make trainer`` (``--trainer``): the trainer's Lab on the course folder, formgrader included.
 """
