@@ -252,13 +252,18 @@ def committed_answers(question: Question, store: AnswerStore) -> CommittedAnswer
                   for n, a in enumerate(later[:MAX_LATER_SHOWN], start=2)]
     else:
         problem = None
-        lines = [f"[quiz {qid}] first answer: {_describe(question, first.answer)} "
-                 f"({_verdict(question, first)})"]
-        lines += [f"  try {n}: {_describe(question, a.answer)} ({_verdict(question, a)}; no points)"
-                  for n, a in enumerate(later[:MAX_LATER_SHOWN], start=2)]
+        lines = _answer_lines(question, first, later, lambda a: _verdict(question, a))
     if len(later) > MAX_LATER_SHOWN:
         lines.append(f"  and {len(later) - MAX_LATER_SHOWN} more tries")
     return CommittedAnswers(qid, tuple(lines), problem)
+
+
+def _answer_lines(question: Question, first: Attempt, later: list[Attempt], verdict) -> list[str]:
+    """The first (graded) answer with its verdict, then the tries shown, each with its own."""
+    lines = [f"[quiz {question.qid}] first answer: {_describe(question, first.answer)} ({verdict(first)})"]
+    lines += [f"  try {n}: {_describe(question, a.answer)} ({verdict(a)}; no points)"
+              for n, a in enumerate(later[:MAX_LATER_SHOWN], start=2)]
+    return lines
 
 
 def _service_attempts(record: Record) -> list[Attempt]:
@@ -273,11 +278,7 @@ def service_summary(question: Question, record: Record) -> str:
     if not attempts:
         return f"[quiz {question.qid}] {question.prompt} (no answer committed yet)"
     first, later = attempts[0], attempts[1:]
-    word = {True: "correct", False: "not correct"}
-    lines = [f"[quiz {question.qid}] first answer: {_describe(question, first.answer)} "
-             f"({word[first.correct]})"]
-    lines += [f"  try {n}: {_describe(question, a.answer)} ({word[a.correct]}; no points)"
-              for n, a in enumerate(later[:MAX_LATER_SHOWN], start=2)]
+    lines = _answer_lines(question, first, later, lambda a: "correct" if a.correct else "not correct")
     if len(later) > MAX_LATER_SHOWN:
         lines.append(f"  and {len(later) - MAX_LATER_SHOWN} more tries")
     return "\n".join(lines)
