@@ -1,7 +1,6 @@
 """Test harness: a throw-away copy of the course, and simulated trainees who submit to it."""
 from __future__ import annotations
 
-import dataclasses
 import re
 import secrets
 import shutil
@@ -15,8 +14,9 @@ from nbgrader.exchange.abc import Exchange
 
 from course.data import world
 from course.quiz.store import AnswerStore
-from course.reference import quiz_keys
 from course.trainer.api import assignment_names, open_course
+from course.trainer.demo import (  # noqa: F401 - the tests take them from here too
+    commit_first_answer, keyed_in_current_world, wrong_response)
 from course.trainer.sealing import questions_in
 
 REPO = Path(__file__).resolve().parents[1]
@@ -71,26 +71,6 @@ def autograded_cells(source_nb) -> set[str]:
     }
 
 
-def wrong_response(question):
-    """A complete response that the key does not accept."""
-    kind = question.kind
-    if kind == "single choice":
-        return next(o for o in question.options if not question.is_correct(o))
-    if kind == "multiple select":
-        return [o for o in question.options if o not in question.answer] or question.options[:1]
-    if kind == "numeric":
-        return float(question.accepted_responses()[0]) + 10 * question.tolerance + 1000
-    if kind == "short text":
-        return "no idea"
-    if kind == "ordering":
-        return list(reversed(question.answer))
-    if kind == "matching":
-        first, *rest = question.right
-        return {left: (rest[0] if rest else first) if question.answer[left] == first else first
-                for left in question.left}
-    raise ValueError(kind)
-
-
 def commit_answers(store: AnswerStore, source_nb, wrong_qids=frozenset(), key_seed=None) -> None:
     """Commit a first answer to every quiz of ``source_nb``: right, or wrong for ``wrong_qids``.
     ``key_seed``: answer the data-dependent quizzes with the keys of that world instead."""
@@ -98,17 +78,7 @@ def commit_answers(store: AnswerStore, source_nb, wrong_qids=frozenset(), key_se
         for q in questions:
             with world.using(world.current().seed if key_seed is None else key_seed):
                 q = keyed_in_current_world(q)
-            response = wrong_response(q) if q.qid in wrong_qids else q.accepted_responses()[0]
-            # what the trainee's widget stores: it cannot judge a key from their own data
-            correct = False if q.answer_from else q.is_correct(response)
-            store.record(q.qid, response, q.canonical(response), correct)
-
-
-def keyed_in_current_world(question):
-    """``question`` with its plain answer; a data-dependent key computed in the current world."""
-    if question.answer is None and question.answer_from:
-        question = dataclasses.replace(question, answer=quiz_keys.answer(question.answer_from))
-    return question
+            commit_first_answer(store, q, q.qid in wrong_qids)
 
 
 @dataclass

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import shutil
 import subprocess
 import sys
 import sysconfig
@@ -63,6 +64,23 @@ def test_the_bundle_holds_the_released_modules_and_the_trainee_install(bundle):
         assert (zf.getinfo(f"{TOP}/start-lab.sh").external_attr >> 16) & 0o111, "start-lab.sh is not executable"
     readme = (bundle["top"] / "README.md").read_text()
     assert "pip install -r requirements.txt ." in readme and "Hand in" in readme
+
+
+def test_installing_the_bundle_brings_every_file_of_the_trainee_parts(bundle, tmp_path):
+    """``pip install .`` (the bundle's README) installs what setuptools' build_py collects: the
+    widgets' JavaScript and the certification notebook are data files, easy to leave behind."""
+    project, built = tmp_path / "project", tmp_path / "built"
+    shutil.copytree(bundle["top"], project)
+    done = subprocess.run([sys.executable, "-c", "from setuptools import setup; setup()", "--quiet",
+                           "build_py", "--build-lib", str(built)],
+                          cwd=project, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-3000:]
+    shipped = project / "course"
+    expected = {p.relative_to(shipped) for p in shipped.rglob("*") if p.is_file()
+                and "__pycache__" not in p.parts}
+    installed = {p.relative_to(built / "course") for p in (built / "course").rglob("*") if p.is_file()}
+    assert {p for p in expected if p.suffix != ".py"}, "no data files to check"
+    assert expected <= installed, sorted(map(str, expected - installed))
 
 
 def test_nothing_of_the_trainer_and_no_key_is_in_the_bundle(bundle):

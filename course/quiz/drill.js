@@ -7,20 +7,8 @@
 // - Key presses stay inside the card (the excerpt scrolls with the keyboard); Ctrl+S still saves.
 // - Without a kernel (drawn from the state saved in the notebook) the clock stands still.
 
-const DISCONNECTED = "jupyter-widgets-disconnected";
 const BRT_OFFSET_MS = 3 * 3600 * 1000; // UTC-3 all year (no daylight saving since 2019)
 let drawn = 0;
-
-function node(tag, attrs = {}, ...children) {
-  const element = document.createElement(tag);
-  for (const [name, value] of Object.entries(attrs)) {
-    if (value === null || value === undefined || value === false) continue;
-    if (name === "text") element.textContent = value;
-    else element.setAttribute(name, value === true ? "" : String(value));
-  }
-  element.append(...children);
-  return element;
-}
 
 function brtClock(epochMs) {
   return new Date(epochMs - BRT_OFFSET_MS).toISOString().slice(11, 19);

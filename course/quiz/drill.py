@@ -24,7 +24,6 @@ cell, the decision cells grade like any quiz cell.
 from __future__ import annotations
 
 import time
-from pathlib import Path
 from typing import Any, Sequence
 
 import anywidget
@@ -35,9 +34,8 @@ from IPython.display import display
 from .book import Quiz
 from .questions import Question
 from .store import AnswerFileError, AnswerStore, Attempt
-from .widgets import VIEWS, QuestionView, committed_answers
+from .widgets import VIEWS, QuestionView, browser_module, committed_answers
 
-HERE = Path(__file__).parent
 CLOCK_SUFFIX = "clock"  # the log's qid is the drill's prefix + this
 BRT = "America/Sao_Paulo"
 
@@ -82,7 +80,7 @@ body[data-jp-theme-light="false"] .etp-inject {
 class InjectPanel(anywidget.AnyWidget):
     """One inject as the browser draws it; its plain text is what headless runs and pages show."""
 
-    _esm = (HERE / "drill.js").read_text(encoding="utf-8")
+    _esm = browser_module("drill.js")
     _css = DRILL_CSS
 
     step = t.Int(1).tag(sync=True)  # 1-based position in the drill

@@ -6,20 +6,8 @@
 // - Every control has a plain-words name and exposes its state (aria-checked, aria-pressed).
 // - A widget without a kernel (drawn from the state saved in the notebook) is read-only.
 
-const DISCONNECTED = "jupyter-widgets-disconnected"; // ipywidgets' class for a model with no kernel
 const VERDICT_WORDS = { right: "your answer: correct", wrong: "your answer: not correct" };
 let drawn = 0; // makes element ids unique when one quiz is shown twice
-
-function node(tag, attrs = {}, ...children) {
-  const element = document.createElement(tag);
-  for (const [name, value] of Object.entries(attrs)) {
-    if (value === null || value === undefined || value === false) continue;
-    if (name === "text") element.textContent = value;
-    else element.setAttribute(name, value === true ? "" : String(value));
-  }
-  element.append(...children);
-  return element;
-}
 
 function badge(verdict) {
   return node("span", { class: `etp-badge etp-badge-${verdict}` },

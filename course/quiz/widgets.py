@@ -29,6 +29,11 @@ from .service_client import SERVICE_KEY, Record, ServiceError, from_environment
 from .store import AnswerFileError, AnswerStore, Attempt, one_line
 
 HERE = Path(__file__).parent
+
+
+def browser_module(name: str) -> str:
+    """A widget's ES module: the shared DOM helpers (dom.js), then its own file."""
+    return "".join((HERE / part).read_text(encoding="utf-8") for part in ("dom.js", name))
 KIND_KEYS = {cls: key for key, cls in QUESTION_TYPES.items()}
 _FROM_ENVIRONMENT = object()
 MAX_TEXT_ANSWER = 500  # characters: a short-text answer is a word or two, never a pasted log
@@ -41,7 +46,7 @@ class UnreadableAnswer(ValueError):
 class QuizWidget(anywidget.AnyWidget):
     """One question as the browser draws it; its plain text is what headless runs show."""
 
-    _esm = (HERE / "quiz.js").read_text(encoding="utf-8")
+    _esm = browser_module("quiz.js")
     _css = (HERE / "quiz.css").read_text(encoding="utf-8")
 
     kind = t.Unicode().tag(sync=True)  # a QUESTION_TYPES key: which input quiz.js draws

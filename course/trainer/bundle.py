@@ -61,7 +61,8 @@ dependencies = ["ipywidgets>=8.1", "anywidget>=0.11", "pandas>=2.2", "numpy>=1.2
 include = ["course*"]
 
 [tool.setuptools.package-data]
-"course.quiz" = ["quiz.js", "quiz.css"]
+"course.quiz" = ["*.js", "*.css"]
+"course.certification" = ["*.ipynb"]
 """
 
 

@@ -113,12 +113,13 @@ def questions(source_nb) -> list:
     return found
 
 
-def _wrong(question):
+def wrong_response(question):
+    """A complete response to ``question`` that its key does not accept."""
     kind = question.kind
     if kind == "single choice":
         return next((o for o in question.options if not question.is_correct(o)), question.options[0])
     if kind == "multiple select":
-        return [o for o in question.options if not question.is_correct([o])][:1] or question.options[:1]
+        return [o for o in question.options if o not in question.answer] or question.options[:1]
     if kind == "numeric":
         return float(question.accepted_responses()[0]) + 10 * question.tolerance + 1000
     if kind == "short text":
@@ -126,26 +127,39 @@ def _wrong(question):
     if kind == "ordering":
         return list(reversed(question.answer))
     if kind == "matching":
-        rights = list(question.right)
-        return {left: rights[(rights.index(question.answer[left]) + 1) % len(rights)] for left in question.left}
+        first, *rest = question.right
+        return {left: (rest[0] if rest else first) if question.answer[left] == first else first
+                for left in question.left}
     raise ValueError(kind)
+
+
+def keyed_in_current_world(question):
+    """``question`` with its plain answer; a data-dependent key computed in the current world."""
+    import dataclasses
+
+    from ..reference import quiz_keys
+
+    if question.answer is None and question.answer_from:
+        question = dataclasses.replace(question, answer=quiz_keys.answer(question.answer_from))
+    return question
+
+
+def commit_first_answer(store, question, wrong: bool) -> None:
+    """Commit a right (or a wrong) first answer to a keyed ``question``, as the trainee's widget does."""
+    response = wrong_response(question) if wrong else question.accepted_responses()[0]
+    # the widget cannot judge a key from the trainee's own data: that is the grader's
+    correct = False if question.answer_from else question.is_correct(response)
+    store.record(question.qid, response, question.canonical(response), correct)
 
 
 def commit_quizzes(folder: Path, source_nb, wrong: int) -> None:
     """Commit a first answer to each quiz, in the current world: the last ``wrong`` are wrong."""
-    import dataclasses
-
     from ..quiz.store import AnswerStore
-    from ..reference import quiz_keys
 
     store = AnswerStore(folder / "answers.json")
     asked = questions(source_nb)
     for index, question in enumerate(asked):
-        if question.answer is None and question.answer_from:
-            question = dataclasses.replace(question, answer=quiz_keys.answer(question.answer_from))
-        response = _wrong(question) if index >= len(asked) - wrong else question.accepted_responses()[0]
-        correct = False if question.answer_from else question.is_correct(response)
-        store.record(question.qid, response, question.canonical(response), correct)
+        commit_first_answer(store, keyed_in_current_world(question), index >= len(asked) - wrong)
 
 
 def work(person: Simulated, folder: Path, source: Path) -> None:
