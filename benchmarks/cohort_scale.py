@@ -2,6 +2,7 @@
 
     python benchmarks/cohort_scale.py [--trainees 50] [--modules m2_sla_severity,...]
                                       [--workers N] [--sizes 10,50,100] [--one-worker]
+                                      [--growth-modules m2_sla_severity,...] [--variants-off]
 
 In one temporary course on this machine, in the same run:
 
@@ -14,7 +15,18 @@ In one temporary course on this machine, in the same run:
    ``--one-worker`` also runs it with one worker, which separates what the cut shared work
    gives from what parallelism gives.
 4. **Growth** (``--sizes``): a cohort of each size, in a course of its own, graded by
-   ``python -m course autograde``: seconds per notebook should stay flat.
+   ``python -m course autograde`` (``--growth-modules`` narrows the modules, to keep 100
+   trainees affordable): seconds per notebook should stay flat.
+
+``--variants-off`` grades the cohort in one shared world (``c.WorldVariants.enabled = False``):
+the data is generated once and, in a worker, the reference results are computed once for everyone.
+
+Every timed run starts from an empty data cache, as on a trainer's machine that has never seen
+these trainees: generating each trainee's world is part of grading, in every run alike.
+
+Also prints where a graded notebook's time goes: the seconds its kernel spent running the
+trainee's cells (imports, the trainee's own code and plots; from the cells' execution times in
+the graded notebooks), which no cache shares between trainees.
 
 Prints seconds per graded notebook, the ratio, and the peak memory of a grading worker (the
 largest resident size a worker reached; graded kernels are separate processes). Asserts nothing:
@@ -23,6 +35,7 @@ a busy machine should not fail a build.
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import re
 import subprocess
@@ -41,8 +54,10 @@ REUSED = re.compile(r"reference results computed (\d+), reused (\d+)")
 
 
 def timed(args: list[str], cwd: Path) -> tuple[float, str]:
+    """Run ``args`` on an empty data cache of its own; (seconds, output)."""
+    env = dict(os.environ, ETP_ACADEMY_DATA=tempfile.mkdtemp(prefix="data-", dir=cwd.parent))
     started = time.perf_counter()
-    done = subprocess.run(args, cwd=cwd, capture_output=True, text=True)
+    done = subprocess.run(args, cwd=cwd, capture_output=True, text=True, env=env)
     elapsed = time.perf_counter() - started
     if done.returncode != 0:
         raise SystemExit(f"{' '.join(args)} failed ({done.returncode}):\n{done.stdout[-3000:]}\n"
@@ -67,10 +82,40 @@ def parallel(root: Path, workers: int) -> tuple[float, int, str]:
     return seconds, int(peak.group(1)) if peak else 0, cache
 
 
-def submit(root: Path, modules: list[str], start: int, stop: int) -> None:
+def kernel_seconds(root: Path) -> tuple[float, int]:
+    """(seconds the graded kernels spent running cells, notebooks) over the course's graded folder."""
+    total, count = 0.0, 0
+    for path in (root / "autograded").glob("*/*/*.ipynb"):
+        count += 1
+        for cell in json.loads(path.read_text()).get("cells", []):
+            timing = cell.get("metadata", {}).get("execution", {})
+            if "iopub.execute_input" in timing and "shell.execute_reply" in timing:
+                total += (_stamp(timing["shell.execute_reply"]) - _stamp(timing["iopub.execute_input"]))
+    return total, count
+
+
+def _stamp(text: str) -> float:
+    from datetime import datetime
+    return datetime.fromisoformat(text.replace("Z", "+00:00")).timestamp()
+
+
+def submit(root: Path, modules: list[str], start: int, stop: int, seed: int | None = None) -> None:
+    """Honest trainees submit every module; in their own worlds, or all in world ``seed``."""
     for i in range(start, stop):
         for module in modules:
-            Trainee(f"bench-{i:03d}").submit(root, module)
+            Trainee(f"bench-{i:03d}").submit(root, module, seed=seed)
+
+
+def prepare(root: Path, shared_world: bool) -> int | None:
+    """A course folder; with ``shared_world``, graded with variants off. The trainees' seed."""
+    root.mkdir()
+    os.environ["NBGRADER_EXCHANGE"] = str(root / "exchange")
+    build_course(root)
+    if not shared_world:
+        return None
+    with open(root / "nbgrader_config.py", "a", encoding="utf-8") as config:
+        config.write("\nc.WorldVariants.enabled = False  # cohort_scale --variants-off\n")
+    return 0
 
 
 def main() -> None:
@@ -80,23 +125,27 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=os.cpu_count() or 1)
     parser.add_argument("--sizes", help="comma-separated cohort sizes for the growth figures")
     parser.add_argument("--one-worker", action="store_true", help="also time the parallel command with one worker")
+    parser.add_argument("--growth-modules", help="comma-separated modules for --sizes (default: --modules)")
+    parser.add_argument("--variants-off", action="store_true", help="one world for the whole cohort")
     args = parser.parse_args()
     modules = args.modules.split(",") if args.modules else ASSIGNMENTS
     sizes = sorted(int(size) for size in args.sizes.split(",")) if args.sizes else []
     with tempfile.TemporaryDirectory() as scratch:
         root = Path(scratch) / "course"
-        root.mkdir()
         os.environ["ETP_ACADEMY_DATA"] = str(Path(scratch) / "data")
-        os.environ["NBGRADER_EXCHANGE"] = str(root / "exchange")
-        build_course(root)
+        seed = prepare(root, args.variants_off)
         started = time.perf_counter()
-        submit(root, modules, 0, args.trainees)
+        submit(root, modules, 0, args.trainees, seed)
         notebooks = args.trainees * len(modules)
         print(f"{args.trainees} trainees x {len(modules)} module(s) ({', '.join(modules)}) = {notebooks} "
-              f"notebooks; {os.cpu_count()} cores; cohort built in {time.perf_counter() - started:.0f} s",
+              f"notebooks, {'one shared world' if args.variants_off else 'a world per trainee'}; "
+              f"{os.cpu_count()} cores; cohort built in {time.perf_counter() - started:.0f} s",
               flush=True)
         seq = sequential(root, modules)
         print(f"sequential nbgrader autograde:        {seq:8.1f} s  {seq / notebooks:6.2f} s/notebook", flush=True)
+        in_kernel, graded = kernel_seconds(root)
+        print(f"  of which the trainee's kernel running cells: {in_kernel / max(graded, 1):.2f} s per notebook",
+              flush=True)
         if args.one_worker:
             one, peak, cache = parallel(root, 1)
             print(f"python -m course autograde, 1 worker: {one:8.1f} s  {one / notebooks:6.2f} s/notebook  "
@@ -104,19 +153,21 @@ def main() -> None:
         par, peak, cache = parallel(root, args.workers)
         print(f"python -m course autograde, {args.workers} workers: {par:7.1f} s  {par / notebooks:6.2f} s/notebook  "
               f"({seq / par:.2f}x; peak worker {peak} MiB; {cache})", flush=True)
-        growth = {args.trainees: (par, peak)}
-        for size in sizes:  # each size in a course of its own; the trainees' worlds are reused
+        in_kernel, graded = kernel_seconds(root)
+        print(f"  the trainee's kernel running cells ({args.workers} workers at once): "
+              f"{in_kernel / max(graded, 1):.2f} s per notebook", flush=True)
+        growth_modules = args.growth_modules.split(",") if args.growth_modules else modules
+        growth = {args.trainees: (par, peak)} if growth_modules == modules else {}
+        for size in sizes:  # each size in a course of its own
             if size not in growth:
                 other = Path(scratch) / f"course-{size}"
-                other.mkdir()
-                os.environ["NBGRADER_EXCHANGE"] = str(other / "exchange")
-                build_course(other)
-                submit(other, modules, 0, size)
+                prepare(other, args.variants_off)
+                submit(other, growth_modules, 0, size, seed)
                 seconds, size_peak, _ = parallel(other, args.workers)
                 growth[size] = (seconds, size_peak)
             seconds, size_peak = growth[size]
-            count = size * len(modules)
-            print(f"growth: {size:4d} trainees, {count:4d} notebooks: {seconds:8.1f} s  "
+            count = size * len(growth_modules)
+            print(f"growth ({len(growth_modules)} module(s)): {size:4d} trainees, {count:4d} notebooks: {seconds:8.1f} s  "
                   f"{seconds / count:6.2f} s/notebook  peak worker {size_peak} MiB", flush=True)
 
 if __name__ == "__main__":
