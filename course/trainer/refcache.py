@@ -8,6 +8,9 @@ the file is named by its resolved path, size, modification time and inode, so a 
 again is parsed again. The file names carry the world seed, so a result is shared by every
 check of one world: the notebooks of one trainee, or the whole cohort when variants are off.
 
+What is kept is bounded in bytes (``MAX_BYTES``), the least recently used result dropped first,
+so every table of the world in use stays until its last check.
+
 Each call gets its own copy (``DataFrame.copy``, ``copy.deepcopy`` for the rest): a check that
 changes the table it got cannot change what the next check sees.
 
@@ -28,9 +31,13 @@ from typing import Any, Callable
 
 PACKAGE = "course.reference"
 PREFIX = "parse_"
-MAX_ENTRIES = 12  # a few worlds' tables (tens of MB each); older worlds are dropped first
+# A world's reference tables take about 76 MiB (16 results over the six modules): keep a few
+# worlds, dropping the least recently used results first. A cap on the number of results would
+# drop part of one world's tables before the next trainee in that world (variants off) reuses them.
+MAX_BYTES = 256 << 20
 
-_cache: collections.OrderedDict = collections.OrderedDict()
+_cache: collections.OrderedDict = collections.OrderedDict()   # key -> (value, bytes)
+_held = 0  # bytes in _cache
 _lock = threading.Lock()
 stats = {"hits": 0, "misses": 0}
 
@@ -49,6 +56,18 @@ def _file_key(value: Any):
     if not os.path.isfile(path):
         return None
     return (path, stat.st_size, stat.st_mtime_ns, stat.st_ino)
+
+
+def _nbytes(value: Any) -> int:
+    """About how much memory ``value`` holds (pandas' own count for tables)."""
+    if type(value).__module__.startswith("pandas") and hasattr(value, "memory_usage"):
+        used = value.memory_usage(deep=True)
+        return int(used.sum()) if hasattr(used, "sum") else int(used)
+    if isinstance(value, (tuple, list)):
+        return sum(_nbytes(v) for v in value) + sys.getsizeof(value)
+    if isinstance(value, dict):
+        return sum(_nbytes(k) + _nbytes(v) for k, v in value.items()) + sys.getsizeof(value)
+    return sys.getsizeof(value)
 
 
 def _copy(value: Any) -> Any:
@@ -82,17 +101,27 @@ def cached(function: Callable) -> Callable:
             if key in _cache:
                 _cache.move_to_end(key)
                 stats["hits"] += 1
-                return _copy(_cache[key])
+                return _copy(_cache[key][0])
         value = function(*args, **kwargs)
-        with _lock:
-            stats["misses"] += 1
-            _cache[key] = value
-            while len(_cache) > MAX_ENTRIES:
-                _cache.popitem(last=False)
+        _keep(key, value)
         return _copy(value)
 
     wrapper._etp_cached = True
     return wrapper
+
+
+def _keep(key, value) -> None:
+    """Remember ``value``; drop the least recently used results while over ``MAX_BYTES``."""
+    global _held
+    size = _nbytes(value)
+    with _lock:
+        stats["misses"] += 1
+        if key in _cache:  # two checks computed it at once
+            _held -= _cache.pop(key)[1]
+        _cache[key] = (value, size)
+        _held += size
+        while _held > MAX_BYTES and len(_cache) > 1:
+            _held -= _cache.popitem(last=False)[1][1]
 
 
 def wrap_module(module) -> None:
@@ -142,5 +171,7 @@ def install() -> None:
 
 
 def clear() -> None:
+    global _held
     with _lock:
         _cache.clear()
+        _held = 0
