@@ -25,6 +25,7 @@ from nbgrader.exchange import ExchangeFactory
 from nbgrader.utils import notebook_hash
 from traitlets.config import Config
 
+from course.trainer import demo
 from course.trainer.api import open_course
 from harness import Trainee
 
@@ -35,16 +36,7 @@ WRITTEN = "m5-diagnosis"  # the module's manually graded answer
 
 
 def trainee_config(api, home: Path, student: str) -> Config:
-    """What ``nbgrader`` run in a trainee's own folder sees: the course, the exchange, a cache."""
-    config = Config()
-    config.CourseDirectory.course_id = api.course_id
-    config.CourseDirectory.root = str(home)
-    config.CourseDirectory.student_id = student
-    config.CourseDirectory.assignment_id = MODULE
-    config.Exchange.root = api.exchange_root
-    config.Exchange.cache = str(home / ".nbgrader-cache")
-    config.Exchange.assignment_dir = str(home)
-    return config
+    return demo.trainee_config(api, home, student, MODULE)
 
 
 def as_trainee(config: Config, step: str) -> None:
