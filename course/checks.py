@@ -3,7 +3,12 @@
     with check("5a · uptime"):
         assert 95 < uptime_pct < 100, "uptime_pct is a percentage"
 
-In a trainee's kernel a failed or unfinished check prints one line and the notebook goes on, so
+    with show("plot"):          # a cell that only draws or prints: silent when it works
+        ax.plot(...)
+
+A ✔ claims only what the visible checks tested: that every trap the exercise names is avoided.
+The exact values are compared with the reference when graded, and the line says so. In a
+trainee's kernel a failed or unfinished check prints one line and the notebook goes on, so
 *Run All* reaches the end of an untouched notebook and every quiz below still runs. During
 autograde the trainer's process runs the same cell with ``strict_check`` in its place, so a
 failure there is a failure: an unfinished exercise still scores zero.
@@ -13,6 +18,7 @@ from __future__ import annotations
 from contextlib import contextmanager
 
 NOT_DONE = (NameError, NotImplementedError)
+PASSED = "every visible check passes (the exact values are compared with the reference when graded)"
 
 
 class check:  # noqa: N801 - reads as a statement: `with check("5a"):`
@@ -26,7 +32,7 @@ class check:  # noqa: N801 - reads as a statement: `with check("5a"):`
 
     def __exit__(self, kind, error, traceback) -> bool:
         if kind is None:
-            print(f"✔ {self.name}: looks right so far (the grader runs more checks on the full data)")
+            print(f"✔ {self.name}: {PASSED}")
         elif issubclass(kind, NOT_DONE):
             print(f"… {self.name}: not done yet ({error})")
         elif issubclass(kind, AssertionError):
@@ -36,6 +42,20 @@ class check:  # noqa: N801 - reads as a statement: `with check("5a"):`
         else:
             return False  # KeyboardInterrupt and the like still stop the notebook
         return True
+
+
+class show(check):  # noqa: N801 - `with show("plot"):`
+    """A cell that only draws or prints what earlier exercises computed: it says nothing when it
+    works (it checks nothing, so it has nothing to tick) and one line when it cannot run."""
+
+    def __exit__(self, kind, error, traceback) -> bool:
+        if kind is not None and issubclass(kind, NOT_DONE):
+            print(f"… {self.name}: needs the exercises above first ({error})")
+            return True
+        if kind is not None and issubclass(kind, Exception):
+            print(f"✘ {self.name}: could not be shown: {kind.__name__}: {error}")
+            return True
+        return kind is None
 
 
 @contextmanager
