@@ -21,6 +21,7 @@ from pathlib import Path
 import nbformat
 from nbclient import NotebookClient
 
+from course.quiz import Quiz
 from course.trainer.execute import KernelBridge, _is_test
 from course.trainer.verdicts import SETUP_SUFFIX, Verdicts
 from harness import REPO, nbgrader_meta, solution_sources
@@ -95,13 +96,14 @@ class LiveNotebook:
 
     # -- running ---------------------------------------------------------------------------------
     def run(self, start: int = 0, code: dict[str, str] | None = None) -> dict[str, Seen]:
-        """Run every code cell from ``start`` on (quizzes aside), solutions swapped for ``code``;
-        return what each test cell showed and how the grader judged it."""
+        """Run every code cell from ``start`` on, solutions swapped for ``code``; return what each
+        exercise's test cell showed and how the grader judged it. Quiz cells run too (a check may
+        ask a quiz whether a value is its key), unanswered and so not reported."""
         code = code or {}
         seen = {}
         for index in range(start, len(self.nb.cells)):
             cell, cell_id = self.nb.cells[index], self.ids[index]
-            if cell.cell_type != "code" or self._is_quiz(cell_id):
+            if cell.cell_type != "code":
                 continue
             original = cell.source
             if cell_id in code:
@@ -111,7 +113,9 @@ class LiveNotebook:
             finally:
                 cell.source = original
             if cell_id in self.tests:
-                seen[cell_id] = self._judge(cell, index)
+                judged = self._judge(cell, index)
+                if not self._is_quiz(cell_id):
+                    seen[cell_id] = judged
         return seen
 
     def mutate(self, code: dict[str, str]) -> dict[str, Seen]:
@@ -123,7 +127,10 @@ class LiveNotebook:
             self.run(start)
 
     def _is_quiz(self, cell_id) -> bool:
-        return cell_id in self.tests and "quiz.grade(" in self.tests[cell_id]
+        """A quiz cell, or a drill's decision (a ``Drill`` is a ``Quiz``, graded from the answer
+        file like any quiz): whatever setup object the cell's hidden part calls ``.grade(`` on."""
+        quizzes = [name for name, value in self.verdicts.namespace.items() if isinstance(value, Quiz)]
+        return cell_id in self.tests and any(f"{name}.grade(" in self.tests[cell_id] for name in quizzes)
 
     def _judge(self, cell, index: int) -> Seen:
         cell_id = self.ids[index]

@@ -56,3 +56,20 @@ def test_short_text_ignores_accents_and_case():
 def test_badly_written_quiz_is_refused(cls, fields):
     with pytest.raises(QuizDefinitionError):
         cls(qid="q", prompt="?", **fields)
+
+
+def test_a_check_asks_a_quiz_whether_a_value_is_its_key(tmp_path):
+    """Quiz.accepts: a later check builds on a quiz's key (sealed or plain) without printing it;
+    it cannot tell where the key is the hub's, and it says when the quiz has not run yet."""
+    from course.quiz import Quiz
+
+    plain = Numeric(qid="budget", prompt="?", answer=223.2, tolerance=0.5)
+    quiz = Quiz(tmp_path / "answers.json", service=None)
+    with pytest.raises(NotImplementedError, match="run the quiz budget above first"):
+        quiz.accepts("budget", 223.2)
+    quiz.questions["budget"] = Numeric(qid="budget", prompt="?", key=plain.sealed_key(), tolerance=0.5)
+    assert quiz.accepts("budget", 223.0) is True and quiz.accepts("budget", 216.0) is False
+    quiz.questions["budget"] = plain
+    assert quiz.accepts("budget", 223.2) is True and quiz.accepts("budget", 44.64) is False
+    quiz.questions["budget"] = Numeric(qid="budget", prompt="?", answer_from="hub", tolerance=0.5)
+    assert quiz.accepts("budget", 223.2) is None

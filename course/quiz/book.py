@@ -72,6 +72,14 @@ class Quiz:
     def matching(self, qid: str, prompt: str, **fields) -> None:
         self.ask("matching", qid, prompt, **fields)
 
+    def accepts(self, qid: str, value: Any) -> bool | None:
+        """Whether ``value`` is a right answer to quiz ``qid``, for a check that builds on it:
+        None when this install cannot tell (the key is the hub's or the trainee's world's)."""
+        if qid not in self.questions:
+            raise NotImplementedError(f"run the quiz {qid} above first")
+        question = self.questions[qid]
+        return None if question.pending else question.is_correct(value)
+
     def grade(self, qid: str) -> None:
         """Hidden-test entry point: raise unless the first committed answer to ``qid`` is right."""
         from ..grading import grade_quiz

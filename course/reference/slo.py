@@ -202,13 +202,24 @@ def error_rate_pct(requests: pd.DataFrame) -> float:
     return float(100 * (api_requests(requests)["statusCode"] >= 500).mean())
 
 
-def rolling_error_rate_pct(requests: pd.DataFrame, window: str = "24h") -> pd.Series:
-    """5xx share (%) over the trailing ``window`` at each API request, full windows only."""
-    api = api_requests(requests).sort_values("timestamp", kind="stable")
+def _trailing_5xx_pct(api: pd.DataFrame, window: str) -> pd.Series:
+    """5xx share (%) over the trailing ``window`` at each request of ``api``, as given."""
+    api = api.sort_values("timestamp", kind="stable")
     is_5xx = pd.Series((api["statusCode"] >= 500).to_numpy(dtype=float),
                        index=pd.DatetimeIndex(api["timestamp"]))
-    rate = 100 * is_5xx.rolling(window).mean()
+    return 100 * is_5xx.rolling(window).mean()
+
+
+def rolling_error_rate_pct(requests: pd.DataFrame, window: str = "24h") -> pd.Series:
+    """5xx share (%) over the trailing ``window`` at each API request, full windows only."""
+    rate = _trailing_5xx_pct(api_requests(requests), window)
     return rate[rate.index >= rate.index[0] + pd.Timedelta(window)]
+
+
+def worst_trailing_5xx_pct(api: pd.DataFrame, window: str = "24h") -> float:
+    """The worst trailing-window 5xx share (%) of a trainee's own API table, first partial
+    windows included: how the error-rate step is judged when an earlier step built ``api`` wrong."""
+    return float(_trailing_5xx_pct(api, window).max())
 
 
 def worst_rolling_error_rate_pct(requests: pd.DataFrame, window: str = "24h") -> float:
