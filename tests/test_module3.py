@@ -174,6 +174,10 @@ def test_the_ticket_is_a_pdf_failure_of_the_slim_image(in_world):
     assert row["tags.status_code"] == "500" and isinstance(row["user.id"], str) and len(row["release"]) == 40
     written = row["timestamp"] + pd.Timedelta(minutes=4)
     assert written.tz_convert(BRT).strftime("%a %d %H:%M") == f"Fri 23 {story['ticket_brt']}"
+    own = [frame for frame in row["exception.stacktrace.frames"] if frame["in_app"]]  # 2d's raised_in
+    assert own[-1]["function"] == "ExportService.exportToPDF" and own[0]["function"].endswith("Controller.exportPDF")
+    ticket_at = pd.Timestamp(f"2026-10-23 {story['ticket_brt']}", tz=BRT)  # 2d's visible check: within the hour before
+    assert ticket_at - pd.Timedelta(hours=1) <= row["timestamp"] <= ticket_at
     shipped = deployments[deployments["commitHash"] == row["release"]]  # m3-deploy-links, second row
     assert set(shipped["commitMessage"]) == {"chore(docker): slimmer runtime image"}
     fix = deployments[deployments["commitMessage"] == "fix(docker): install chromium in the runtime image"]
@@ -193,6 +197,7 @@ def test_what_never_reaches_sentry(month, data_cache):
     assert not production["exception.type"].eq("BadRequestException").any()
     backend = production[(production["project"] == world.BACKEND) & production["tags.request_id"].notna()]
     assert backend["tags.endpoint"].notna().all() and backend["user.id"].notna().any()
+    assert (events["environment"] == "staging").any()  # m3-never-sent: beforeSend does not drop staging
 
 
 def test_issue_statuses_in_the_regression_quiz(month):
@@ -215,6 +220,11 @@ def test_memory_now_key_and_a_quiet_last_day(in_world):
     day = metrics[(metrics["service"] == world.BACKEND) & (metrics["timestamp"] >= platform.EXPORTED_AT - pd.Timedelta("24h"))]
     assert day["memory_percent"].max() < 20 and day["cpu_percent"].max() < 30
     assert not (in_world["firings"]["end"] >= platform.EXPORTED_AT - pd.Timedelta("24h")).any()
+    until = platform.EXPORTED_AT - pd.Timedelta("1h")  # 3a's visible check: a full window with samples at its ends
+    backend = metrics[metrics["service"] == world.BACKEND]
+    inside = backend[(backend["timestamp"] >= until - pd.Timedelta("24h")) & (backend["timestamp"] < until)]
+    assert len(inside) == 2 * 24 * 60 and (backend["timestamp"] == until).sum() == 2
+    assert inside["timestamp"].min() == until - pd.Timedelta("24h") and backend["memory_percent"].max() > 1
 
 
 def test_the_alert_rule_keys(month):

@@ -103,7 +103,7 @@ def test_issues_and_events_schemas_agree(files, issues, events, variant):
     assert all(set(issue) == ISSUE_FIELDS for issue in raw_issues)
     with open(files["events_export"], encoding="utf-8") as fh:
         first = json.loads(fh.readline())
-    assert set(first) == EVENT_FIELDS and set(first["exception"]) == {"type", "value"}
+    assert set(first) == EVENT_FIELDS and {"type", "value"} <= set(first["exception"]) <= {"type", "value", "stacktrace"}
     assert issues["id"].is_unique and events["eventId"].is_unique and len(issues) >= 12
     assert events["timestamp"].is_monotonic_increasing
     assert set(issues["environment"]) == set(world.SENTRY_ENVIRONMENTS)
@@ -242,3 +242,16 @@ def test_the_top_3_moves_with_each_trainees_incidents():
     assert counts["alice"] != counts["bob"]
     ids = {who: set(sentry.issues(v)["id"]) for who, v in {"alice": VARIANTS["alice"], "bob": BOB}.items()}
     assert not ids["alice"] & ids["bob"]
+
+
+def test_backend_events_carry_the_logs_stack_frames(events):
+    """Exercise 3.1 step 4: a backend event's stack trace, the frame that raised last; browsers send none."""
+    from course.data import world
+
+    frames = events["exception.stacktrace.frames"]
+    backend = events["project"].eq(world.BACKEND)
+    assert frames[~backend].isna().all() and frames[backend].notna().mean() > 0.95
+    pdf = events[events["exception.value"].str.startswith("Chromium nao encontrado")]
+    assert len(pdf) and all([f["function"] for f in trace if f["in_app"]][-1] == "ExportService.exportToPDF"
+                            and trace[0]["function"] == "ExportController.exportPDF" for trace in pdf["exception.stacktrace.frames"])
+

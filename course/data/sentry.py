@@ -9,7 +9,11 @@ Two raw files stand in for an export of the organisation's Sentry projects
 - ``events_export()``: every event of those issues, one JSON object per line: event id, issue
   id, time, level, environment, release, the exception, the transaction, the request, the user
   id and the tags the backend's ``SentryExceptionFilter`` sets (``endpoint``, ``status_code``,
-  ``request_id``, §3.1).
+  ``request_id``, §3.1). A backend event's exception carries its stack trace as Sentry shows it:
+  ``stacktrace.frames``, the outermost call first and the frame that raised last, each with
+  ``function``, ``filename``, ``lineno``, ``colno`` and ``in_app`` (ETP Express's own code, not
+  ``node_modules`` or Node's internals). The frames are those of the backend's log
+  (``backend_logs._FRAMES``, Module 5), so a trace reads the same in both places.
 
 Where the events come from, for a ``world.Variant`` (default ``world.current()``):
 
@@ -37,6 +41,7 @@ from __future__ import annotations
 import functools
 import io
 import json
+import re
 from pathlib import Path
 from typing import IO
 
@@ -46,9 +51,10 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from course.data import cache, platform, traffic, world
+from course.data.backend_logs import _FRAMES as _LOG_FRAMES
 from course.data.ids import uuid4_strings
 
-GENERATOR_VERSION = 1
+GENERATOR_VERSION = 2
 STREAM = 3201
 _USES = ("ids", "frontend", "staging")
 
@@ -367,6 +373,59 @@ def issues(variant: world.Variant | int | None = None) -> pd.DataFrame:
     return _sentry(_variant(variant))[1].copy()
 
 
+# ---------------------------------------------------------------- stack traces
+
+# Which frames of the backend's log go with each backend error (by class, and the start of the
+# message where one class has several sources). An error with no entry has no stack trace in the export.
+_EXTRA_FRAMES = {
+    "templates": ("    at PostgresQueryRunner.query (/app/node_modules/typeorm/driver/postgres/PostgresQueryRunner.js:219:19)\n"
+                  "    at process.processTicksAndRejections (node:internal/process/task_queues:95:5)\n"
+                  "    at async SelectQueryBuilder.loadRawResults (/app/node_modules/typeorm/query-builder/SelectQueryBuilder.js:2192:25)\n"
+                  "    at async TemplatesService.findAll (/app/dist/modules/templates/templates.service.js:41:24)"),
+    "refused": "    at TCPConnectWrap.afterConnect [as oncomplete] (node:net:1555:16)",
+}
+_STACK_OF = {
+    ("UnauthorizedException", "Credenciais inválidas"): "login",
+    ("UnauthorizedException", None): "guard",
+    ("NotFoundException", None): "etps",
+    ("ForbiddenException", None): "ownership",
+    ("ThrottlerException", None): "throttler",
+    ("InternalServerErrorException", "Chromium nao encontrado"): "pdf",
+    ("QueryFailedError", MISSING_RELATION[1]): "templates",
+    ("QueryFailedError", None): "query",
+    ("Error", POOL_TIMEOUT[1]): "pool",
+    ("Error", REDIS_REFUSED[1]): "refused",
+    ("ServiceUnavailableException", None): "breaker_job",
+}
+_FRAME_LINE = re.compile(r"^\s*at (?:async )?(?:(?P<function>.+?) \((?P<where>.+)\)|(?P<bare>.+))$")
+
+
+def _sentry_frames(stack: str) -> str:
+    """A Node stack's frames as Sentry's JSON ``frames``: the outermost call first."""
+    frames = []
+    for line in stack.splitlines():
+        found = _FRAME_LINE.match(line)
+        where = found["where"] or found["bare"]
+        filename, lineno, colno = where.rsplit(":", 2)
+        in_app = filename.startswith("/app/") and "/node_modules/" not in filename
+        frames.append({"function": found["function"] or "<anonymous>", "filename": filename,
+                       "lineno": int(lineno), "colno": int(colno), "in_app": in_app})
+    return json.dumps({"frames": frames[::-1]}, ensure_ascii=False)
+
+
+def _stacktraces(frame: pd.DataFrame) -> pd.Series:
+    """JSON of each event's stack trace; missing for the browsers' events and unknown errors."""
+    stacks = {**_LOG_FRAMES, **_EXTRA_FRAMES}
+    backend = (frame["project"] == BACKEND).to_numpy()
+    out = pd.Series(None, index=frame.index, dtype=object)
+    for (error_class, value), key in _STACK_OF.items():
+        mine = backend & (frame["type"] == error_class).to_numpy() & out.isna().to_numpy()
+        if value is not None:
+            mine &= frame["value"].fillna("").str.startswith(value).to_numpy()
+        out[mine] = _sentry_frames(stacks[key])
+    return out
+
+
 # ---------------------------------------------------------------- the raw files
 
 def _json_values(values: pd.Series) -> pd.Series:
@@ -395,6 +454,7 @@ def _event_lines(frame: pd.DataFrame) -> pd.Series:
     platform_name = np.where(frame["project"] == BACKEND, world.SENTRY_PROJECTS[BACKEND],
                              world.SENTRY_PROJECTS[FRONTEND])
     request = _object({"method": frame["method"], "url": frame["url"].where(frame["url"].notna(), frame["page_url"])}, i)
+    stack = _stacktraces(frame)
     tags = _object({"endpoint": frame["endpoint"], "status_code": frame["status_code"],
                     "request_id": frame["request_id"], "queue": frame["queue"], "job_id": frame["job_id"],
                     "browser": frame["browser"], "url": frame["page_url"]}, i)
@@ -402,7 +462,9 @@ def _event_lines(frame: pd.DataFrame) -> pd.Series:
             + frame["project"] + '","environment":"' + frame["environment"] + '","level":"' + frame["level"]
             + '","timestamp":"' + _iso(frame["timestamp"]) + '","release":' + _json_values(frame["release"])
             + ',"platform":"' + platform_name + '","exception":{"type":' + _json_values(frame["type"])
-            + ',"value":' + _json_values(frame["value"]) + '},"transaction":' + _json_values(frame["transaction"])
+            + ',"value":' + _json_values(frame["value"])
+            + np.where(stack.notna(), ',"stacktrace":' + stack.fillna(""), "") + '},"transaction":'
+            + _json_values(frame["transaction"])
             + ',"request":' + request + ',"user":' + _object({"id": frame["user_id"]}, i) + ',"tags":' + tags + "}")
 
 
