@@ -28,9 +28,10 @@ def sample_records(log_files):
 
 
 def test_files_are_named_by_version_seed_and_size(log_files, data_cache):
-    for path in log_files.values():
+    for kind, path in log_files.items():
         assert path.parent == data_cache
-        assert f"v{backend_logs.GENERATOR_VERSION}" in path.name
+        version = backend_logs.BRACKETED_VERSION if kind == "bracketed" else backend_logs.GENERATOR_VERSION
+        assert f"v{version}-" in path.name
         assert f"seed{backend_logs.DEFAULT_SEED}" in path.name
     assert log_files["sample"].name.endswith("-sample.log") and log_files["full"].name.endswith("-full.log")
 
@@ -120,10 +121,13 @@ def _is_json(raw: bytes) -> bool:
 
 def test_bracketed_log_opens_exercise_5_1_as_the_guide_prints_it(log_files):
     text = log_files["bracketed"].read_text(encoding="utf-8")
-    excerpt = re.search(r"^\[ERROR\] 2025-12-21 10:45:32 QueryFailedError: Connection terminated unexpectedly\n"
+    # the guide's two lines, at the production day's first database failure in Brasília time
+    assert backend_logs.BRACKETED_FIRST_FAILURE == "2026-10-27 10:02:11"
+    assert backend_logs.DB_INCIDENT.first_failure.startswith("2026-10-27T13:02:11")
+    excerpt = re.search(r"^\[ERROR\] 2026-10-27 10:02:11 QueryFailedError: Connection terminated unexpectedly\n"
                         r"    at PostgresQueryRunner\.query \(.+\)\n"
                         r"    at EtpRepository\.findOne \(.+\)\n"
-                        r"\[ERROR\] 2025-12-21 10:45:33 NestJS Error: Unable to connect to the database$", text, re.M)
+                        r"\[ERROR\] 2026-10-27 10:02:12 NestJS Error: Unable to connect to the database$", text, re.M)
     assert excerpt
     first_error = re.search(r"^\[ERROR\] (\S+ \S+)", text, re.M).group(1)
     assert first_error == backend_logs.BRACKETED_FIRST_FAILURE

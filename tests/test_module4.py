@@ -136,7 +136,32 @@ def test_migration_keys():
     given = next(c.source for c in nbformat.read(SOURCE, as_version=4).cells if c.source.startswith("NEXT_RELEASE"))
     namespace = {"pd": pd}
     exec(given, namespace)  # noqa: S102 - the notebook's own given cell
-    assert list(ref.migration_phases(namespace["NEXT_RELEASE"])) == [1, 2, 3, 1, 1, 2, 3]
+    assert list(ref.migration_phases(namespace["NEXT_RELEASE"])) == [1, 2, 3, 1, 1, 1, 2, 3, 1]
+    # a plain CREATE INDEX blocks writes: the release builds its index CONCURRENTLY (m4-index-lock)
+    assert any("CREATE INDEX CONCURRENTLY" in sql for sql in namespace["NEXT_RELEASE"])
+    qs = questions()
+    assert qs["m4-index-lock"].answer.startswith("CREATE INDEX CONCURRENTLY")
+
+
+def test_why_wait_key_is_the_digests_reason():
+    """m4-why-wait: the runbook's reason (sessions issued before the rotation stay valid) with the
+    cookie's 24 h maxAge, not the simulated JWT_EXPIRATION; the text calls 24 h the simulation's."""
+    key = questions()["m4-why-wait"].answer
+    assert "cookie" in key and "24 hours" in key and "stay valid" in key
+    text = "\n".join(c.source for c in nbformat.read(SOURCE, as_version=4).cells)
+    assert "Production sets it to" not in text and "course's simulation it is **24 h**" in text
+    assert "Exercise 4.3" not in text  # the guide's Module 4 has Exercises 4.1 and 4.2 only
+
+
+def test_new_practice_keys():
+    """m4-scaling follows the runbook's rule (CPU over 70 % for 2 min scales up, min 2 / max 4);
+    m4-commands maps the guide's reference card and the runbook's secret command."""
+    qs = questions()
+    assert qs["m4-scaling"].answer.startswith("It adds replicas, up to 4")
+    assert qs["m4-commands"].answer["Generate a new secret the way the runbook does"] == "openssl rand -base64 32"
+    assert qs["m4-commands"].answer["Check the status of the project's services"] == "railway status"
+    import base64, secrets
+    assert len(base64.b64encode(secrets.token_bytes(32))) == 44  # what openssl rand -base64 32 prints
 
 
 # -- realistic mistakes lose their own cell ---------------------------------------------------------

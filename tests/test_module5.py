@@ -220,3 +220,27 @@ def test_502_keys(in_world):
     assert len(deploy) == 1 and deploy.iloc[0].strftime("%H:%M") == story["crash_deploy"]
     assert story["crash_from"] <= story["crash_deploy"] < story["crash_down"] < story["crash_to"]
     assert not loop["error"].fillna("").str.contains("Connection terminated|timeout exceeded|OpenAI").any()
+
+
+def test_five_seconds_key(day, in_world):
+    """m5-five-seconds: after the first failure the median request waits about the pool's 5 s
+    acquire timeout, and the failures say 'timeout exceeded when trying to connect'."""
+    import pandas as pd
+
+    story = backend_logs.story("db_pool")
+    table = logparse.latency_before_after(day, pd.Timestamp(story.first_failure), "15min")
+    assert 4500 <= table.loc["after", "p50_ms"] <= 5500 < 1000 * 5.6
+    assert table.loc["before", "p50_ms"] < 1000
+    after = day[day["timestamp"].between(pd.Timestamp(story.first_failure), pd.Timestamp(story.window_end))]
+    assert after["error"].eq("timeout exceeded when trying to connect").any()
+
+
+def test_bracketed_morning_is_the_days_failure_in_brasilia_time(in_world):
+    """The bracketed morning is dated 27 October, and its first failure is the production day's,
+    in Brasília wall-clock time."""
+    import pandas as pd
+
+    facts = backend_logs.bracketed_facts()
+    first = pd.Timestamp(backend_logs.story("db_pool").first_failure).tz_convert("America/Sao_Paulo")
+    assert pd.Timestamp(facts.first_failure) == first.tz_localize(None).floor("s")
+    assert facts.first_failure.startswith("2026-10-27")

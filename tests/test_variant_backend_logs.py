@@ -19,7 +19,7 @@ VARIANTS = {"canonical": world.Variant(), "alice": world.Variant(world.seed_for(
 CANONICAL_SHA256 = {
     "etp-backend-production-v2-seed20261027-full.log": "7abb0901f8170bb01790185d53adda551bafc745ac7c8422262f1b4e2a8fff84",
     "etp-backend-production-v2-seed20261027-sample.log": "37e91ffb9532804b740841e9f1bd3d8fc9b852fe3c8a45714171ae1931929a5f",
-    "etp-backend-bracketed-v2-seed20261027.log": "a0b729662cfe8d962d00d50bc8582e99ea123fbefc6c5c1d78061392ee24d297",
+    "etp-backend-bracketed-v3-seed20261027.log": "0608e39caafc663c5f06686966606c58a97a8c8d9f7c6416f73b3f7c34323d71",
     "etp-backend-dev-v2-seed20261027.log": "33866043bb0a1c3f612a425efd4d53e29555fbf6aa41fed1a353ad5a697f01bc",
 }
 BANNER = "> etp-express-backend@1.0.0 migration:run:prod"
@@ -82,7 +82,10 @@ def test_every_placement_keeps_the_stories_apart_in_order_and_inside_their_days(
         assert window[0] == pd.Timestamp(jwt.first_failure).floor("min") and window[1] - window[0] == pd.Timedelta("30min")
         morning, dev = backend_logs.bracketed_facts(variant), backend_logs.dev_facts(variant)
         assert pd.Timestamp(morning.first_failure).date() == pd.Timestamp(backend_logs.BRACKETED_DAY).date()
-        assert "08:00" <= morning.first_failure[11:16] and morning.recovered_at[11:16] <= "12:30"
+        # the bracketed morning is the same failure in Brasília wall-clock time (UTC-3, no zone)
+        brt = lambda t: (pd.Timestamp(t).tz_convert("America/Sao_Paulo").tz_localize(None)).floor("s")
+        assert pd.Timestamp(morning.first_failure) == brt(db.first_failure)
+        assert pd.Timestamp(morning.recovered_at) == brt(db.recovered_at)
         assert pd.Timestamp(dev.first_error).date() == pd.Timestamp(backend_logs.DEV_DAY).date()
         assert "10:00" <= dev.first_error[11:16] and dev.restarted_at[11:16] <= "17:40"
 
@@ -207,8 +210,8 @@ def test_the_bracketed_morning_moves_whole(data_cache, name):
     back = df[df["message"].eq("Nest application successfully started")]
     assert back["timestamp"].tolist() == [pd.Timestamp(facts.recovered_at)]
     # the whole morning moves: an hour and a half of traffic around the failure
-    assert df["timestamp"].min() >= _shifted(f"{backend_logs.BRACKETED_DAY} 10:00", shift) - pd.Timedelta("1s")
-    assert df["timestamp"].max() <= _shifted(f"{backend_logs.BRACKETED_DAY} 11:30", shift)
+    assert df["timestamp"].min() >= _shifted(f"{backend_logs.BRACKETED_DAY} 09:15", shift) - pd.Timedelta("1s")
+    assert df["timestamp"].max() <= _shifted(f"{backend_logs.BRACKETED_DAY} 10:45", shift)
 
 
 @pytest.mark.parametrize("name", VARIANTS)

@@ -5,8 +5,9 @@ A trainee meets three formats, and each generator here writes one of them as raw
 - ``production_log()``: a day of Railway logs as the backend writes them in production, one
   Winston JSON object per line (``HTTP`` interceptor events, ``HttpExceptionFilter`` lines,
   TypeORM, OpenAI, BullMQ, health checks, start-up), plus the odd line that is not JSON at all.
-- ``bracketed_log()``: the training guide's ``[ERROR] 2025-12-21 10:45:32 ...`` style with stack
-  traces on indented continuation lines (Exercise 5.1's excerpt, as a whole morning).
+- ``bracketed_log()``: the training guide's ``[ERROR] <date> <time> ...`` style with stack traces
+  on indented continuation lines: Exercise 5.1's excerpt, placed at the day's database failure
+  (27 October, Brasília wall-clock time, no zone), as a whole morning.
 - ``dev_log()``: a developer's local run, ``YYYY-MM-DD HH:mm:ss <level> [Context] <message>``
   followed by the metadata as pretty-printed JSON.
 
@@ -151,12 +152,16 @@ MALFORMED_LINES = {
     "latin-1 bytes (not UTF-8)": 1,
 }
 
-# Exercise 5.1 as a whole morning in the guide's bracketed style (local time, no zone).
-BRACKETED_DAY = "2025-12-21"
-BRACKETED_FIRST_FAILURE = "2025-12-21 10:45:32"
+# Exercise 5.1 as a whole morning in the guide's bracketed style: the guide's two lines at the
+# production day's first database failure, in Brasília wall-clock time (UTC-3, no zone written),
+# and the morning around it; Nest is up again when the production day's backend is (DB_INCIDENT).
+# (The guide prints its excerpt as 2025-12-21 10:45:32; the course's world has one 27 October.)
+BRACKETED_DAY = "2026-10-27"
+BRACKETED_FIRST_FAILURE = "2026-10-27 10:02:11"   # DB_INCIDENT.first_failure, 13:02:11 UTC
 BRACKETED_ERROR_CLASS = "QueryFailedError"
-BRACKETED_RECOVERED_AT = "2025-12-21 10:52:10"
+BRACKETED_RECOVERED_AT = "2026-10-27 10:21:25"    # DB_INCIDENT.recovered_at, 13:21:25 UTC
 BRACKETED_MALFORMED = 2
+BRACKETED_VERSION = 3  # the bracketed file's own version (its name): 3 is the 27 October morning
 
 # A developer's local run: a missing migration, then an OpenAI timeout retried to success.
 DEV_DAY = "2026-10-26"
@@ -167,7 +172,7 @@ DEV_RESTARTED_AT = "2026-10-26 14:13:19"  # the developer ran the migration and 
 
 # How each planted story is named in course.data.world (what moves it in a variant).
 STORY_NAMES = {"db_pool": "db_failover", "openai_breaker": "openai_breaker", "jwt_rotation": "jwt_rotation"}
-BRACKETED_STORY = "sunday_db_failure"
+BRACKETED_STORY = "db_failover"  # it moves with the production day's failure
 DEV_STORY = "unapplied_migration"
 
 
@@ -1086,10 +1091,10 @@ def write_production_lines(path: str | Path, n_lines: int, variant: world.Varian
 
 
 def bracketed_log(variant: world.Variant | None = None) -> Path:
-    """Path of the guide-style bracketed log (Exercise 5.1 as a whole Sunday morning) of
+    """Path of the guide-style bracketed log (Exercise 5.1 as the morning of 27 October) of
     ``variant``; its planted failure is ``bracketed_facts(variant)``."""
     variant = _resolve(variant)
-    name = f"etp-backend-bracketed-v{GENERATOR_VERSION}-{_file_tag(variant)}.log"
+    name = f"etp-backend-bracketed-v{BRACKETED_VERSION}-{_file_tag(variant)}.log"
     return cache.materialise(name, lambda fh: fh.write(_bracketed_text(variant)))
 
 
@@ -1116,7 +1121,7 @@ def _bracketed_text(variant: world.Variant) -> str:
     # The whole morning moves with its failure: the same traffic before and after it.
     facts = bracketed_facts(variant)
     moved = variant.shift(BRACKETED_STORY) // pd.Timedelta(milliseconds=1)
-    start, stop = _ms(f"{BRACKETED_DAY}T10:00:00") + moved, _ms(f"{BRACKETED_DAY}T11:30:00") + moved
+    start, stop = _ms(f"{BRACKETED_DAY}T09:15:00") + moved, _ms(f"{BRACKETED_DAY}T10:45:00") + moved
     fail, back = _ms(facts.first_failure), _ms(facts.recovered_at)
     t = np.sort(rng.integers(start, stop, rng.poisson(22 * 90)))
     t = t[(t < fail - 1000) | (t > back + 1000)]

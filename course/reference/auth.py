@@ -17,8 +17,10 @@ Definitions the hidden tests and quiz keys rely on (the notebook states the same
   live before the bad one did and neither FAILED nor CRASHED nor was itself rolled back
   (``platform.last_good_deployment``).
 - **Phases of a migration statement**: RENAME (a column or a table) 3, DROP (a column or a
-  table) 2, anything else (ADD a column, CREATE a table or an index) 1. The keywords are read
-  outside the double-quoted identifiers.
+  table) 2, anything else (ADD a column, CREATE a table or an index, COMMENT ON) 1. The keywords
+  are read outside the double-quoted identifiers and the single-quoted string literals. (One phase
+  says the statement keeps both releases working, not that it is free: a plain CREATE INDEX blocks
+  writes to its table while it builds; CREATE INDEX CONCURRENTLY does not.)
 """
 from __future__ import annotations
 
@@ -120,7 +122,7 @@ def rollback_target(deploys: pd.DataFrame, bad_id: str) -> str:
 
 # ---------------------------------------------------------------- migrations
 
-_QUOTED = re.compile(r'"[^"]*"')
+_QUOTED = re.compile(r'"[^"]*"|\'[^\']*\'')  # identifiers and string literals
 
 
 def migration_phases(statements: pd.Series) -> pd.Series:
