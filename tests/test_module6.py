@@ -181,6 +181,11 @@ def test_the_chat_injects_and_the_teams_response(night):
     chat = night["timeline"][night["timeline"]["source"].eq("chat")]
     assert chat["event"].iloc[0] == "incident opened" and "@railway-alerts" in night["drill"]["communicate"]["body"]
     assert chat["detail"].iloc[0] in night["drill"]["communicate"]["body"]
+    assert chat["detail"].iloc[0] in night["drill"]["deadline"]["body"]  # the deadline counts from it
+    opened = chat["time"].iloc[0].tz_convert("America/Sao_Paulo")
+    assert night["facts"]["opened"] == opened.strftime("%H:%M:%S")
+    assert night["alerts"]["monitor pages"] < chat["time"].iloc[0] < night["alerts"]["monitor pages"] + pd.Timedelta(minutes=10)
+    assert pd.Timestamp(night["drill"]["deadline"]["at"]) >= chat["time"].iloc[0]  # shown once it is posted
     times = ref.response_times(night["timeline"])
     assert times["tta_min"] > 60 and times["ack_breached"]            # the first response was late
     assert times["ttr_min"] < 480 and not times["resolve_breached"]   # the resolution was not
@@ -194,16 +199,63 @@ def test_the_chat_injects_and_the_teams_response(night):
 
 
 def test_the_deadline_key(in_world):
+    """Module 2's rule: the SLA's first response runs from the [INCIDENT] message that opens the
+    incident, not from the page a few minutes before it."""
     from course.reference import quiz_keys
 
     key = quiz_keys.answer("m6_ack_deadline")
-    due = (in_world["alerts"]["monitor pages"] + pd.Timedelta(hours=1)).tz_convert("America/Sao_Paulo")
+    due = (event_time(in_world, "incident opened") + pd.Timedelta(hours=1)).tz_convert("America/Sao_Paulo")
     assert key[0] == due.strftime("%H:%M") and f"{due:%H:%M} BRT" in key
+    early = (in_world["alerts"]["monitor pages"] + pd.Timedelta(hours=1)).tz_convert("America/Sao_Paulo")
+    assert early.strftime("%H:%M") not in key  # counting from the page is the trap
     question = next(q for qs in quiz_questions(source_notebook()).values() for q in qs if q.qid == "m6-ex61-deadline")
     assert question.answer_from == "m6_ack_deadline"
+    times = ref.response_times(in_world["timeline"])
+    assert times["tta_min"] == (event_time(in_world, "acknowledged") - event_time(in_world, "incident opened")) / pd.Timedelta("1min")
     if in_world["who"] == "canonical":
-        assert key[0] == "01:11" and in_world["facts"]["page"] == "00:11"  # the model debrief's figures
-        assert round(ref.response_times(in_world["timeline"])["tta_min"]) == 83
+        # the model debrief's figures, and Module 2's deadline for INC-2026-10-14-01 (01:14:47)
+        assert key[0] == "01:14" and in_world["facts"]["page"] == "00:11" and in_world["facts"]["opened"] == "00:14:47"
+        assert round(times["tta_min"]) == 79
+
+
+def test_one_paging_rule_for_every_page(in_world):
+    """The 21 October page of Modules 3 and 5 is the monitor's third failed probe, as in Module 6's
+    night, and both alert-bot [INCIDENT] messages come after their page."""
+    from course.data import scenario, traffic
+
+    for story in (world.DRILL_STORY, "crash_loop"):
+        start, end = traffic.planted()[story]
+        probes = ref.parse_probes(in_world["paths"]["probes"], start - pd.Timedelta("30min"), end + pd.Timedelta("30min"))
+        page = ref.outage_alerts(probes)["monitor pages"]
+        assert scenario.monitor_page(story) == page
+        opened = traffic.facts()["incidents"].set_index("story").loc[story, "opened"]
+        assert page < opened < page + pd.Timedelta(minutes=10)  # to the minute; the channel adds seconds
+    crash_page = scenario.monitor_page("crash_loop").strftime("%H:%M")
+    assert scenario.monitoring()["leak_page"] == scenario.on_call_day()["crash_report"] == crash_page
+    if in_world["who"] == "canonical":
+        assert crash_page == "18:06"
+
+
+def test_the_monitor_as_the_prose_describes_it(data_cache):
+    """Section 2: the uptime monitor calls /api/health every 30 s and /api/health/ready every 5 min."""
+    from course.data import platform, traffic
+
+    stamps = pd.to_datetime(pd.Series(traffic.health_probe_log().read_text().splitlines()).str.slice(0, 20), utc=True)
+    assert (stamps.diff().dropna() == pd.Timedelta(seconds=30)).all()
+    checks = pd.read_json(platform.health_checks(), lines=True)
+    ready = pd.to_datetime(checks.loc[checks["path"].eq(world.READY_PATH), "checkedAt"], utc=True)
+    assert (ready.diff().dropna() == pd.Timedelta(minutes=5)).all()
+    text = "\n".join(c.source for c in source_notebook().cells if c.cell_type == "markdown")
+    assert "calls `/api/health` every 30 s" in text and "every 5 minutes it also calls `/api/health/ready`" in text
+
+
+def test_no_cell_above_the_postmortem_quiz_answers_it():
+    nb = source_notebook()
+    at = next(i for i, c in enumerate(nb.cells) if nbgrader_meta(c).get("grade_id") == "m6-ex61-postmortem")
+    above = "\n".join(c.source for c in nb.cells[:at] if c.cell_type == "markdown")
+    assert "every P0 and P1" not in above and "P0 and P1" not in above.split("## 5")[-1]
+    below = "\n".join(c.source for c in nb.cells[at + 1:at + 2])
+    assert "incidents folder's README" in below  # the four rules come after the question
 
 
 def test_trainees_have_different_nights(data_cache):

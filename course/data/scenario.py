@@ -28,6 +28,7 @@ def on_call_day(variant: world.Variant | None = None) -> dict[str, str]:
     jwt_from, jwt_to = (pd.Timestamp(t) for t in backend_logs.jwt_window(variant))
     p1_at = jwt_from + pd.Timedelta(minutes=2)
     crash_start, crash_end = traffic.planted(variant)["crash_loop"]
+    crash_page = monitor_page("crash_loop", variant)  # the same page as Modules 3 and 6 count it
     return {
         "report_brt": _clock(report.tz_convert(BRT)),
         "report_utc": _clock(report),
@@ -36,7 +37,7 @@ def on_call_day(variant: world.Variant | None = None) -> dict[str, str]:
         "jwt_report": _clock(jwt_from + pd.Timedelta(minutes=7)),
         "jwt_deploy": _clock(starts[2]), "jwt_from": _clock(jwt_from), "jwt_to": _clock(jwt_to),
         "jwt_p1_at": _clock(p1_at), "jwt_p1_late": _clock(p1_at + pd.Timedelta(hours=2, minutes=5)),
-        "crash_report": _clock(crash_start + pd.Timedelta(minutes=5)),
+        "crash_report": _clock(crash_page),
         "crash_from": _clock(crash_start - pd.Timedelta(minutes=20)),
         "crash_to": _clock(crash_end + pd.Timedelta(minutes=5)),
         "crash_down": _clock(crash_start),
@@ -47,13 +48,13 @@ def on_call_day(variant: world.Variant | None = None) -> dict[str, str]:
 # -- Module 3 -------------------------------------------------------------------------------------
 def monitoring(variant: world.Variant | None = None) -> dict[str, str]:
     """Module 3's givens: when the pager went off for the 502s of 21 October (UTC, the same page
-    as Module 5's), and the support ticket of 23 October: when it came in (BRT) and the request
-    id the user pasted from her error page (one of the PDF export failures that day)."""
+    as Module 5's: the monitor's third failed probe in a row, ``monitor_page``), and the support
+    ticket of 23 October: when it came in (BRT) and the request id the user pasted from her error
+    page (one of the PDF export failures that day)."""
     from . import sentry
 
     variant = variant or world.current()
-    crash_start, _ = traffic.planted(variant)["crash_loop"]
-    page = crash_start + pd.Timedelta(minutes=5)
+    page = monitor_page("crash_loop", variant)
     events = pd.read_json(sentry.events_export(variant), lines=True, dtype=False)
     value = events["exception"].str.get("value")
     pdf = events[events["environment"].eq("production") & value.str.startswith("Chromium nao encontrado")
@@ -128,12 +129,9 @@ def _probe_ok(line: str) -> bool:
     return " 200 " in line and '"status":"healthy"' in line
 
 
-@functools.lru_cache(maxsize=8)
-def _redis_night(variant: world.Variant) -> dict:
-    """What the on-call of the Redis night had before them, read from the generated files."""
-    from . import platform, sentry
-
-    story = world.DRILL_STORY
+def _failed_run(variant: world.Variant, story: str) -> tuple[list[str], list[pd.Timestamp], int, int]:
+    """The uptime monitor's probes around a story's outage (30 min either side), their times, and
+    the first and last index of the run of failed probes the outage is."""
     start, end = traffic.planted(variant)[story]
     margin = pd.Timedelta(minutes=30)
     near = _between(traffic.health_probe_log(variant), start - margin, end + margin, _stamp)
@@ -145,6 +143,26 @@ def _redis_night(variant: world.Variant) -> dict:
     last = inside
     while last + 1 < len(near) and not _probe_ok(near[last + 1]):
         last += 1
+    return near, times, first, last
+
+
+def monitor_page(story: str, variant: world.Variant | None = None) -> pd.Timestamp:
+    """When the uptime monitor paged the on-call for a story's outage (tz-aware UTC): its
+    ``world.PAGE_AFTER_FAILED_CHECKS``-th failed probe in a row, the one paging rule of the world.
+    The alert bot's [INCIDENT] message in #incidents comes a few minutes after the page."""
+    _, times, first, _ = _failed_run(variant or world.current(), story)
+    return times[first + world.PAGE_AFTER_FAILED_CHECKS - 1]
+
+
+@functools.lru_cache(maxsize=8)
+def _redis_night(variant: world.Variant) -> dict:
+    """What the on-call of the Redis night had before them, read from the generated files."""
+    from . import platform, sentry
+
+    story = world.DRILL_STORY
+    start, end = traffic.planted(variant)[story]
+    margin = pd.Timedelta(minutes=30)
+    near, times, first, last = _failed_run(variant, story)
     page = first + world.PAGE_AFTER_FAILED_CHECKS - 1
     ready_path = f'"path":"{world.READY_PATH}"'
     checks = _between(platform.health_checks(variant), start, end + margin, lambda line: line[14:33])
@@ -172,7 +190,9 @@ def _redis_night(variant: world.Variant) -> dict:
 def redis_night(variant: world.Variant | None = None) -> dict[str, str]:
     """Module 6's givens (clock times BRT unless the name says UTC): the night (the BRT day the
     outage began on, as 'Wed 14 Oct'), the page (the monitor's third failed check in a row), the
-    incident's id in #incidents, and the window of the raw files the module reads (UTC, ISO)."""
+    incident's id in #incidents and when the alert bot's [INCIDENT] message opened it (``opened``,
+    HH:MM:SS: the SLA's clock starts there, as in Module 2), and the window of the raw files the
+    module reads (UTC, ISO)."""
     variant = variant or world.current()
     night = _redis_night(variant)
     page = night["probe_times"][night["page"]]
@@ -181,6 +201,7 @@ def redis_night(variant: world.Variant | None = None) -> dict[str, str]:
         "page": _clock_brt(page), "page_seconds": _clock_brt(page, "%H:%M:%S"),
         "page_utc": page.strftime("%Y-%m-%d %H:%M:%S"),
         "incident_id": night["incident_id"],
+        "opened": night["opened"].strftime("%H:%M:%S"),
         "window_from_utc": (night["start"] - pd.Timedelta(hours=1)).strftime("%Y-%m-%d %H:%M"),
         "window_to_utc": (night["start"] + pd.Timedelta(hours=3)).strftime("%Y-%m-%d %H:%M"),
     }
@@ -213,7 +234,8 @@ def redis_drill(variant: world.Variant | None = None) -> list[dict]:
     logs_at = seen_at + pd.Timedelta(minutes=1)
     last_deploys = night["deploys"][night["deploys"]["finished"] < night["start"]].sort_values("finished").tail(3)
     redis_deploy = night["deploys"][night["deploys"]["service"].eq(world.REDIS)].iloc[-1]
-    railway_at = max(night["opened"], logs_at) + pd.Timedelta(minutes=2)
+    opened_at = max(night["opened"], logs_at)  # the bot's [INCIDENT] message, once the severity call is in
+    railway_at = opened_at + pd.Timedelta(minutes=2)
     back_at = times[night["last"] + 1]
     worker_all = [line for line in night["log"] if '"context":"SectionsProcessor"' in line
                   and "ECONNREFUSED" in line]
@@ -243,11 +265,13 @@ def redis_drill(variant: world.Variant | None = None) -> list[dict]:
             f"railway logs --service={world.BACKEND}  (the last lines)",
             *log[-6:],
         ]),
-        _inject("deadline", "clock", logs_at, "Before you dig further", [
+        _inject("deadline", "chat message", opened_at, "#incidents: the alert bot opens the incident", [
+            night["opened_line"],
+            "",
             "Your severity call is in. Every level of the SLA comes with a first-response target,",
-            "and the clock started with the page.",
+            "and the SLA's clock runs from the [INCIDENT] message that opens the incident.",
         ]),
-        _inject("communicate", "chat message", night["opened"], "#incidents", [
+        _inject("communicate", "chat message", opened_at, "#incidents", [
             night["opened_line"],
             "",
             "(no reply in the channel yet)",

@@ -5,7 +5,8 @@ Three raw text files stand in for what an on-call engineer would pull from produ
 - ``request_log``: the backend's Winston JSON lines (Railway logs). HTTP completions and
   failures from the ``HTTP`` interceptor, BullMQ section completions from
   ``SectionsProcessor``, and a few start-up and warning lines from other contexts.
-- ``health_probe_log``: one line per Railway health probe of ``/api/health`` (every 30 s).
+- ``health_probe_log``: one line per probe of ``/api/health`` by the external uptime monitor
+  (every 30 s; Railway itself only probes a deploy until it is live).
 - ``incident_channel_log``: an export of the team's #incidents channel, times in BRT.
 
 Every generator takes a ``course.data.world.Variant`` (default ``world.current()``): each trainee

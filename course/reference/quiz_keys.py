@@ -138,7 +138,8 @@ def backend_memory_now_mb() -> float:
 @key("m6_ack_deadline")
 def m6_ack_deadline() -> list[str]:
     """When the first response of the Redis night was due (BRT, 'HH:MM' and the ways a trainee
-    writes it): the monitor's page, found in the probe log, plus the P1 first-response target."""
+    writes it): the alert bot's [INCIDENT] message in #incidents plus the P1 first-response target
+    (the SLA's clock starts at the message that opens the incident, as Module 2 teaches)."""
     from . import incident
 
     due = incident.ack_deadline()
