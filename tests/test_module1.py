@@ -173,13 +173,41 @@ def test_one_night_spell_had_redis_as_its_reason_and_liveness_said_not_configure
 
 
 def test_readiness_and_liveness_disagree_when_the_breaker_is_open(month):
-    """The plot's prompt: there are moments when the two paths disagree."""
+    """The plot's prompt: there are moments when the two paths disagree. m1-ready-endpoint's key:
+    at the marks where readiness failed with the breaker open, liveness answered 200 and healthy."""
     checks, failed = month["checks"], month["failed"]
     breaker = failed[failed["why"] == "openai circuit open"]
     assert len(breaker) >= 2 and (breaker["path"] == "/api/health/ready").all()
     marks = breaker["checkedAt"] - pd.Timedelta(seconds=15)  # the liveness check of the same mark
     liveness = checks[(checks["path"] == "/api/health") & checks["checkedAt"].isin(marks)]
     assert len(liveness) == len(breaker) and liveness["passed"].all()
+    assert (liveness["http_status"] == 200).all() and (liveness["status"] == "healthy").all()
+
+
+def test_the_visible_checks_premises_hold(month):
+    """5a: staging's replicas differ from production's (the staging trap is visible); 5c: every
+    body gives a database field, at its top level or under components."""
+    import json
+
+    export = json.loads(month["export"].read_text())
+    replicas = {e["name"]: {s["name"]: s["deploy"]["numReplicas"] for s in e["services"]} for e in export["environments"]}
+    assert replicas["production"] != replicas["staging"]
+    checks = month["checks"]
+    assert checks.loc[checks["status"].notna(), "database"].notna().all()
+
+
+def test_the_deployment_step_shows_a_failed_build(month):
+    """Exercise 1.1 step 4: among the backend's six newest deployments there is one FAILED, with no
+    startedAt, and the push after it went live."""
+    from course.data import platform
+    from course.reference import platform as ref
+
+    history = ref.parse_deployments(platform.deployment_history(month["seed"]))
+    newest = history[history["service"] == "etp-express-backend"].sort_values("createdAt", ascending=False).head(6)
+    failed = newest[newest["status"] == "FAILED"]
+    assert len(failed) == 1 and failed["startedAt"].isna().all()
+    after = newest[newest["createdAt"] > failed["createdAt"].iloc[0]].sort_values("createdAt").iloc[0]
+    assert after["reason"] == "push" and pd.notna(after["startedAt"]) and after["status"] in {"SUCCESS", "REMOVED"}
 
 
 def test_the_export_backs_the_service_quizzes(month):
