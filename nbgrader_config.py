@@ -74,13 +74,16 @@ if os.environ.get("ETP_QUIZ_SERVICE_URL") or os.environ.get("ETP_QUIZ_SERVICE_DB
     c.Autograde.sanitize_preprocessors = hub_grading.hub_sanitize_preprocessors()
     c.Autograde.autograde_preprocessors = hub_grading.hub_autograde_preprocessors()
 
-# Certification (Module 7, course/trainer/certification.py): the guide's checklist for every trainee,
-# from this gradebook. An item is met only when the gradebook says so; Approved needs every item.
+# Certification (Module 7, course/trainer/certification.py, docs/certification.md): the guide's
+# checklist for every trainee, from this gradebook. `python -m course certify` proposes "ready for
+# sign-off" or "not yet" (with reasons); the trainer signs Approved or Needs Review.
 c.Certification.threshold = 0.8                          # knowledge: 80 % of a module's points
+c.Certification.practical_threshold = 0.8                # practical: 80 % of an exercise's points
 c.Certification.access_file = "certification_access.csv"  # student_id,railway,sentry,github,discord (yes/no)
-c.Certification.trainer_name = ""                        # printed on each trainee's sign-off block
+c.Certification.signoff_file = "certification/signoffs.json"  # the trainer's sign-offs
+c.Certification.trainer_name = ""                        # the trainer's name on sign-offs (default: login)
 c.Certification.output = "certification"                 # cohort.csv, <trainee>.html/.json, two plots
-# An exercise's cells, where its "Exercise X.Y" section in the notebook is not the right set:
+# An exercise's cells are the guide's steps mapped in docs/certification.md; to replace one:
 # c.Certification.exercises = {"2.1": ["m2-ex21-*"]}
 
 # On Kubernetes the exchange is a service, ngshare (deploy/k8s): ETP_NGSHARE_URL names it.

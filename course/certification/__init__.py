@@ -1,29 +1,36 @@
-"""The training guide's certification checklist: its items, the rule that decides each one, and
+"""The training guide's certification checklist: its items, the rule that proposes each one, and
 the trainee's own (unofficial) view of it.
 
-**The official result is the trainer's.** ``course.trainer.certification`` builds the checklist of
-every trainee of a cohort from the nbgrader gradebook. What a trainee builds here, from the files
-in their own workspace, is a preview: it can only know what their fetched feedback pages say.
+**The tool proposes, the trainer decides.** ``course.trainer.certification`` (``python -m course
+certify``) builds the checklist of every trainee of a cohort from the nbgrader gradebook and
+proposes *ready for sign-off* or *not yet* (with the reason of every item not met); the trainer
+signs *Approved* (the trainee is then *certified*) or *Needs Review*, with notes. What a trainee
+builds here, from the files in their own workspace, is a preview: it can only know what their
+fetched feedback pages and their own notebooks say.
 
-The items (the guide's "Certification Checklist"):
+The items (the guide's "Certification Checklist"; the rule is docs/certification.md's):
 
-- *Knowledge verification*, one per module 1 to 6: the module's score is at least the threshold
-  (80 % by default) of its points.
-- *Practical skills*: Exercises 1.1, 2.1, 3.1, 3.2, 5.1 and 6.1, each met when every point of its
-  cells was earned. A cell belongs to Exercise X.Y when it sits under a heading that names
-  "Exercise X.Y" in the module's notebook (a trainer can list the cells instead).
+- *Knowledge verification*, one per module 1 to 6: the module's score is at least ``THRESHOLD``
+  (80 % by default, ``c.Certification.threshold``) of its points.
+- *Practical skills*: Exercises 1.1, 2.1, 3.1, 3.2, 5.1 and 6.1. Each is mapped, step by step, to
+  the cells and quizzes that assess the guide's own steps and validation questions
+  (``GUIDE_STEPS``; ``EXERCISES`` is the resulting list of grade ids per exercise). An exercise is
+  met when its cells earned at least ``PRACTICAL_THRESHOLD`` (80 % by default,
+  ``c.Certification.practical_threshold``) of their points: one slip does not fail an item.
 - *Access verification*: Railway, Sentry, GitHub and the Discord ops channel, confirmed by the
-  trainer (in the trainee's preview, by the trainee).
-- *Sign-off*: trainee, trainer, date, Approved or Needs Review, notes. Approved only when every
-  item is met.
+  trainer (in the trainee's preview, ticked by the trainee).
+- *Sign-off*: trainee, trainer, date, Approved or Needs Review, notes: the trainer's decision,
+  never computed.
 
 Each item is **met**, **not met**, **needs review** (its module was graded with problems, or waits
 for a written answer to be graded) or **not started** (nothing submitted for it), with its reason.
+A trainee is **certified** (the trainer signed Approved), **ready for sign-off** (every item met)
+or **not yet** (with the reason of each item not met, or the trainer's Needs Review).
 
 The folder also holds the checklist's notebook, ``m7_certification.ipynb``: in a trainee's
 workspace it builds this preview and writes the checklist to hand in; in the course folder it
-builds the cohort's checklists from the gradebook. ``python -m course.certification`` copies it
-into a workspace.
+builds the cohort's checklists from the gradebook (``where_it_runs`` tells the two apart).
+``python -m course.certification`` copies it into a workspace.
 """
 from __future__ import annotations
 
@@ -44,7 +51,10 @@ MET, NOT_MET, REVIEW, NOT_STARTED = "met", "not met", "needs review", "not start
 STATUSES = (MET, NOT_MET, REVIEW, NOT_STARTED)
 APPROVED, NEEDS_REVIEW = "Approved", "Needs Review"
 KNOWLEDGE, PRACTICAL, ACCESS = "Knowledge verification", "Practical skills", "Access verification"
-THRESHOLD = 0.8
+THRESHOLD = 0.8            # knowledge: the share of a module's points to reach
+PRACTICAL_THRESHOLD = 0.8  # practical: the share of an exercise's points to reach
+CERTIFIED, READY, NOT_YET = "certified", "ready for sign-off", "not yet"
+RESULTS = (CERTIFIED, READY, NOT_YET)
 OFFICIAL = ("This is not the official result: your trainer certifies you from the gradebook, "
             "where every answer is graded and every access is confirmed.")
 
@@ -81,7 +91,109 @@ ITEMS: tuple[Item, ...] = (
 ACCESS_ITEMS = tuple(item.id for item in ITEMS if item.group == ACCESS)
 
 
-# -- which cells make an exercise ------------------------------------------------------------------
+# -- which cells make an exercise: the guide's steps, mapped -------------------------------------------
+@dataclass(frozen=True)
+class GuideStep:
+    """One step or validation question of a guide exercise, and the grade ids that assess it
+    (none: the course does not practise it yet, ``note`` says so)."""
+
+    exercise: str
+    step: str
+    cells: tuple[str, ...] = ()
+    note: str = ""
+
+
+# The table of docs/certification.md, "Which cells make each exercise" (tests/test_certification.py
+# checks that the two agree and that every id exists in source/). A cell may assess several steps.
+GUIDE_STEPS: tuple[GuideStep, ...] = (
+    GuideStep("1.1", "Step 1: Access Railway Dashboard", ("m1-services-test",),
+              "the project's configuration export stands in for the dashboard"),
+    GuideStep("1.1", "Step 2: Identify the 4 main services", ("m1-services-test", "m1-health-per-service")),
+    GuideStep("1.1", "Step 3: Check the environment variables configured (do NOT copy values)",
+              ("m1-variables-test", "m1-password-rotation")),
+    GuideStep("1.1", "Step 4: View recent deployment logs", (),
+              "not practised in Module 1 yet (issue 19, point 4)"),
+    GuideStep("1.1", "Question: What is the maximum number of PostgreSQL connections?",
+              ("m1-pool-max", "m1-pool-total")),
+    GuideStep("1.1", "Question: What is the purpose of BullMQ in the system?", ("m1-bullmq-purpose",)),
+    GuideStep("1.1", "Question: Which external APIs does the backend integrate with?", ("m1-external-apis",)),
+    GuideStep("2.1", 'Scenario 1: "Users cannot login - all authentication attempts fail": severity, justification',
+              ("m2-ex21-login", "m2-ex21-login-why")),
+    GuideStep("2.1", 'Scenario 2: "PDF export takes 30 seconds instead of 5 seconds": severity, justification',
+              ("m2-ex21-pdf", "m2-ex21-pdf-why")),
+    GuideStep("2.1", 'Scenario 3: "Help text has a typo": severity, justification',
+              ("m2-ex21-typo", "m2-ex21-typo-why")),
+    GuideStep("2.1", 'Scenario 4: "Database connection pool exhausted - 500 errors on all requests": '
+              "severity, justification", ("m2-ex21-pool", "m2-ex21-pool-why")),
+    GuideStep("3.1", "Step 1: Access Sentry Dashboard", ("m3-events-test",),
+              "the events export stands in for the dashboard"),
+    GuideStep("3.1", "Step 2: Filter errors by environment: production",
+              ("m3-top-errors-test", "m3-staging-issue", "m3-environment-variable")),
+    GuideStep("3.1", "Step 3: Identify the top 3 most frequent errors", ("m3-top-errors-test", "m3-week-top-events")),
+    GuideStep("3.1", "Step 4: View error details and stack trace", ("m3-ticket-test",),
+              "the details (an event's context); stack traces are not practised yet (issue 19, point 4)"),
+    GuideStep("3.1", "Question: How do you filter errors by time range?", ("m3-top-errors-test", "m3-week-top-events")),
+    GuideStep("3.1", 'Question: How do you mark an error as "resolved"?', ("m3-regression",)),
+    GuideStep("3.1", "Question: What information is captured in the error context?", ("m3-ticket-test", "m3-never-sent")),
+    GuideStep("3.2", "Step 1: Access Railway Dashboard", ("m3-metrics-test",),
+              "the metrics export stands in for the dashboard"),
+    GuideStep("3.2", "Step 2: View CPU and Memory usage for the last 24h", ("m3-metrics-test",)),
+    GuideStep("3.2", "Step 3: Check recent deployment history", ("m3-deploys-test",)),
+    GuideStep("3.2", "Step 4: View environment variables (names only)", (),
+              "not practised in Module 3; Module 1's m1-variables-test practises it (Exercise 1.1, step 3)"),
+    GuideStep("3.2", "Question: What is the current memory usage of the backend service?", ("m3-memory-now",)),
+    GuideStep("3.2", "Question: How many deployments occurred in the last 7 days?", ("m3-deploys-test",)),
+    GuideStep("3.2", "Question: How do you trigger a manual redeploy?", ("m3-redeploy",)),
+    GuideStep("5.1", "The log excerpt: analyse it and identify the problem",
+              ("m5-parse-bracketed-test", "m5-first-failure-test", "m5-top-classes-test")),
+    GuideStep("5.1", "Question 1: What is the probable cause?", ("m5-ex51-cause", "m5-diagnosis")),
+    GuideStep("5.1", "Question 2: What is the immediate action?", ("m5-ex51-immediate", "m5-diagnosis")),
+    GuideStep("5.1", "Question 3: What is the long-term fix?", ("m5-ex51-longterm", "m5-diagnosis")),
+    GuideStep("6.1", "Step 1: Triage (Sentry, Railway backend logs, database connectivity)",
+              ("m6-ex61-acknowledge", "m6-ex61-diagnose")),
+    GuideStep("6.1", "Step 2: Classification: severity", ("m6-ex61-severity",)),
+    GuideStep("6.1", "Step 2: Classification: response time", ("m6-ex61-deadline",)),
+    GuideStep("6.1", "Step 3: Communication: the [INCIDENT] message for #incidents",
+              ("m6-ex61-communicate", "m6-ex61-messages", "m6-ex61-messages-test")),
+    GuideStep("6.1", "Step 4: Resolution: identify root cause", ("m6-ex61-diagnose",)),
+    GuideStep("6.1", "Step 4: Resolution: apply fix", ("m6-ex61-mitigate",)),
+    GuideStep("6.1", "Step 4: Resolution: verify resolution", ("m6-ex61-verify",)),
+    GuideStep("6.1", "Step 4: Resolution: communicate resolution", ("m6-ex61-messages", "m6-ex61-messages-test")),
+    GuideStep("6.1", "Step 5: Post-Incident: create GitHub issue for tracking", ("m6-ex61-follow-up",)),
+    GuideStep("6.1", "Step 5: Post-Incident: schedule post-mortem (for P0/P1)", ("m6-ex61-postmortem",)),
+    GuideStep("6.1", "Step 5: Post-Incident: document lessons learned",
+              ("m6-ex61-alerts-test", "m6-ex61-timeline-test", "m6-ex61-response-test", "m6-ex61-debrief")),
+)
+
+# Graded cells in an exercise's part of a module that assess none of the guide's steps: left out
+# on purpose (they still count in the module's knowledge item). {grade id: (exercise, why)}.
+EXCLUDED: dict[str, tuple[str, str]] = {
+    **{cell: ("1.1", "a month of health checks (5c to 5e): the course's addition, beyond the guide's steps")
+       for cell in ("m1-checks-test", "m1-why-test", "m1-ready-endpoint", "m1-failed-with-200", "m1-spells-test",
+                    "m1-longest-spell")},
+    "m1-redis-down": ("1.1", "a written what-if (Redis goes down), beyond the guide's steps"),
+    **{cell: ("3.2", "which alert rules fire (3b): alerting, beyond the guide's steps of Exercise 3.2")
+       for cell in ("m3-alerts-test", "m3-noisy-rule", "m3-sla-cpu", "m3-leak-warning", "m3-latency-policy")},
+    "m3-deploy-links": ("3.2", "ties deployments to Sentry events, beyond step 3's history"),
+    "m5-container-starts": ("5.1", "the container's plain-text lines, beyond the guide's excerpt"),
+    **{cell: ("5.1", "the course's wider day (4b, 4d, 4e), beyond the guide's excerpt")
+       for cell in ("m5-per-minute-test", "m5-trail-test", "m5-latency-test", "m5-five-seconds")},
+    "m5-breaker-reset": ("5.1", "the afternoon's other incident (4f), beyond the guide's excerpt"),
+    "m6-phases": ("6.1", "the order of the guide's phases: a knowledge question"),
+}
+
+
+def _exercise_map(steps: Iterable[GuideStep]) -> dict[str, list[str]]:
+    found: dict[str, list[str]] = {}
+    for step in steps:
+        cells = found.setdefault(step.exercise, [])
+        cells.extend(cell for cell in step.cells if cell not in cells)
+    return found
+
+
+# {exercise: [grade ids]}: the default of ``c.Certification.exercises``.
+EXERCISES: dict[str, list[str]] = _exercise_map(GUIDE_STEPS)
+
 EXERCISE = re.compile(r"\bExercise (\d+\.\d+)\b")
 
 
@@ -91,16 +203,20 @@ def module_number(assignment: str) -> int | None:
     return int(found.group(1)) if found else None
 
 
+def _text(cell: Mapping) -> str:
+    source = cell.get("source", "")
+    return "".join(source) if isinstance(source, list) else source
+
+
 def exercise_cells(notebook: Mapping) -> dict[str, list[str]]:
-    """{exercise: [grade ids]} of a notebook (a parsed .ipynb): a graded cell belongs to every
-    exercise named by a heading above it whose section it is still in."""
+    """{exercise: [grade ids]} of the graded cells in a notebook's sections whose headings name
+    "Exercise X.Y" (a parsed .ipynb). Not the rule (``EXERCISES`` is): the test uses it to find
+    cells of an exercise's part that the mapping neither lists nor leaves out."""
     found: dict[str, list[str]] = {}
     path: list[tuple[int, str]] = []  # (level, heading) of the sections the cells are in
     for cell in notebook.get("cells", []):
-        source = cell.get("source", "")
-        source = "".join(source) if isinstance(source, list) else source
         if cell.get("cell_type") == "markdown":
-            for line in source.splitlines():
+            for line in _text(cell).splitlines():
                 heading = re.match(r"^(#{1,6})\s+(.*)$", line)
                 if heading:
                     level = len(heading.group(1))
@@ -114,9 +230,16 @@ def exercise_cells(notebook: Mapping) -> dict[str, list[str]]:
 
 
 def cells_matching(names: Iterable[str], patterns: Iterable[str]) -> list[str]:
-    """The names that match any of ``patterns`` (shell-style, such as 'm2-ex21-*')."""
-    patterns = list(patterns)
-    return [name for name in names if any(fnmatch.fnmatchcase(name, p) for p in patterns)]
+    """The names that match any of ``patterns`` (ids, or shell-style patterns such as 'm2-ex21-*'),
+    in the order of ``patterns``; a plain id that is not among ``names`` is kept (reported missing)."""
+    names = list(names)
+    found: list[str] = []
+    for pattern in patterns:
+        if any(ch in pattern for ch in "*?["):
+            found.extend(n for n in names if fnmatch.fnmatchcase(n, pattern) and n not in found)
+        elif pattern not in found:
+            found.append(pattern)
+    return found
 
 
 # -- the evidence about one module, and the items it decides -------------------------------------------
@@ -131,7 +254,8 @@ class ModuleResult:
     max_score: float | None = None
     cells: dict[str, tuple[float | None, float]] = field(default_factory=dict)  # name -> (score, max)
     exercises: dict[str, list[str]] = field(default_factory=dict)
-    note: str = ""  # a line on what the evidence is (feedback page, answers so far, ...)
+    note: str = ""  # a line on what the evidence is (feedback page, answers so far, flag reasons...)
+    todo: dict[str, str] = field(default_factory=dict)  # pending: grade id -> what is still to do
 
     @property
     def percent(self) -> float | None:
@@ -151,19 +275,36 @@ class ItemResult:
                 "status": self.status, "reason": self.reason}
 
 
-def _not_decided(result: ModuleResult | None, module: int) -> tuple[str, str] | None:
-    """The status of every item of a module that cannot be decided from its scores, or None."""
+def _not_decided(result: ModuleResult | None, module: int, cells: list[str] | None = None) -> tuple[str, str] | None:
+    """The status of an item of a module that cannot be decided from its scores, or None;
+    ``cells``: the exercise's cells, for what a pending module still has to do."""
     if result is None:
         return NOT_STARTED, f"Module {module} is not part of the course yet"
     if result.state == "missing":
         return NOT_STARTED, result.note or f"{result.assignment} was not submitted"
     if result.state == "flagged":
-        return REVIEW, f"{result.assignment} was graded with problems (flagged): the trainer reviews it first"
+        why = f": {result.note}" if result.note else ""
+        return REVIEW, f"{result.assignment} was graded with problems (flagged{why}); the trainer reviews it first"
     if result.state == "ungraded":
         return REVIEW, f"{result.assignment}: written answers are not graded yet"
     if result.state == "pending":
-        return NOT_MET, f"{result.assignment} is not graded yet{': ' + result.note if result.note else ''}"
+        return NOT_MET, pending_reason(result, cells)
     return None
+
+
+def pending_reason(result: ModuleResult, cells: list[str] | None = None) -> str:
+    """Why a module (or one exercise's ``cells`` of it) not graded yet is not met, and what is left."""
+    text = f"{result.assignment} is not graded yet"
+    todo = {name: what for name, what in result.todo.items() if cells is None or name in cells}
+    if todo:
+        shown = [f"{name} ({what})" for name, what in list(todo.items())[:8]]
+        more = f" and {len(todo) - 8} more" if len(todo) > 8 else ""
+        text += f"; still to do: {', '.join(shown)}{more}"
+    elif cells is not None:
+        text += "; every cell of the exercise is answered: fetch your feedback once it is graded"
+    if cells is None and result.note:
+        text += f": {result.note}"
+    return text
 
 
 def knowledge(item: Item, result: ModuleResult | None, threshold: float = THRESHOLD) -> ItemResult:
@@ -177,21 +318,31 @@ def knowledge(item: Item, result: ModuleResult | None, threshold: float = THRESH
     return ItemResult(item, NOT_MET, f"{shown}, below {needed:g} %")
 
 
-def practical(item: Item, result: ModuleResult | None) -> ItemResult:
-    undecided = _not_decided(result, item.module)
+def practical(item: Item, result: ModuleResult | None, threshold: float = PRACTICAL_THRESHOLD) -> ItemResult:
+    """Met when the exercise's cells earned at least ``threshold`` of their points."""
+    names = result.exercises.get(item.exercise, []) if result is not None else []
+    undecided = _not_decided(result, item.module, names)
     if undecided:
         return ItemResult(item, *undecided)
-    names = result.exercises.get(item.exercise, [])
     if not names:
-        return ItemResult(item, REVIEW, f"no graded cell of {result.assignment} belongs to Exercise "
-                                        f"{item.exercise}: the trainer names its cells")
-    short = [name for name in names if result.cells.get(name, (None, 0))[0] is None
+        return ItemResult(item, REVIEW, f"no cell of {result.assignment} is mapped to Exercise {item.exercise}: "
+                                        "the trainer lists them (c.Certification.exercises)")
+    unknown = [name for name in names if name not in result.cells]
+    if unknown:
+        return ItemResult(item, REVIEW, f"{', '.join(unknown)} of Exercise {item.exercise} not in "
+                                        f"{result.assignment}'s grades: the mapping needs updating "
+                                        "(docs/certification.md, c.Certification.exercises)")
+    short = [name for name in names if result.cells[name][0] is None
              or result.cells[name][0] + 1e-9 < result.cells[name][1]]
-    earned = sum((result.cells.get(n, (0, 0))[0] or 0) for n in names)
-    top = sum(result.cells.get(n, (0, 0))[1] for n in names)
-    if not short:
-        return ItemResult(item, MET, f"all {top:g} points of its {len(names)} cells")
-    return ItemResult(item, NOT_MET, f"{earned:g} of {top:g} points; short in {', '.join(short)}")
+    earned = sum(result.cells[n][0] or 0 for n in names)
+    top = sum(result.cells[n][1] for n in names)
+    needed = threshold * 100
+    percent = 100 * earned / top if top else 0.0
+    shown = f"{earned:g} of {top:g} points of its {len(names)} cells ({percent:.0f} %)"
+    missed = f"; short in {', '.join(short)}" if short else ""
+    if top and percent + 1e-9 >= needed:
+        return ItemResult(item, MET, f"{shown}, at least {needed:g} %{missed}")
+    return ItemResult(item, NOT_MET, f"{shown}, below {needed:g} %{missed}")
 
 
 def access(item: Item, confirmed: Iterable[str], by: str = "the trainer") -> ItemResult:
@@ -201,7 +352,8 @@ def access(item: Item, confirmed: Iterable[str], by: str = "the trainer") -> Ite
 
 
 def decide(results: Mapping[int, ModuleResult], confirmed: Iterable[str] = (), threshold: float = THRESHOLD,
-           confirmed_by: str = "the trainer", items: Iterable[Item] = ITEMS) -> list[ItemResult]:
+           confirmed_by: str = "the trainer", items: Iterable[Item] = ITEMS,
+           practical_threshold: float = PRACTICAL_THRESHOLD) -> list[ItemResult]:
     """Every item of the checklist, from the results of modules 1 to 6 (by number)."""
     confirmed = list(confirmed)
     decided = []
@@ -209,15 +361,26 @@ def decide(results: Mapping[int, ModuleResult], confirmed: Iterable[str] = (), t
         if item.group == KNOWLEDGE:
             decided.append(knowledge(item, results.get(item.module), threshold))
         elif item.group == PRACTICAL:
-            decided.append(practical(item, results.get(item.module)))
+            decided.append(practical(item, results.get(item.module), practical_threshold))
         else:
             decided.append(access(item, confirmed, confirmed_by))
     return decided
 
 
-def overall(decided: Iterable[ItemResult]) -> str:
+def reasons(decided: Iterable[ItemResult]) -> list[str]:
+    """One line per item not met: its text, status and why."""
+    return [f"{r.item.text}: {r.status} ({r.reason})" for r in decided if r.status != MET]
+
+
+def propose(decided: Iterable[ItemResult], decision: str = "") -> str:
+    """certified (the trainer signed Approved), ready for sign-off (every item met and no
+    Needs Review signed) or not yet. The tool proposes; only the trainer's decision certifies."""
     decided = list(decided)
-    return APPROVED if decided and all(result.status == MET for result in decided) else NEEDS_REVIEW
+    if decision == APPROVED:
+        return CERTIFIED
+    if decision != NEEDS_REVIEW and decided and all(r.status == MET for r in decided):
+        return READY
+    return NOT_YET
 
 
 # -- the checklist: what is handed in and printed ------------------------------------------------------
@@ -226,7 +389,7 @@ class SignOff:
     trainee: str = ""
     trainer: str = ""
     date: str = ""
-    certification: str = ""  # Approved or Needs Review, the trainer's call
+    certification: str = ""  # Approved or Needs Review: the trainer's decision, empty until signed
     notes: str = ""
 
 
@@ -241,13 +404,30 @@ class Checklist:
 
     @property
     def result(self) -> str:
-        return overall(self.items)
+        """certified, ready for sign-off or not yet (a preview is never certified)."""
+        return propose(self.items, self.sign_off.certification if self.official else "")
+
+    @property
+    def reasons(self) -> list[str]:
+        found = reasons(self.items)
+        sign = self.sign_off
+        if self.official and sign.certification == NEEDS_REVIEW:
+            by = " ".join(filter(None, [sign.trainer and f"by {sign.trainer}", sign.date and f"on {sign.date}"]))
+            found.insert(0, f"the trainer signed Needs Review{' ' + by if by else ''}"
+                            f"{': ' + sign.notes if sign.notes else ''}")
+        return found
+
+    def count(self, group: str | None = None) -> tuple[int, int]:
+        """(items met, items) of ``group`` (every item when None)."""
+        rows = [r for r in self.items if group is None or r.item.group == group]
+        return sum(r.status == MET for r in rows), len(rows)
 
     def as_dict(self) -> dict:
         return {
             "student": self.student, "official": self.official, "source": self.source,
             "built": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-            "result": self.result, "items": [item.as_dict() for item in self.items],
+            "result": self.result, "reasons": self.reasons,
+            "items": [item.as_dict() for item in self.items],
             "modules": [{"assignment": m.assignment, "state": m.state, "score": m.score,
                          "max_score": m.max_score, "note": m.note} for m in self.modules],
             "sign_off": asdict(self.sign_off),
@@ -294,8 +474,11 @@ def render_html(checklist: Checklist, page: bool = True) -> str:
     parts = [f'<div class="etp-checklist"><h2>{esc(title)}</h2>']
     if not checklist.official:
         parts.append(f'<p class="notice">{esc(OFFICIAL)}</p>')
-    parts.append(f"<p>Built from {esc(checklist.source)}. Result: <b>{esc(checklist.result)}</b> "
-                 f"({sum(i.status == MET for i in checklist.items)} of {len(checklist.items)} items met).</p>")
+    met, total = checklist.count()
+    word = "Result" if checklist.result == CERTIFIED else ("Proposal" if checklist.official else "Where you stand")
+    decides = "" if checklist.result == CERTIFIED else " The trainer decides and signs below."
+    parts.append(f"<p>Built from {esc(checklist.source)}. {word}: <b>{esc(checklist.result)}</b> "
+                 f"({met} of {total} items met).{esc(decides)}</p>")
     for group in (KNOWLEDGE, PRACTICAL, ACCESS):
         rows = [i for i in checklist.items if i.item.group == group]
         parts.append(f"<h3>{esc(group)}</h3><table><tr><th></th><th>Item</th><th>Status</th><th>Why</th></tr>")
@@ -323,6 +506,8 @@ def render_html(checklist: Checklist, page: bool = True) -> str:
 # -- the trainee's preview: their workspace ------------------------------------------------------------
 FEEDBACK_TOTAL = re.compile(r"<h4>\s*(?P<name>[^<(]+?)\s*\(Score:\s*(?P<score>[\d.]+)\s*/\s*(?P<max>[\d.]+)\s*\)</h4>")
 FEEDBACK_CELL = re.compile(r'<a href="#(?P<id>[^"]+)">[^<]*</a>\s*\(Score:\s*(?P<score>[\d.]+)\s*/\s*(?P<max>[\d.]+)\s*\)')
+QUIZ_CALL = re.compile(r"^\s*(?:quiz|drill)\.\w+\(", re.M)  # a quiz cell: its question's id is its grade id
+STUBS = ("# YOUR CODE HERE", "YOUR ANSWER HERE", "raise NotImplementedError()")  # what a blank answer holds
 
 
 def feedback_result(assignment: str, folder: Path, exercises: dict[str, list[str]]) -> ModuleResult | None:
@@ -332,7 +517,7 @@ def feedback_result(assignment: str, folder: Path, exercises: dict[str, list[str
         return None
     score = top = 0.0
     cells: dict[str, tuple[float | None, float]] = {}
-    flagged = False
+    flags: list[str] = []
     for page in sorted(runs[-1].glob("*.html")):
         text = page.read_text(encoding="utf-8", errors="replace")
         total = FEEDBACK_TOTAL.search(text)
@@ -341,32 +526,112 @@ def feedback_result(assignment: str, folder: Path, exercises: dict[str, list[str
             top += float(total.group("max"))
         for found in FEEDBACK_CELL.finditer(text):
             cells[found.group("id")] = (float(found.group("score")), float(found.group("max")))
-        flagged = flagged or "FLAGGED" in text
-    state = "flagged" if flagged else "graded"
-    return ModuleResult(assignment, state, score, top, cells, exercises,
-                        note=f"feedback of {runs[-1].name}")
+        if "FLAGGED" in text:
+            flags.extend(_flag_line(html.unescape(line)) for line in re.findall(r"FLAGGED[^<\n]*", text))
+    if flags:
+        return ModuleResult(assignment, "flagged", score, top, cells, exercises,
+                            note="; ".join(dict.fromkeys(flags))[:300])
+    return ModuleResult(assignment, "graded", score, top, cells, exercises, note=f"feedback of {runs[-1].name}")
+
+
+def _flag_line(line: str) -> str:
+    """A grader's reason without its FLAGGED mark ("FLAGGED: quiz x: ..." -> "quiz x: ...")."""
+    return re.sub(r"^FLAGGED:?\s*", "", line.strip())
+
+
+def _answers(folder: Path) -> tuple[dict, str]:
+    """({qid: attempts}, why it cannot be read) of a module folder's answer file."""
+    try:
+        from ..quiz.store import AnswerFileError, AnswerStore
+    except ImportError:
+        return {}, ""
+    try:
+        return AnswerStore(folder / "answers.json").load(), ""
+    except AnswerFileError as err:
+        return {}, f"the answer file cannot be read ({err})"
+    except OSError as err:
+        return {}, f"the answer file cannot be read ({err.strerror or type(err).__name__})"
+
+
+def _tampered(folder: Path) -> list[str]:
+    try:
+        from ..quiz.store import AnswerStore
+
+        return AnswerStore(folder / "answers.json").flagged()
+    except Exception:  # noqa: BLE001 - an unreadable file is reported by _answers
+        return []
+
+
+def notebook_todo(notebook: Mapping, answered: Iterable[str]) -> tuple[dict[str, str], list[str]]:
+    """({grade id: what is still to do}, [quiz ids]) of a trainee's notebook: a quiz with no
+    committed answer in ``answered``; a check whose code above it is still the blank stub; a
+    written answer still blank."""
+    answered = set(answered)
+    todo: dict[str, str] = {}
+    quizzes: list[str] = []
+    blank_code: list[str] = []  # solution cells since the last graded test cell, still blank
+    for cell in notebook.get("cells", []):
+        meta = cell.get("metadata", {}).get("nbgrader", {})
+        name, source = meta.get("grade_id"), _text(cell)
+        blank = not "\n".join(line for line in source.splitlines() if line.strip() not in STUBS).strip()
+        if meta.get("solution") and meta.get("grade"):  # a written (or hand-graded) answer
+            if blank:
+                todo[name] = "your answer is still blank"
+                if cell.get("cell_type") == "code":
+                    blank_code.append(name)
+            continue
+        if meta.get("solution"):
+            if blank:
+                blank_code.append(name)
+            continue
+        if not meta.get("grade") or not name:
+            continue
+        if cell.get("cell_type") == "code" and QUIZ_CALL.search(source):
+            quizzes.append(name)
+            if name not in answered:
+                todo[name] = "quiz not answered"
+        elif blank_code:
+            todo[name] = "its code above is still blank"
+        blank_code = []
+    return todo, quizzes
+
+
+def module_progress(folder: Path) -> tuple[dict[str, str], str]:
+    """({grade id: what is still to do}, a line on the answers so far) of a module folder."""
+    questions, unreadable = _answers(folder)
+    todo: dict[str, str] = {}
+    quizzes: list[str] = []
+    for path in sorted(folder.glob("*.ipynb")):
+        try:
+            found, ids = notebook_todo(json.loads(path.read_text(encoding="utf-8")),
+                                       [qid for qid, tries in questions.items() if tries])
+        except (OSError, ValueError):
+            continue
+        todo.update(found)
+        quizzes.extend(ids)
+    if unreadable:
+        return todo, unreadable
+    committed = [qid for qid in quizzes if questions.get(qid)]  # quizzes only: never a drill's clock log
+    right = sum(1 for qid in committed if questions[qid][0].get("correct"))
+    note = (f"{len(committed)} of {len(quizzes)} quiz answers committed, {right} marked right on the first "
+            "try so far")
+    edited = [qid for qid in _tampered(folder) if qid in quizzes]
+    if edited:
+        note += f"; the answer file was changed by hand for {', '.join(edited)}: your trainer will review it"
+    return todo, note
 
 
 def answers_note(folder: Path) -> str:
-    """What the answer file says so far: quizzes committed, first answers right (keys the trainee's
-    notebook can check; keys from the trainee's own data are checked when graded)."""
-    try:
-        from ..quiz.store import AnswerFileError, AnswerStore
-
-        questions = AnswerStore(folder / "answers.json").load()
-    except (ImportError, OSError):
-        return ""
-    except AnswerFileError as err:
-        return f"the answer file cannot be read ({err})"
-    quizzes = {qid: tries for qid, tries in questions.items() if tries and isinstance(tries[0].get("answer"), (str, int, float, list, dict))}
-    right = sum(1 for tries in quizzes.values() if tries[0].get("correct"))
-    return (f"{len(quizzes)} answer{'' if len(quizzes) == 1 else 's'} committed, {right} marked right "
-            "on the first try so far")
+    """What the answer file says so far: quiz answers committed, first answers right (keys the
+    trainee's notebook can check; keys from the trainee's own data are checked when graded)."""
+    return module_progress(folder)[1]
 
 
-def workspace_results(workspace: str | Path, modules: Iterable[int] = range(1, 7)) -> dict[int, ModuleResult]:
+def workspace_results(workspace: str | Path, modules: Iterable[int] = range(1, 7),
+                      exercises: Mapping[str, list[str]] | None = None) -> dict[int, ModuleResult]:
     """Each module's result as a trainee's workspace shows it (the module folders ``m<N>_*``)."""
     workspace = Path(workspace)
+    exercises = {k: list(v) for k, v in (EXERCISES if exercises is None else exercises).items()}
     folders = {module_number(p.name): p for p in sorted(workspace.glob("m*_*")) if p.is_dir()
                and module_number(p.name) is not None and p.name != FOLDER}
     results = {}
@@ -375,35 +640,32 @@ def workspace_results(workspace: str | Path, modules: Iterable[int] = range(1, 7
         if folder is None:
             continue
         notebooks = sorted(folder.glob("*.ipynb"))
-        exercises: dict[str, list[str]] = {}
-        for path in notebooks:
-            try:
-                for name, cells in exercise_cells(json.loads(path.read_text(encoding="utf-8"))).items():
-                    exercises.setdefault(name, []).extend(cells)
-            except (OSError, ValueError):
-                continue
         graded = feedback_result(folder.name, folder, exercises)
         if graded is not None:
             results[module] = graded
         elif (folder / "answers.json").exists() or notebooks:
-            results[module] = ModuleResult(folder.name, "pending", exercises=exercises, note=answers_note(folder))
+            todo, note = module_progress(folder)
+            results[module] = ModuleResult(folder.name, "pending", exercises=exercises, note=note, todo=todo)
     return results
 
 
 def trainee_checklist(workspace: str | Path, student: str = "", confirmed: Iterable[str] = (),
-                      sign_off: SignOff | None = None, threshold: float = THRESHOLD) -> Checklist:
+                      sign_off: SignOff | None = None, threshold: float = THRESHOLD,
+                      practical_threshold: float = PRACTICAL_THRESHOLD) -> Checklist:
     """The trainee's preview of their checklist, from the module folders of ``workspace``.
-    A module is met only on the evidence of its fetched feedback; access items the trainee ticked."""
+    A module is met only on the evidence of its fetched feedback; before that, each item says what
+    is still to do. Access items are the ones the trainee ticked."""
     workspace = Path(workspace)
     results = workspace_results(workspace)
     for module in range(1, 7):
         if module not in results:
             results[module] = ModuleResult(f"Module {module}", "missing",
                                            note=f"Module {module} is not in your workspace")
-    items = decide(results, confirmed, threshold, confirmed_by="you (your trainer confirms it)")
+    items = decide(results, confirmed, threshold, confirmed_by="you (your trainer confirms it)",
+                   practical_threshold=practical_threshold)
     sign_off = sign_off or SignOff()
     return Checklist(student or sign_off.trainee or _login(), items, sign_off,
-                     source=f"your workspace {workspace} (answer files and fetched feedback)",
+                     source=f"your workspace {workspace} (your notebooks, answer files and fetched feedback)",
                      official=False, modules=[results[m] for m in sorted(results)])
 
 
@@ -414,6 +676,69 @@ def _login() -> str:
         return getpass.getuser()
     except Exception:  # noqa: BLE001 - no login name in some containers
         return "you"
+
+
+# -- where the checklist's notebook runs ---------------------------------------------------------------
+@dataclass
+class Place:
+    """Where the checklist's notebook runs: ``mode`` (trainee or trainer), the trainee's
+    ``workspace`` or the trainer's ``course`` folder, and ``why`` (one line)."""
+
+    mode: str
+    workspace: Path | None = None
+    course: Path | None = None
+    why: str = ""
+
+
+def trainer_tools() -> bool:
+    """True when this Python can import the trainer's side (a trainee's install has none)."""
+    import importlib.util
+
+    try:
+        return importlib.util.find_spec(f"{__package__.rsplit('.', 1)[0]}.trainer") is not None
+    except (ImportError, ValueError):
+        return False
+
+
+def _course_folder(start: Path) -> Path | None:
+    return next((p for p in [start, *start.parents]
+                 if (p / "source").is_dir() and (p / "nbgrader_config.py").is_file()), None)
+
+
+def _is_workspace(folder: Path) -> bool:
+    """A trainee's workspace: module folders (``m<N>_*`` holding a notebook) beside this one."""
+    return any(p.is_dir() and p.name != FOLDER and module_number(p.name) is not None and any(p.glob("*.ipynb"))
+               for p in folder.glob("m*_*"))
+
+
+def where_it_runs(here: str | Path, mode: str = "auto", workspace: str | Path | None = None,
+                  course: str | Path | None = None) -> Place:
+    """Trainee or trainer, decided by what this Python can import and where the notebook is,
+    never by a course folder somewhere above it (``make start`` puts workspace/ inside one).
+
+    - ``mode`` "trainee" or "trainer": as asked;
+    - no trainer tools importable (a trainee's Lab): trainee;
+    - the notebook's folder sits beside module folders (a workspace): trainee;
+    - else a course folder (``source/`` and ``nbgrader_config.py``) here or above: trainer;
+    - else trainee."""
+    here = Path(here).resolve()
+    space = Path(workspace).resolve() if workspace else here.parent
+    root = Path(course).resolve() if course else _course_folder(here)
+    if mode == "trainee":
+        return Place("trainee", space, None, "asked for (MODE = 'trainee')")
+    if mode == "trainer":
+        if root is None:
+            raise ValueError("trainer mode needs the course folder: set COURSE")
+        return Place("trainer", None, root, "asked for (MODE = 'trainer')")
+    if mode != "auto":
+        raise ValueError(f"MODE is 'auto', 'trainee' or 'trainer', not {mode!r}")
+    if not trainer_tools():
+        return Place("trainee", space, None, "this kernel has no trainer tools: a trainee's Lab")
+    if _is_workspace(space) and not course:
+        return Place("trainee", space, None, f"{space} holds module folders: a trainee's workspace")
+    if root is not None:
+        return Place("trainer", None, root, f"{root} is a course folder and this kernel has the trainer tools")
+    return Place("trainee", space, None, "no course folder here or above")
 
 
 # -- the form a trainee fills in -------------------------------------------------------------------------

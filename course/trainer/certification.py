@@ -1,24 +1,36 @@
-"""Certification of a cohort, from the gradebook: the guide's checklist for every trainee.
+"""Certification of a cohort, from the gradebook: the guide's checklist for every trainee, the
+tool's proposal, and the trainer's sign-off.
 
-    from course.trainer.certification import certify_cohort
+    python -m course certify                                   # the cohort: proposal and progress
+    python -m course certify --approve ana --notes "..."       # the trainer signs Approved
+    python -m course certify --needs-review bruno --notes "..."
+
+    from course.trainer.certification import certify_cohort, sign
     cohort = certify_cohort(".")        # the course folder; writes certification/ there
-    cohort.table                        # one row per trainee: the result and every item
+    cohort.table                        # one row per trainee: the proposal and every item
 
-The items and the rule are ``course.certification``'s; what each item is decided from is the
-gradebook's, never a trainee's own files:
+The items, the mapping of each practical exercise and the rule are ``course.certification``'s
+(docs/certification.md); what each item is decided from is the gradebook's, never a trainee's own
+files:
 
 - a module with no submission: its items are **not started**;
-- a submission graded with problems (flagged) or with written answers still to grade: **needs
-  review**, never met;
+- a submission graded with problems (flagged, with the grader's reason) or with written answers
+  still to grade: **needs review**, never met;
 - knowledge: the module's score (late penalty taken off) is at least ``threshold`` of its points;
-- practical: every cell of the exercise earned all its points. An exercise's cells are those under
-  a heading naming "Exercise X.Y" in the module's source notebook, unless ``exercises`` lists them;
+- practical: the exercise's cells (``exercises``: the guide's steps mapped to grade ids) earned at
+  least ``practical_threshold`` of their points;
 - access: confirmed by the trainer, in ``access_file`` (CSV: ``student_id`` and a column per
   item, ``railway``, ``sentry``, ``github``, ``discord``, with yes/no) or ``access``.
 
+The tool proposes, per trainee, **ready for sign-off** (every item met) or **not yet** (with the
+reason of each item not met); the trainer decides. A sign-off (trainer, date, Approved or Needs
+Review, notes) is appended to ``signoff_file``; the latest one per trainee counts. Approved makes
+the trainee **certified**; ``sign`` refuses Approved for a trainee who is not ready unless forced.
+
 Written to ``output`` (``certification/`` in the course folder by default): ``cohort.csv`` (one row
-per trainee), ``<student>.html`` (the printable checklist with its sign-off block) and
-``<student>.json`` per trainee, ``scores_per_module.png`` and ``items_missed.png``.
+per trainee), ``<student>.html`` (the printable checklist: the trainer's decision in its sign-off
+block, or empty boxes) and ``<student>.json`` per trainee, ``scores_per_module.png`` and
+``items_missed.png``.
 
 Every setting is a ``c.Certification.*`` line of ``nbgrader_config.py``.
 """
@@ -26,9 +38,11 @@ from __future__ import annotations
 
 import csv
 import json
+import os
 import re
+import tempfile
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, datetime, timezone
 from pathlib import Path
 
 import pandas as pd
@@ -37,9 +51,11 @@ from traitlets import Dict, Float, List, Unicode
 from traitlets.config import LoggingConfigurable
 
 from .. import certification as cert
+from ..grading import REVIEW_MARK
 from .api import assignment_names, open_course
 
 YES = {"yes", "y", "true", "1", "x", "confirmed", "ok"}
+SIGNOFF_FORMAT = "etp-academy-signoffs/1"
 
 
 class Certification(LoggingConfigurable):
@@ -47,17 +63,27 @@ class Certification(LoggingConfigurable):
 
     threshold = Float(cert.THRESHOLD, help="Knowledge items: the share of a module's points to reach "
                       "(0.8 is 80 %)").tag(config=True)
+    practical_threshold = Float(cert.PRACTICAL_THRESHOLD, help="Practical items: the share of an "
+                                "exercise's points (its mapped cells) to reach (0.8 is 80 %)").tag(config=True)
     modules = Dict(help="{module number: assignment id}, e.g. {1: 'm1_architecture'}; empty: each "
                    "m<N>_ folder of source/").tag(config=True)
-    exercises = Dict(help="{exercise: [grade cell ids or patterns]}, e.g. {'2.1': ['m2-ex21-*']}; an "
-                     "exercise not listed takes the cells under its 'Exercise X.Y' heading").tag(config=True)
+    exercises = Dict(default_value=cert.EXERCISES,
+                     help="{exercise: [grade ids or patterns]}: the cells of each practical exercise "
+                     "(default: the guide's steps mapped in docs/certification.md); listing an "
+                     "exercise replaces its default").tag(config=True)
     access_file = Unicode("certification_access.csv", help="CSV of confirmed access (course folder): "
                           "student_id, railway, sentry, github, discord (yes/no)").tag(config=True)
     access = Dict(help="{student id: ['railway', 'sentry', ...]}: access confirmed, besides the file"
                   ).tag(config=True)
-    trainer_name = Unicode("", help="The trainer's name on every sign-off block").tag(config=True)
-    sign_off_date = Unicode("", help="The date on the sign-off blocks (default: today)").tag(config=True)
-    notes = Dict(help="{student id: note} printed on that trainee's sign-off block").tag(config=True)
+    signoff_file = Unicode("certification/signoffs.json", help="The trainer's sign-offs (course folder): "
+                           "every decision with trainer, date and notes; the latest per trainee counts"
+                           ).tag(config=True)
+    trainer_name = Unicode("", help="The trainer's name: on sign-offs made without --trainer, and on "
+                           "the sign-off block of checklists not signed yet").tag(config=True)
+    sign_off_date = Unicode("", help="The date on the sign-off blocks not signed yet (default: left "
+                            "blank for the trainer to fill in)").tag(config=True)
+    notes = Dict(help="{student id: note} printed on that trainee's sign-off block until it is signed"
+                 ).tag(config=True)
     students = List(Unicode(), help="Only these trainees (default: everyone in the gradebook)").tag(config=True)
     output = Unicode("certification", help="Folder of the checklists, relative to the course folder"
                      ).tag(config=True)
@@ -72,10 +98,14 @@ class CohortCertification:
     results: dict[str, dict[int, cert.ModuleResult]]
     threshold: float = cert.THRESHOLD
     paths: dict[str, Path] = field(default_factory=dict)
+    practical_threshold: float = cert.PRACTICAL_THRESHOLD
 
     def statuses(self) -> pd.DataFrame:
         """Item statuses: one row per trainee, one column per item id."""
         return self.table[[item.id for item in cert.ITEMS]]
+
+    def result(self, student: str) -> str:
+        return self.checklists[student].result
 
 
 # -- reading the gradebook ---------------------------------------------------------------------------
@@ -90,15 +120,22 @@ def _module_map(settings: Certification, root: Path) -> dict[int, str]:
     return found
 
 
-def _exercise_map(settings: Certification, root: Path, assignment: str, cell_names: list[str]) -> dict[str, list[str]]:
-    found: dict[str, list[str]] = {}
-    for path in sorted((root / "source" / assignment).glob("*.ipynb")):
-        for exercise, names in cert.exercise_cells(json.loads(path.read_text(encoding="utf-8"))).items():
-            found.setdefault(exercise, []).extend(names)
-    for exercise, patterns in settings.exercises.items():
-        listed = [patterns] if isinstance(patterns, str) else list(patterns)
-        found[str(exercise)] = cert.cells_matching(cell_names, listed)
+def _exercise_map(settings: Certification, number: int, cell_names: list[str]) -> dict[str, list[str]]:
+    """{exercise: [grade ids]} of module ``number``'s practical items, patterns resolved."""
+    found = {}
+    for item in cert.ITEMS:
+        if item.module == number and item.exercise:
+            listed = settings.exercises.get(item.exercise, cert.EXERCISES.get(item.exercise, []))
+            listed = [listed] if isinstance(listed, str) else list(listed)
+            found[item.exercise] = cert.cells_matching(cell_names, listed)
     return found
+
+
+def flag_reasons(submission) -> str:
+    """The grader's reasons for a flag (lines starting with FLAGGED in the automatic comments)."""
+    lines = [cert._flag_line(line) for notebook in submission.notebooks for comment in notebook.comments
+             for line in (comment.auto_comment or "").splitlines() if line.startswith(REVIEW_MARK)]
+    return "; ".join(dict.fromkeys(lines))[:400]
 
 
 def module_result(gradebook: Gradebook, assignment: str, student: str, exercises: dict[str, list[str]]) -> cert.ModuleResult:
@@ -110,14 +147,15 @@ def module_result(gradebook: Gradebook, assignment: str, student: str, exercises
     grades = {grade.name: grade for notebook in submission.notebooks for grade in notebook.grades}
     cells = {name: (None if grade.auto_score is None and grade.manual_score is None else grade.score,
                     grade.max_score) for name, grade in grades.items()}
+    note = ""
     if any(notebook.flagged for notebook in submission.notebooks):
-        state = "flagged"
+        state, note = "flagged", flag_reasons(submission)
     elif any(grade.needs_manual_grade for grade in grades.values()):
         state = "ungraded"
     else:
         state = "graded"
     score = max(0.0, submission.score - (submission.late_submission_penalty or 0.0))
-    return cert.ModuleResult(assignment, state, score, submission.max_score, cells, exercises)
+    return cert.ModuleResult(assignment, state, score, submission.max_score, cells, exercises, note=note)
 
 
 def confirmed_access(settings: Certification, root: Path) -> dict[str, list[str]]:
@@ -143,22 +181,63 @@ def _access_item(name) -> str | None:
     return key if key in cert.ACCESS_ITEMS else None
 
 
-# -- the cohort ----------------------------------------------------------------------------------------
-def certify_cohort(course_root: str | Path = ".", output: str | Path | None = None, config=None,
-                   write: bool = True) -> CohortCertification:
-    """The checklist of every trainee of the course at ``course_root``, from its gradebook.
+# -- the trainer's sign-offs -----------------------------------------------------------------------------
+def signoff_path(settings: Certification, root: Path) -> Path:
+    return root / settings.signoff_file
 
-    ``config`` (a traitlets Config) adds to or overrides the course's ``nbgrader_config.py``;
-    ``output`` overrides ``Certification.output``; ``write=False`` writes nothing."""
-    root = Path(course_root).resolve()
+
+def load_signoffs(path: Path) -> list[dict]:
+    """Every sign-off recorded, oldest first (none when there is no file)."""
+    if not path.is_file():
+        return []
+    data = json.loads(path.read_text(encoding="utf-8"))
+    if not isinstance(data, dict) or data.get("format") != SIGNOFF_FORMAT or not isinstance(data.get("signoffs"), list):
+        raise ValueError(f"{path} is not a sign-off file of this course")
+    return data["signoffs"]
+
+
+def latest_signoffs(path: Path) -> dict[str, dict]:
+    """{student: their latest sign-off}."""
+    return {record["student"]: record for record in load_signoffs(path)}
+
+
+def _write_signoffs(path: Path, records: list[dict]) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    text = json.dumps({"format": SIGNOFF_FORMAT, "signoffs": records}, ensure_ascii=False, indent=1) + "\n"
+    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    with os.fdopen(handle, "w", encoding="utf-8") as fh:
+        fh.write(text)
+    os.replace(temporary, path)
+
+
+class NotReady(Exception):
+    """Approved asked for a trainee who is not ready for sign-off (and not forced); its argument
+    is the list of reasons, one per item not met."""
+
+
+# -- the cohort ----------------------------------------------------------------------------------------
+def _settings(root: Path, config=None) -> Certification:
     api = open_course(root)
     merged = api.config
     if config is not None:
         merged.merge(config)
-    settings = Certification(config=merged)
+    return Certification(config=merged), api
+
+
+def certify_cohort(course_root: str | Path = ".", output: str | Path | None = None, config=None,
+                   write: bool = True, students: list[str] | None = None) -> CohortCertification:
+    """The checklist of every trainee of the course at ``course_root``, from its gradebook, with
+    the tool's proposal and the trainer's latest sign-off.
+
+    ``config`` (a traitlets Config) adds to or overrides the course's ``nbgrader_config.py``;
+    ``output`` overrides ``Certification.output``; ``students`` narrows the cohort (as does
+    ``Certification.students``); ``write=False`` writes nothing."""
+    root = Path(course_root).resolve()
+    settings, api = _settings(root, config)
     modules = _module_map(settings, root)
     access = confirmed_access(settings, root)
-    day = settings.sign_off_date or date.today().isoformat()
+    signed = latest_signoffs(signoff_path(settings, root))
+    wanted = set(students or []) | set(settings.students)
     rows, checklists, results = [], {}, {}
     with Gradebook(api.coursedir.db_url) as gradebook:
         known = {a.name: a for a in gradebook.assignments}
@@ -166,35 +245,82 @@ def certify_cohort(course_root: str | Path = ".", output: str | Path | None = No
         for number, name in modules.items():
             if name in known:
                 cell_names = [cell.name for notebook in known[name].notebooks for cell in notebook.grade_cells]
-                layouts[number] = (name, _exercise_map(settings, root, name, cell_names))
+                layouts[number] = (name, _exercise_map(settings, number, cell_names))
         for student in gradebook.students:
-            if settings.students and student.id not in settings.students:
+            if wanted and student.id not in wanted:
                 continue
             mine = {number: module_result(gradebook, name, student.id, exercises)
                     for number, (name, exercises) in layouts.items()}
-            items = cert.decide(mine, access.get(student.id, []), settings.threshold)
+            items = cert.decide(mine, access.get(student.id, []), settings.threshold,
+                                practical_threshold=settings.practical_threshold)
             name = " ".join(filter(None, [student.first_name, student.last_name])) or student.id
-            outcome = cert.overall(items)
-            if all(m.state == "missing" for m in mine.values()):
-                outcome = cert.NOT_STARTED.capitalize()
-            sign = cert.SignOff(trainee=name, trainer=settings.trainer_name, date=day,
-                                certification=cert.APPROVED if outcome == cert.APPROVED else cert.NEEDS_REVIEW,
-                                notes=str(settings.notes.get(student.id, "")))
-            checklists[student.id] = cert.Checklist(student.id, items, sign, official=True,
-                                                    source=f"the gradebook of {root.name}",
-                                                    modules=[mine[n] for n in sorted(mine)])
+            record = signed.get(student.id)
+            if record:
+                sign = cert.SignOff(trainee=name, trainer=record.get("trainer", ""), date=record.get("date", ""),
+                                    certification=record.get("decision", ""), notes=record.get("notes", ""))
+            else:  # empty boxes: the trainer decides
+                sign = cert.SignOff(trainee=name, trainer=settings.trainer_name, date=settings.sign_off_date,
+                                    notes=str(settings.notes.get(student.id, "")))
+            checklist = cert.Checklist(student.id, items, sign, official=True,
+                                       source=f"the gradebook of {root.name}",
+                                       modules=[mine[n] for n in sorted(mine)])
+            checklists[student.id] = checklist
             results[student.id] = mine
+            counts = {group: "{}/{}".format(*checklist.count(group))
+                      for group in (cert.KNOWLEDGE, cert.PRACTICAL, cert.ACCESS)}
             rows.append({"student_id": student.id, "first_name": student.first_name or "",
-                         "last_name": student.last_name or "", "result": outcome,
-                         "items_met": sum(item.status == cert.MET for item in items),
+                         "last_name": student.last_name or "", "result": checklist.result,
+                         "decision": sign.certification, "signed_by": sign.trainer if record else "",
+                         "signed_on": sign.date if record else "",
+                         "items_met": checklist.count()[0], "knowledge": counts[cert.KNOWLEDGE],
+                         "practical": counts[cert.PRACTICAL], "access": counts[cert.ACCESS],
                          **{f"{modules[n]} %": (None if mine[n].percent is None or mine[n].state == "missing"
                                                 else round(mine[n].percent, 1)) for n in sorted(mine)},
-                         **{item.item.id: item.status for item in items}})
+                         **{item.item.id: item.status for item in items},
+                         "reasons": " | ".join(checklist.reasons)})
     table = pd.DataFrame(rows)
-    cohort = CohortCertification(table, checklists, results, settings.threshold)
+    cohort = CohortCertification(table, checklists, results, settings.threshold,
+                                 practical_threshold=settings.practical_threshold)
     if write:
         cohort.paths = write_cohort(cohort, root / (output or settings.output))
     return cohort
+
+
+def sign(course_root: str | Path, student: str, decision: str, notes: str = "", trainer: str = "",
+         day: str = "", force: bool = False, config=None) -> dict:
+    """Record the trainer's decision for ``student`` (Approved or Needs Review) and return the
+    record. Approved needs a trainee ready for sign-off, unless ``force``: else ``NotReady`` with
+    the reasons. Raises KeyError for a trainee not in the gradebook."""
+    if decision not in (cert.APPROVED, cert.NEEDS_REVIEW):
+        raise ValueError(f"a decision is {cert.APPROVED!r} or {cert.NEEDS_REVIEW!r}, not {decision!r}")
+    root = Path(course_root).resolve()
+    settings, _ = _settings(root, config)
+    cohort = certify_cohort(root, config=config, write=False, students=[student])
+    if student not in cohort.checklists:
+        raise KeyError(student)
+    checklist = cohort.checklists[student]
+    # the proposal from the items alone: a Needs Review signed before does not block an Approved now
+    proposal = cert.propose(checklist.items)
+    if decision == cert.APPROVED and proposal != cert.READY and not force:
+        raise NotReady(cert.reasons(checklist.items))
+    path = signoff_path(settings, root)
+    records = load_signoffs(path)
+    record = {"student": student, "decision": decision, "trainer": trainer or settings.trainer_name or _login(),
+              "date": day or date.today().isoformat(), "notes": notes, "proposal": proposal,
+              "items_met": checklist.count()[0], "forced": bool(force and proposal != cert.READY),
+              "recorded": datetime.now(timezone.utc).isoformat(timespec="seconds")}
+    records.append(record)
+    _write_signoffs(path, records)
+    return record
+
+
+def _login() -> str:
+    import getpass
+
+    try:
+        return getpass.getuser()
+    except Exception:  # noqa: BLE001 - no login name in some containers
+        return "the trainer"
 
 
 def _file_stem(student: str) -> str:

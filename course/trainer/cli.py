@@ -7,6 +7,8 @@
     report     scores per module and per trainee, from the gradebook
     status     what is released, submitted, collected, graded and fed back, per module
     bundle     a zip for a trainee without JupyterHub: released modules and the trainee install
+    certify    the guide's checklist per trainee: "ready for sign-off" or "not yet" (why), and the
+               trainer's sign-off (--approve / --needs-review STUDENT --notes "...")
     demo       a simulated cohort through the whole day, in a temporary course folder
 
 ``--module`` narrows a command to one module (default: every module in source/), ``--student``
@@ -368,6 +370,87 @@ def cmd_bundle(args) -> int:
     return 0
 
 
+# -- certify --------------------------------------------------------------------------------------
+def cmd_certify(args) -> int:
+    from .. import certification as cert
+    from .certification import NotReady, certify_cohort, sign
+
+    root = course_root(args.course)
+    student = args.approve or args.needs_review
+    if student:
+        decision = cert.APPROVED if args.approve else cert.NEEDS_REVIEW
+        try:
+            record = sign(root, student, decision, notes=args.notes or "", trainer=args.trainer or "",
+                          day=args.date or "", force=args.force)
+        except KeyError:
+            raise SystemExit(f"course: no trainee {student!r} in the gradebook") from None
+        except NotReady as why:
+            missing = why.args[0]
+            say(f"{student}: NOT approved: not ready for sign-off ({len(missing)} of {len(cert.ITEMS)} items "
+                "not met, below). Sign --needs-review with your notes, or --approve --force if you approve anyway.")
+            for reason in missing:
+                say(f"    - {reason}")
+            return 1
+        forced = " (forced: not ready for sign-off)" if record["forced"] else ""
+        say(f"{student}: signed {decision} by {record['trainer']} on {record['date']}{forced}"
+            + (f"; notes: {record['notes']}" if record["notes"] else ""))
+    cohort = certify_cohort(root)  # the whole cohort's files, whatever is printed
+    table = cohort.table
+    if table.empty:
+        say("no trainee in the gradebook yet (python -m course autograde adds them)")
+        return 0
+    if args.student:
+        if args.student not in cohort.checklists:
+            raise SystemExit(f"course: no trainee {args.student!r} in the gradebook")
+        table = table[table["student_id"] == args.student]
+    if student:
+        checklist = cohort.checklists[student]
+        say(f"{student}: {checklist.result}; printable checklist: "
+            f"{_shown(cohort.paths[student + '.html'], root)}")
+        return 0
+    say(f"Certification of {root.name}: knowledge >= {cohort.threshold:.0%} of a module's points, a practical "
+        f"exercise >= {cohort.practical_threshold:.0%} of its cells' points (docs/certification.md), access "
+        "confirmed by the trainer")
+    modules = [c for c in table.columns if c.endswith(" %")]
+    header = ["trainee", "result", "items", "knowledge", "practical", "access",
+              *[c.split("_", 1)[0] + " %" for c in modules], "signed"]
+    rows = []
+    for row in table.to_dict("records"):
+        signed = f"{row['decision']} ({row['signed_by']}, {row['signed_on']})" if row["decision"] else "-"
+        rows.append([row["student_id"], row["result"], f"{row['items_met']}/{len(cert.ITEMS)}", row["knowledge"],
+                     row["practical"], row["access"],
+                     *["-" if _missing(row[c]) else f"{row[c]:g}" for c in modules], signed])
+    _print_table(header, rows)
+    waiting = [s for s in table["student_id"] if cohort.checklists[s].result == cert.NOT_YET]
+    if waiting:
+        say("")
+        say("Not yet, and why:")
+        for name in waiting:
+            say(f"  {name}:")
+            for reason in cohort.checklists[name].reasons:
+                say(f"    - {reason}")
+    counts = {result: int((table["result"] == result).sum()) for result in cert.RESULTS}
+    say("")
+    say(f"{counts[cert.CERTIFIED]} certified, {counts[cert.READY]} ready for sign-off, {counts[cert.NOT_YET]} "
+        f"not yet, of {len(table)}. Printable checklists: {_shown(cohort.paths['cohort'].parent, root)}/")
+    if counts[cert.READY] or counts[cert.NOT_YET]:
+        say('You decide: python -m course certify --approve STUDENT --notes "..." '
+            '(or --needs-review STUDENT --notes "...")')
+    return 0
+
+
+def _missing(value) -> bool:
+    return value is None or value != value  # None or NaN
+
+
+def _shown(path: Path, root: Path) -> str:
+    """``path`` relative to the course folder when it is inside it."""
+    try:
+        return str(path.relative_to(root))
+    except ValueError:
+        return str(path)
+
+
 # -- demo -----------------------------------------------------------------------------------------
 def cmd_demo(args) -> int:
     from .demo import run_demo
@@ -425,6 +508,22 @@ def parser() -> argparse.ArgumentParser:
     p = command("bundle", "a zip for a trainee without JupyterHub (released modules, trainee install)")
     p.add_argument("--output", help="the zip to write (default: etp-ops-academy[-<trainee>].zip here)")
     p.set_defaults(run=cmd_bundle)
+
+    p = sub.add_parser("certify", help="the guide's checklist per trainee and the trainer's sign-off",
+                       description="Propose per trainee: certified (you signed Approved), ready for sign-off "
+                       "(every item met, access confirmed) or not yet (the reason of each item). You decide "
+                       "and sign with --approve or --needs-review.")
+    p.add_argument("--course", help="course folder (default: this folder, else the checkout)")
+    p.add_argument("--student", help="one trainee id (default: the cohort)")
+    decide = p.add_mutually_exclusive_group()
+    decide.add_argument("--approve", metavar="STUDENT", help="sign Approved for this trainee (ready for sign-off)")
+    decide.add_argument("--needs-review", metavar="STUDENT", help="sign Needs Review for this trainee")
+    p.add_argument("--notes", help="the sign-off's notes")
+    p.add_argument("--trainer", help="your name on the sign-off (default: c.Certification.trainer_name, "
+                                     "else your login)")
+    p.add_argument("--date", help="the sign-off's date (default: today)")
+    p.add_argument("--force", action="store_true", help="--approve a trainee who is not ready for sign-off")
+    p.set_defaults(run=cmd_certify)
 
     p = command("demo", "a simulated cohort through the trainer's whole day, in a temporary folder",
                 student=False, module="one module, or all (default: m5_troubleshooting if there, "
