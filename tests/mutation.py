@@ -5,8 +5,9 @@ Lab would: each check cell prints its visible line (✔, ✘ or "not done yet").
 also judged the grader's way, by ``Verdicts`` in this process with values handed over from that
 kernel through the grader's own ``KernelBridge``. A mutation swaps one or more solution cells for
 other code, replays the notebook from the first swapped cell and reports, for every test cell
-from there on, what the trainee saw and whether the grader took points. Then the model
-solutions are replayed, so the next mutation starts from a right notebook again.
+from there on, what the trainee saw and whether the grader took points. Before the next
+mutation, the model solutions run again over the cells that one changed and the next one does
+not run anyway, so each mutation starts from a right notebook.
 
 The two rules every module keeps, asserted by ``assert_caught``:
 - no visible ✔ on a cell the grader penalises (the check agrees with the grader);
@@ -15,6 +16,7 @@ The two rules every module keeps, asserted by ``assert_caught``:
 from __future__ import annotations
 
 import shutil
+import symtable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -83,6 +85,7 @@ class LiveNotebook:
         self.client = _BridgedClient(self.nb, timeout=timeout, allow_errors=True,
                                      resources={"metadata": {"path": str(folder)}})
         self.client.verdicts = self.verdicts
+        self.dirty_from = None  # the first cell that last ran with a mutation's code
         self.handover = folder.parent / f"{folder.name}-handover"
         self.handover.mkdir(exist_ok=True)
 
@@ -95,19 +98,19 @@ class LiveNotebook:
         return self._kernel.__exit__(*exc)
 
     # -- running ---------------------------------------------------------------------------------
-    def run(self, start: int = 0, code: dict[str, str] | None = None) -> dict[str, Seen]:
+    def run(self, start: int = 0, code: dict[str, str] | None = None, stop: int | None = None) -> dict[str, Seen]:
         """Run every code cell from ``start`` on, solutions swapped for ``code``; return what each
         exercise's test cell showed and how the grader judged it. Quiz cells run too (a check may
         ask a quiz whether a value is its key), unanswered and so not reported."""
         code = code or {}
         seen = {}
-        for index in range(start, len(self.nb.cells)):
+        for index in range(start, len(self.nb.cells) if stop is None else stop):
             cell, cell_id = self.nb.cells[index], self.ids[index]
             if cell.cell_type != "code":
                 continue
             original = cell.source
-            if cell_id in code:
-                cell.source = code[cell_id]
+            if cell_id in code:  # the model solution's names go first: nothing of it lingers
+                cell.source = forget(assigned_names(self.solutions.get(cell_id, ""))) + code[cell_id]
             try:
                 self.client.execute_cell(cell, index, store_history=True)
             finally:
@@ -119,12 +122,12 @@ class LiveNotebook:
         return seen
 
     def mutate(self, code: dict[str, str]) -> dict[str, Seen]:
-        """What a trainee who wrote ``code`` sees and earns; the model solutions are put back."""
+        """What a trainee who wrote ``code`` sees and earns, on top of the model solutions."""
         start = min(self.ids.index(cell_id) for cell_id in code)
-        try:
-            return self.run(start, code)
-        finally:
-            self.run(start)
+        if self.dirty_from is not None and self.dirty_from < start:
+            self.run(self.dirty_from, stop=start)  # the model solutions again, up to this change
+        self.dirty_from = start  # from here on, the cells ran with this change
+        return self.run(start, code)
 
     def _is_quiz(self, cell_id) -> bool:
         """A quiz cell, or a drill's decision (a ``Drill`` is a ``Quiz``, graded from the answer
@@ -141,6 +144,17 @@ class LiveNotebook:
         visible = [line for line in printed.splitlines() if line.startswith(VISIBLE_MARKS)]
         verdict = f"{errors[0].ename}: {errors[0].evalue}" if errors else ""
         return Seen(cell_id, visible, bool(errors), verdict)
+
+
+def assigned_names(source: str) -> list[str]:
+    """The names a cell assigns at its top level (imports aside)."""
+    top = symtable.symtable(source, "<cell>", "exec")
+    return sorted(s.get_name() for s in top.get_symbols() if s.is_assigned() and not s.is_imported())
+
+
+def forget(names: list[str]) -> str:
+    """A line that removes ``names`` from the kernel, so a trainee's code starts without them."""
+    return f"for _name in {names!r}:\n    globals().pop(_name, None)\n" if names else ""
 
 
 class _BridgedClient(NotebookClient):

@@ -68,7 +68,7 @@ def test_the_guides_items():
         "exercise-1.1", "exercise-2.1", "exercise-3.1", "exercise-3.2", "exercise-5.1", "exercise-6.1"]
     assert len([i for i in cert.ITEMS if i.group == cert.KNOWLEDGE]) == 6 and len(cert.ACCESS_ITEMS) == 4
     assert set(cert.EXERCISES) == {i.exercise for i in cert.ITEMS if i.exercise}
-    # what issue 19 named: 1.1 has the guide's three validation questions and not the written what-if,
+    # 1.1 has the guide's three validation questions and not the written what-if,
     # 3.2 the deployments-in-7-days and redeploy questions
     assert {"m1-pool-max", "m1-bullmq-purpose", "m1-external-apis"} <= set(cert.EXERCISES["1.1"])
     assert "m1-redis-down" not in cert.EXERCISES["1.1"]
@@ -121,6 +121,29 @@ def test_every_mapped_id_exists_in_the_source_notebooks():
             missing.append(f"{cell} (left out of Exercise {exercise})")
     assert not missing, ("grade ids of docs/certification.md not in source/ (renamed or removed? update the "
                          "table and course.certification GUIDE_STEPS / EXCLUDED): " + "; ".join(missing))
+
+
+def test_no_practical_item_needs_an_optional_section():
+    """Optional sections go beyond the guide: no guide step may be assessed there."""
+    optional = {name: set(cert.optional_cells(json.loads(path.read_text(encoding="utf-8"))))
+                for name in ASSIGNMENTS for path in (REPO / "source" / name).glob("*.ipynb")}
+    found = [f"{cell} (Exercise {step.exercise}, {step.step!r})" for step in cert.GUIDE_STEPS
+             for cell in step.cells if cell in optional[module_of(step.exercise)]]
+    assert not found, "mapped cells in optional sections: " + "; ".join(found)
+    assert sum(map(len, optional.values())) >= 10  # the modules do have optional sections
+
+
+def test_knowledge_leaves_the_optional_sections_out():
+    item = next(i for i in cert.ITEMS if i.group == cert.KNOWLEDGE and i.module == 2)
+    cells = {"core": (8.0, 10.0), "extra": (0.0, 10.0)}
+    skipped = cert.ModuleResult("m2_sla_severity", "graded", 8.0, 20.0, cells, optional=["extra"])
+    assert cert.knowledge(item, skipped).status == cert.MET  # 8 of 10 on the path: 80 %
+    assert "outside the optional sections" in cert.knowledge(item, skipped).reason
+    everything = cert.ModuleResult("m2_sla_severity", "graded", 8.0, 20.0, cells)
+    assert cert.knowledge(item, everything).status == cert.NOT_MET  # 8 of 20 when all counts
+    slipped = cert.ModuleResult("m2_sla_severity", "graded", 7.0, 20.0, {**cells, "core": (7.0, 10.0)},
+                                optional=["extra"])
+    assert cert.knowledge(item, slipped).status == cert.NOT_MET
 
 
 def test_every_graded_cell_of_an_exercise_is_mapped_or_left_out():
@@ -272,7 +295,7 @@ def test_the_cohort_agrees_item_by_item_with_the_gradebook(cohort_course):
 def test_the_rule_is_configurable(cohort_course):
     config = Config()
     config.Certification.threshold = 0.4            # bruno's half marks are enough for knowledge now
-    config.Certification.practical_threshold = 1.0  # every point of an exercise, as before issue 19
+    config.Certification.practical_threshold = 1.0  # every point of an exercise
     config.Certification.exercises = {"2.1": ["m2-ex21-login", "m2-ex21-pool"]}  # the pdf cell left out
     config.Certification.access = {"bruno": ["sentry"]}
     cohort = certify_cohort(cohort_course, config=config, output="certification-lenient", students=["bruno"])

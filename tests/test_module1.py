@@ -6,6 +6,7 @@ import pytest
 
 from harness import Trainee
 from test_roundtrip import autograde
+import wrong_solutions.m1_architecture as CATALOGUE  # the wrong solutions the visible checks are tested with
 
 ASSIGNMENT = "m1_architecture"
 
@@ -34,20 +35,9 @@ per_service = env.groupby("service").agg(
 )
 '''
 
+
 # Trusts the HTTP status alone: the trap the module warns about (every body says 200).
-STATUS_CODE_ONLY = '''
-raw = pd.read_json(HEALTH_CHECKS, lines=True, dtype=False)
-body = pd.json_normalize(raw["body"].tolist())
-checks = pd.DataFrame({
-    "checkedAt": pd.to_datetime(raw["checkedAt"], utc=True), "service": raw["service"], "path": raw["path"],
-    "http_status": raw["httpStatus"].astype("Int64"), "response_ms": raw["responseTimeMs"],
-    "status": body["status"], "reason": body["reason"],
-    "database": body["database"].fillna(body["components.database"]),
-    "redis": body["redis"].fillna(body["components.redis"]),
-    "openai_circuit_open": body["components.providers.openai.circuitOpen"], "error": raw["error"],
-})
-checks["passed"] = checks["http_status"].eq(200).fillna(False).astype(bool)
-'''
+STATUS_CODE_ONLY = CATALOGUE.STATUS_CODE_ONLY.code["m1-checks-solution"]
 
 # Names the cause from the readiness body's reason only: the liveness failures (and the degraded
 # readiness answers, which have no reason) fall through, and the order of the rules is lost.

@@ -4,19 +4,15 @@ import pytest
 
 from harness import Trainee
 from test_roundtrip import autograde
+import wrong_solutions.m2_sla_severity as CATALOGUE  # the wrong solutions the visible checks are tested with
 
 pytestmark = pytest.mark.slow
 
 ASSIGNMENT = "m2_sla_severity"
 
+
 # Counting HTTP 200 as "up" ignores the unhealthy bodies: the trap the module warns about.
-STATUS_CODE_ONLY = '''
-probes = probe_lines.str.extract(r"^(?P<timestamp>\\S+) \\S+ \\S+ (?P<code>\\d{3}|-) ")
-health = pd.DataFrame({"timestamp": pd.to_datetime(probes["timestamp"], utc=True)})
-health["up"] = probes["code"].eq("200")
-uptime_pct = 100 * health["up"].mean()
-downtime_min = (~health["up"]).sum() * 0.5
-'''
+STATUS_CODE_ONLY = CATALOGUE.STATUS_CODE_ONLY
 
 # The whole month's average instead of the worst trailing 24 hours.
 MONTH_AVERAGE = '''

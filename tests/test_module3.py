@@ -10,6 +10,7 @@ import pytest
 from course.reference import sentry_ranking
 from harness import REPO, Trainee, quiz_questions
 from test_roundtrip import autograde
+import wrong_solutions.m3_monitoring as CATALOGUE  # the wrong solutions the visible checks are tested with
 
 pytestmark = pytest.mark.slow
 
@@ -35,21 +36,9 @@ def top_errors(events, since, until, environment="production", n=3):
     return counts.sort_values(["events", "issueId"], ascending=[False, True], ignore_index=True).head(n)
 '''
 
+
 # Runs found over the whole frame in time order: the two replicas' samples interleave.
-REPLICAS_MIXED = '''
-def alert_firings(metrics, rules):
-    frame = metrics.sort_values("timestamp", kind="stable")
-    found = []
-    for source, metric, above, minutes, severity in rules:
-        hot = frame[metric] > above
-        run = (hot & ~hot.shift(fill_value=False)).cumsum()
-        runs = frame[hot].groupby(run[hot]).agg(service=("service", "first"), replica=("replica", "first"),
-                                                start=("timestamp", "min"), end=("timestamp", "max"),
-                                                minutes=("timestamp", "size"))
-        runs = runs[runs["minutes"] >= minutes]
-        found.append(runs.assign(source=source, metric=metric, threshold=above, severity=severity))
-    return pd.concat(found, ignore_index=True)
-'''
+REPLICAS_MIXED = CATALOGUE.REPLICAS_MIXED.code["m3-alerts-solution"]
 
 # Only the deployments that went live: the failed build of 29 October is left out.
 LIVE_ONLY = '''

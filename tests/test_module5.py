@@ -11,35 +11,20 @@ from test_roundtrip import autograde
 from course.data import backend_logs
 from course.reference import logparse
 from course.reference.logparse import LogFormatError
+import wrong_solutions.m5_troubleshooting as CATALOGUE  # the wrong solutions the visible checks are tested with
 
 pytestmark = pytest.mark.slow
 
 ASSIGNMENT = "m5_troubleshooting"
 SOURCE = REPO / "source" / ASSIGNMENT / f"{ASSIGNMENT}.ipynb"
 
-# Ignores the match text: the day's first error line is a 403 shortly after midnight.
-FIRST_ERROR_OF_THE_DAY = '''
-def first_failure(events, match, min_level="error"):
-    errors = events[events["level"] >= min_level]
-    if errors.empty:
-        return None
-    return errors.sort_values("timestamp", kind="stable").iloc[0]
-'''
 
-# Cuts events before "[" only: the npm warning is glued to the event above it instead of being
-# set aside. Every visible check passes; only the comparison with the reference notices.
-GLUED_NPM_WARNING = '''
-def parse_bracketed(path):
-    check_format(path, "bracketed")
-    text = Path(path).read_text(encoding="utf-8", errors="replace")
-    chunks = pd.Series(re.split(r"\\n(?=\\[)", text.rstrip("\\n")), dtype="str")
-    fields = chunks.str.extract(r"^\\[(?P<level>[A-Z]+)\\] (?P<timestamp>\\S+ \\S+) (?P<message>[^\\n]*)(?:\\n(?P<stack>[\\s\\S]+))?$")
-    matched = fields["level"].notna()
-    events = fields[matched].reset_index(drop=True)
-    events["timestamp"] = pd.to_datetime(events["timestamp"], format="%Y-%m-%d %H:%M:%S")
-    events["level"] = events["level"].str.lower().astype(LEVELS)
-    return events, chunks[~matched].reset_index(drop=True).to_frame("raw")
-'''
+# Ignores the match text: the day's first error line is a 403 shortly after midnight.
+FIRST_ERROR_OF_THE_DAY = CATALOGUE.FIRST_ERROR_OF_THE_DAY.code["m5-first-failure-solution"]
+
+
+# Cuts events before "[" only: the npm warning is glued to the event above it.
+GLUED_NPM_WARNING = CATALOGUE.GLUED_NPM_WARNING.code["m5-parse-bracketed-solution"]
 
 
 def assert_only_cell_lost(points, cell):

@@ -186,6 +186,20 @@ def test_readiness_names_the_dependency_that_is_down(checks, variant):
     assert (liveness[(liveness["checkedAt"] >= start) & (liveness["checkedAt"] < end)]["redis"] == "not_configured").all()
 
 
+def test_readiness_agrees_with_liveness_while_the_pool_is_exhausted(checks, variant):
+    """One pool, one story: at each mark of the exhaustion both checks wait for a slot, so readiness
+    (15 s later) fails exactly when liveness did, and passes only slowly."""
+    start, end = traffic.planted(variant)["pool_exhaustion"]
+    marks = checks[(checks["checkedAt"] >= start) & (checks["checkedAt"] < end) & (checks["service"] == platform.BACKEND)]
+    live = marks[marks["path"] == world.HEALTH_PATH].set_index("checkedAt")
+    ready = marks[marks["path"] == world.READY_PATH].set_index("checkedAt")
+    ready.index = ready.index - pd.Timedelta(seconds=platform.READY_OFFSET_S)
+    both = live.join(ready, lsuffix="_live", rsuffix="_ready", how="inner")
+    assert len(both) >= 6 and (~both["passed_live"]).sum() >= 3
+    assert (both["passed_live"] == both["passed_ready"]).all()
+    assert (both.loc[both["passed_ready"], "response_ms_ready"] > 1_000).all()
+
+
 def test_every_failed_check_has_a_planted_cause(checks, variant):
     failed = ref.failing_checks(checks)
     facts = platform.health_check_results(variant)

@@ -2,14 +2,28 @@
 check the trainee sees, and cost their own cell only; other right solutions earn full marks."""
 import importlib
 
+import nbformat
 import pytest
 
-from harness import ASSIGNMENTS
+from course.certification import is_optional, sections
+from harness import ASSIGNMENTS, REPO, nbgrader_meta
 from mutation import Alternative, LiveNotebook, assert_caught
 
 pytestmark = pytest.mark.slow
 
 CATALOGUES = {module: importlib.import_module(f"wrong_solutions.{module}") for module in ASSIGNMENTS}
+def optional_cells(module: str) -> tuple[list[str], list[str]]:
+    """(solution ids, test ids) in the module's optional sections."""
+    nb = nbformat.read(REPO / "source" / module / f"{module}.ipynb", as_version=4)
+    solutions, tests = [], []
+    for cell, headings in sections(nb):
+        meta = nbgrader_meta(cell)
+        if cell.cell_type == "code" and is_optional(headings) and meta.get("grade_id"):
+            (solutions if meta.get("solution") else tests).append(meta["grade_id"])
+    return solutions, tests
+
+
+WITH_OPTIONAL = [module for module in ASSIGNMENTS if optional_cells(module)[0]]
 CASES = [(module, case) for module, catalogue in CATALOGUES.items()
          for case in [*catalogue.MUTATIONS, *getattr(catalogue, "ALTERNATIVES", [])]]
 
@@ -42,3 +56,15 @@ def test_visible_check_agrees_with_the_grader(live, case):
         assert_caught(live, [], [case])
     else:
         assert_caught(live, [case])
+
+
+@pytest.mark.parametrize("live", WITH_OPTIONAL, indirect=True)
+def test_the_path_to_the_certificate_needs_no_optional_section(live):
+    """A trainee who skips every optional exercise loses those cells and nothing else."""
+    solutions, optional_tests = optional_cells(live.module)
+    seen = live.mutate({cell_id: "# YOUR CODE HERE\n" for cell_id in solutions})
+    skipped = [seen[test] for test in optional_tests if test in seen]
+    assert skipped and all(check.penalised for check in skipped), "the optional exercises were not skipped"
+    for check in seen.values():
+        if check.grade_id not in optional_tests:
+            assert not check.penalised, f"{check.grade_id} needs an optional section: {check.verdict}"

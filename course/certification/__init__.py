@@ -11,7 +11,8 @@ fetched feedback pages and their own notebooks say.
 The items (the guide's "Certification Checklist"; the rule is docs/certification.md's):
 
 - *Knowledge verification*, one per module 1 to 6: the module's score is at least ``THRESHOLD``
-  (80 % by default, ``c.Certification.threshold``) of its points.
+  (80 % by default, ``c.Certification.threshold``) of its points, the cells of its optional sections
+  (a heading that says "optional") left out.
 - *Practical skills*: Exercises 1.1, 2.1, 3.1, 3.2, 5.1 and 6.1. Each is mapped, step by step, to
   the cells and quizzes that assess the guide's own steps and validation questions
   (``GUIDE_STEPS``; ``EXERCISES`` is the resulting list of grade ids per exercise). An exercise is
@@ -112,7 +113,7 @@ GUIDE_STEPS: tuple[GuideStep, ...] = (
     GuideStep("1.1", "Step 3: Check the environment variables configured (do NOT copy values)",
               ("m1-variables-test", "m1-password-rotation")),
     GuideStep("1.1", "Step 4: View recent deployment logs", (),
-              "not practised in Module 1 yet (issue 19, point 4)"),
+              "practised without points in 5a: the history of deployments says which build's log to open"),
     GuideStep("1.1", "Question: What is the maximum number of PostgreSQL connections?",
               ("m1-pool-max", "m1-pool-total")),
     GuideStep("1.1", "Question: What is the purpose of BullMQ in the system?", ("m1-bullmq-purpose",)),
@@ -131,7 +132,7 @@ GUIDE_STEPS: tuple[GuideStep, ...] = (
               ("m3-top-errors-test", "m3-staging-issue", "m3-environment-variable")),
     GuideStep("3.1", "Step 3: Identify the top 3 most frequent errors", ("m3-top-errors-test", "m3-week-top-events")),
     GuideStep("3.1", "Step 4: View error details and stack trace", ("m3-ticket-test",),
-              "the details (an event's context); stack traces are not practised yet (issue 19, point 4)"),
+              "an event's context and its stack frames (where the error was raised)"),
     GuideStep("3.1", "Question: How do you filter errors by time range?", ("m3-top-errors-test", "m3-week-top-events")),
     GuideStep("3.1", 'Question: How do you mark an error as "resolved"?', ("m3-regression",)),
     GuideStep("3.1", "Question: What information is captured in the error context?", ("m3-ticket-test", "m3-never-sent")),
@@ -195,6 +196,7 @@ def _exercise_map(steps: Iterable[GuideStep]) -> dict[str, list[str]]:
 EXERCISES: dict[str, list[str]] = _exercise_map(GUIDE_STEPS)
 
 EXERCISE = re.compile(r"\bExercise (\d+\.\d+)\b")
+OPTIONAL = re.compile(r"\boptional\b", re.I)
 
 
 def module_number(assignment: str) -> int | None:
@@ -208,12 +210,10 @@ def _text(cell: Mapping) -> str:
     return "".join(source) if isinstance(source, list) else source
 
 
-def exercise_cells(notebook: Mapping) -> dict[str, list[str]]:
-    """{exercise: [grade ids]} of the graded cells in a notebook's sections whose headings name
-    "Exercise X.Y" (a parsed .ipynb). Not the rule (``EXERCISES`` is): the test uses it to find
-    cells of an exercise's part that the mapping neither lists nor leaves out."""
-    found: dict[str, list[str]] = {}
-    path: list[tuple[int, str]] = []  # (level, heading) of the sections the cells are in
+def sections(notebook: Mapping) -> Iterable[tuple[Mapping, list[str]]]:
+    """Each cell of a parsed .ipynb with the headings of the sections it sits in, outermost first
+    (a heading cell is in its own section)."""
+    path: list[tuple[int, str]] = []  # (level, heading)
     for cell in notebook.get("cells", []):
         if cell.get("cell_type") == "markdown":
             for line in _text(cell).splitlines():
@@ -221,11 +221,34 @@ def exercise_cells(notebook: Mapping) -> dict[str, list[str]]:
                 if heading:
                     level = len(heading.group(1))
                     path = [(lvl, text) for lvl, text in path if lvl < level] + [(level, heading.group(2))]
-        meta = cell.get("metadata", {}).get("nbgrader", {})
-        if meta.get("grade") and meta.get("grade_id"):
-            for _, text in path:
-                for exercise in EXERCISE.findall(text):
-                    found.setdefault(exercise, []).append(meta["grade_id"])
+        yield cell, [text for _, text in path]
+
+
+def is_optional(headings: Iterable[str]) -> bool:
+    """A section whose heading says "optional" goes beyond the guide: no certificate item needs it."""
+    return any(OPTIONAL.search(text) for text in headings)
+
+
+def _grade_id(cell: Mapping) -> str | None:
+    meta = cell.get("metadata", {}).get("nbgrader", {})
+    return meta["grade_id"] if meta.get("grade") and meta.get("grade_id") else None
+
+
+def optional_cells(notebook: Mapping) -> list[str]:
+    """Grade ids of the graded cells in optional sections: left out of the knowledge item."""
+    return [grade_id for cell, headings in sections(notebook)
+            if (grade_id := _grade_id(cell)) and is_optional(headings)]
+
+
+def exercise_cells(notebook: Mapping) -> dict[str, list[str]]:
+    """{exercise: [grade ids]} of the graded cells in a notebook's sections whose headings name
+    "Exercise X.Y" (a parsed .ipynb). Not the rule (``EXERCISES`` is): the test uses it to find
+    cells of an exercise's part that the mapping neither lists nor leaves out."""
+    found: dict[str, list[str]] = {}
+    for cell, headings in sections(notebook):
+        grade_id = _grade_id(cell)
+        for exercise in [number for text in headings for number in EXERCISE.findall(text)] if grade_id else []:
+            found.setdefault(exercise, []).append(grade_id)
     return found
 
 
@@ -256,6 +279,15 @@ class ModuleResult:
     exercises: dict[str, list[str]] = field(default_factory=dict)
     note: str = ""  # a line on what the evidence is (feedback page, answers so far, flag reasons...)
     todo: dict[str, str] = field(default_factory=dict)  # pending: grade id -> what is still to do
+    optional: list[str] = field(default_factory=list)  # cells of optional sections
+
+    def path_points(self) -> tuple[float, float] | None:
+        """(score, max) of the module's cells outside its optional sections."""
+        if self.score is None or not self.max_score:
+            return None
+        left_out = [self.cells[name] for name in self.optional if name in self.cells]
+        return (self.score - sum(score or 0 for score, _ in left_out),
+                self.max_score - sum(top for _, top in left_out))
 
     @property
     def percent(self) -> float | None:
@@ -312,8 +344,11 @@ def knowledge(item: Item, result: ModuleResult | None, threshold: float = THRESH
     if undecided:
         return ItemResult(item, *undecided)
     needed = threshold * 100
-    shown = f"{result.score:g} of {result.max_score:g} points ({result.percent:.0f} %)"
-    if result.percent + 1e-9 >= needed:
+    score, top = result.path_points() or (0.0, 0.0)
+    percent = 100 * score / top if top else 0.0
+    aside = " outside the optional sections" if result.optional else ""
+    shown = f"{score:g} of {top:g} points{aside} ({percent:.0f} %)"
+    if top and percent + 1e-9 >= needed:
         return ItemResult(item, MET, f"{shown}, at least {needed:g} %")
     return ItemResult(item, NOT_MET, f"{shown}, below {needed:g} %")
 
@@ -528,10 +563,13 @@ def feedback_result(assignment: str, folder: Path, exercises: dict[str, list[str
             cells[found.group("id")] = (float(found.group("score")), float(found.group("max")))
         if "FLAGGED" in text:
             flags.extend(_flag_line(html.unescape(line)) for line in re.findall(r"FLAGGED[^<\n]*", text))
+    optional = [name for path in sorted(folder.glob("*.ipynb"))
+                for name in optional_cells(json.loads(path.read_text(encoding="utf-8")))]
     if flags:
         return ModuleResult(assignment, "flagged", score, top, cells, exercises,
-                            note="; ".join(dict.fromkeys(flags))[:300])
-    return ModuleResult(assignment, "graded", score, top, cells, exercises, note=f"feedback of {runs[-1].name}")
+                            note="; ".join(dict.fromkeys(flags))[:300], optional=optional)
+    return ModuleResult(assignment, "graded", score, top, cells, exercises, note=f"feedback of {runs[-1].name}",
+                        optional=optional)
 
 
 def _flag_line(line: str) -> str:

@@ -68,7 +68,7 @@ import pyarrow.compute as pc
 from course.data import cache, traffic, world
 from course.data.ids import uuid4_strings
 
-GENERATOR_VERSION = 1
+GENERATOR_VERSION = 2
 STREAM = 3101                                   # this module's random streams: variant.rng(STREAM, use)
 _USES = ("deployments", "project", "checks", "metrics")
 
@@ -508,7 +508,9 @@ def _liveness_probes(variant: world.Variant) -> pd.DataFrame:
     })
 
 
-def _ready_states(platform: _Platform, at: pd.DatetimeIndex, rng: np.random.Generator) -> np.ndarray:
+def _ready_states(platform: _Platform, at: pd.DatetimeIndex, rng: np.random.Generator,
+                  live_state: np.ndarray) -> np.ndarray:
+    """Each readiness check's outcome; ``live_state``: the liveness check 15 s before it."""
     ns = at.as_unit("ns").asi8
 
     def inside(span) -> np.ndarray:
@@ -517,8 +519,10 @@ def _ready_states(platform: _Platform, at: pd.DatetimeIndex, rng: np.random.Gene
 
     w = platform.windows
     state = np.full(len(at), "ready", dtype=object)
+    # Both checks wait for a pool slot: readiness gets one only when liveness, 15 s before, did.
     pool = inside(w["pool_exhaustion"])
-    state[pool] = np.where(rng.random(pool.sum()) < 0.8, "timeout", "ready_slow")
+    rng.random(pool.sum())  # drawn as before, so that the other stories' checks stay as they were
+    state[pool] = np.where(live_state[pool] == "timeout", "timeout", "ready_slow")
     state[inside(w["redis_outage"])] = "redis_down"
     state[inside(w["crash_loop"])] = "edge_502"
     # The connections have just dropped: the first check of the failover is refused at once;
@@ -546,7 +550,7 @@ def _check_frame(platform: _Platform) -> pd.DataFrame:
         "state": live_state,
     })
     at = pd.DatetimeIndex(live["checkedAt"]) + pd.Timedelta(seconds=READY_OFFSET_S)
-    state = _ready_states(platform, at, rng)
+    state = _ready_states(platform, at, rng, live_state)
     n = len(at)
     ms = np.select(
         [state == "timeout", state == "ready_slow", state == "db_down", state == "redis_down", state == "edge_502"],

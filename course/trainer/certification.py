@@ -138,7 +138,14 @@ def flag_reasons(submission) -> str:
     return "; ".join(dict.fromkeys(lines))[:400]
 
 
-def module_result(gradebook: Gradebook, assignment: str, student: str, exercises: dict[str, list[str]]) -> cert.ModuleResult:
+def optional_cells(root: Path, assignment: str) -> list[str]:
+    """The grade ids in the optional sections of an assignment's source notebooks."""
+    return [name for path in sorted((root / "source" / assignment).glob("*.ipynb"))
+            for name in cert.optional_cells(json.loads(path.read_text(encoding="utf-8")))]
+
+
+def module_result(gradebook: Gradebook, assignment: str, student: str, exercises: dict[str, list[str]],
+                  optional: list[str] = ()) -> cert.ModuleResult:
     """One trainee's module as the gradebook has it."""
     try:
         submission = gradebook.find_submission(assignment, student)
@@ -155,7 +162,8 @@ def module_result(gradebook: Gradebook, assignment: str, student: str, exercises
     else:
         state = "graded"
     score = max(0.0, submission.score - (submission.late_submission_penalty or 0.0))
-    return cert.ModuleResult(assignment, state, score, submission.max_score, cells, exercises, note=note)
+    return cert.ModuleResult(assignment, state, score, submission.max_score, cells, exercises, note=note,
+                             optional=list(optional))
 
 
 def confirmed_access(settings: Certification, root: Path) -> dict[str, list[str]]:
@@ -245,12 +253,12 @@ def certify_cohort(course_root: str | Path = ".", output: str | Path | None = No
         for number, name in modules.items():
             if name in known:
                 cell_names = [cell.name for notebook in known[name].notebooks for cell in notebook.grade_cells]
-                layouts[number] = (name, _exercise_map(settings, number, cell_names))
+                layouts[number] = (name, _exercise_map(settings, number, cell_names), optional_cells(root, name))
         for student in gradebook.students:
             if wanted and student.id not in wanted:
                 continue
-            mine = {number: module_result(gradebook, name, student.id, exercises)
-                    for number, (name, exercises) in layouts.items()}
+            mine = {number: module_result(gradebook, name, student.id, exercises, optional)
+                    for number, (name, exercises, optional) in layouts.items()}
             items = cert.decide(mine, access.get(student.id, []), settings.threshold,
                                 practical_threshold=settings.practical_threshold)
             name = " ".join(filter(None, [student.first_name, student.last_name])) or student.id
