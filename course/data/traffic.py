@@ -453,7 +453,9 @@ def _error_durations(rng, err: pd.Series) -> np.ndarray:
     return np.maximum(1, base + jitter)
 
 
-def _http_lines(rng, req: pd.DataFrame, err: pd.Series) -> pa.Array:
+def _http_lines(rng, req: pd.DataFrame, err: pd.Series) -> tuple[np.ndarray, pa.Array]:
+    """One line per request, written when it finished (its start plus ``durationMs``), as the
+    interceptor does; returns those times (epoch ms) and the lines."""
     failed = (err != "").to_numpy()
     table = pd.DataFrame.from_dict(ERRORS, orient="index", columns=["status", "error", "stack", "ms"])
     status = np.where(failed, err.map(table["status"]).fillna(0).astype(int), req["status"])
@@ -469,10 +471,11 @@ def _http_lines(rng, req: pd.DataFrame, err: pd.Series) -> pa.Array:
                          + req["organizationId"] + '"', "")
     head = np.where(failed, '{"level":"error","message":"HTTP Request failed","context":"HTTP","eventType":"http_error"',
                     '{"level":"info","message":"HTTP Request completed","context":"HTTP","eventType":"http_response"')
-    return _join(head, ',"method":"', req["method"], '","path":"', req["path"],
-                 '","statusCode":', status.astype(str), ',"durationMs":', duration.astype(str),
-                 error_part, ',"requestId":"', uuid4_strings(rng, len(req)), '"', user_part,
-                 f',"service":"{SERVICE}","timestamp":"', _iso_ms(req["ms"].to_numpy()), '+0000"}')
+    done_ms = req["ms"].to_numpy().astype(np.int64) + duration
+    return done_ms, _join(head, ',"method":"', req["method"], '","path":"', req["path"],
+                          '","statusCode":', status.astype(str), ',"durationMs":', duration.astype(str),
+                          error_part, ',"requestId":"', uuid4_strings(rng, len(req)), '"', user_part,
+                          f',"service":"{SERVICE}","timestamp":"', _iso_ms(done_ms), '+0000"}')
 
 
 def _section_lines(jobs: pd.DataFrame) -> tuple[np.ndarray, pa.Array]:
@@ -691,8 +694,9 @@ def _request_log_lines(month: _Month) -> pa.Array:
     _apply_planted_errors(rng, month, req, err)
     done_ms, section_lines = _section_lines(jobs)
     other_ms, other_lines = _other_lines(rng, month, jobs)
-    ms = np.concatenate([req["ms"].to_numpy(), done_ms, other_ms])
-    lines = pa.concat_arrays([_http_lines(rng, req, err), section_lines, other_lines])
+    answered_ms, http_lines = _http_lines(rng, req, err)
+    ms = np.concatenate([answered_ms, done_ms, other_ms])
+    lines = pa.concat_arrays([http_lines, section_lines, other_lines])
     serving = np.ones(ms.size, dtype=bool)
     serving[: len(req) + len(done_ms)] = ~month.inside(ms[: len(req) + len(done_ms)], "crash_loop")
     keep = (ms >= _ms(MONTH_START)) & (ms < _ms(MONTH_END)) & serving  # a crashing backend serves nobody
