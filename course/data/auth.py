@@ -11,7 +11,8 @@ per line, in time order:
   ``organizationId``) and the login request's ``requestId``. The tokens of the day before the deploy
   are signed with the previous secret, those issued after it with the new one.
 - ``token_rejected``: a request refused with "Token inválido": when, who, its ``requestId`` and
-  ``path`` (the very request of the backend's log) and the token it carried.
+  ``path`` (the very request of the backend's log, and of the month's) and the token it carried.
+  The everyday refusals of stale sessions, which name no user in the logs, are not in the export.
 
 Scope: every user with an authenticated request between the deploy going live (``rotated_at``)
 and the end of the burst (``story("jwt_rotation").window_end``), every token issued to them from

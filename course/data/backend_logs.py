@@ -13,7 +13,15 @@ A trainee meets three formats, and each generator here writes one of them as raw
 
 The production day carries three planted stories (``DB_INCIDENT``, ``OPENAI_OUTAGE``,
 ``JWT_ROTATION``), each with one right answer; ``STORIES`` states them so that tests and
-notebooks can quote the facts instead of recomputing them. The other two formats each carry one
+notebooks can quote the facts instead of recomputing them.
+
+The production day is a day of the month Module 2 measures, and one set of rows with it: its
+users (with their organizations), ETPs and sections are the world's (``traffic.population``), its
+section jobs continue the month's numbering, and the month's log (``traffic.request_log``) takes
+this day's requests, jobs, health checks and start-ups as its own 27 October
+(``production_events``). Around the stories the day has the month's everyday noise, 401 "Token
+inválido" for stale sessions included (no user is named on those lines): the JWT burst is the
+wave of them after the deploy (``Story.since``). The other two formats each carry one
 planted failure (``bracketed_facts()``, ``dev_facts()``).
 
 Every trainee gets a variant of the world (``course.data.world.Variant``): each story moves by

@@ -3,8 +3,9 @@
 Three raw text files stand in for what an on-call engineer would pull from production:
 
 - ``request_log``: the backend's Winston JSON lines (Railway logs). HTTP completions and
-  failures from the ``HTTP`` interceptor, BullMQ section completions from
-  ``SectionsProcessor``, and a few start-up and warning lines from other contexts.
+  failures from the ``HTTP`` interceptor, each written when the request finished, BullMQ
+  section completions from ``SectionsProcessor``, and a few start-up and warning lines from
+  other contexts.
 - ``health_probe_log``: one line per probe of ``/api/health`` by the external uptime monitor
   (every 30 s; Railway itself only probes a deploy until it is live).
 - ``incident_channel_log``: an export of the team's #incidents channel, times in BRT.
@@ -43,9 +44,20 @@ uses for the platform itself (pool, timeouts, latency targets, probe schedule) c
   second connects. ``openai_breaker`` 16:40-16:57 UTC: generation jobs fail at once while the
   breaker is open. ``jwt_rotation`` 19:03-19:33 UTC: a deploy replaced JWT_SECRET without
   JWT_SECRET_OLD; logged-in users get 401 "Token inválido" until they log in again.
+  That day (UTC) is one set of rows with Module 5's log: its lines here are the day's log
+  (``backend_logs.production_events``) in this file's format, one completion line per finished
+  request with the same request id, user, time to the millisecond, path, status and duration,
+  and the same section jobs, health checks, start-ups and OpenAI warnings. The day's users, ETPs
+  and sections are the month's (``population``), its jobs continue the month's numbering, and
+  the monitor's probes of that day are the day's health checks (``_probes_of_the_day``).
+
+Every day has the same everyday noise: 401 "Token inválido" for stale sessions (a share
+``world.STALE_TOKEN_SHARE`` of the requests that carry one; the guard refuses them before any
+user is known, so their lines name none), failed logins, 404s and 429s.
 
 Probes come from an external uptime monitor every 30 s (Railway stops probing a live deploy);
-every probe that reached the backend is also a line of the request log, at the same second.
+every probe that reached the backend is also a line of the request log, written when the
+backend answered it (``durationMs`` after the probe's second).
 The four probe outages and six lone probe timeouts give 112 minutes of downtime: uptime 99.75 %,
 above the guide's 99.5 % SLO, below the SLA's 99.9 %. The rolling 24-hour 5xx rate breaks 1 %
 after 7 Oct, 23 Oct and 27 Oct; the API p95 (about 0.8 s) meets the guide's 2 s.
