@@ -178,3 +178,6 @@ def test_job_ids_are_one_sequence_over_the_month(views):
     day = views("canonical")["day"]
     picked = day[day["message"].str.startswith("Processing job ", na=False)]
     assert picked["jobId"].astype(int).min() == traffic.first_job_id_of_day(world.Variant())
+    # the day's status polls ask about the day's jobs
+    polled = day.loc[day["path"].str.startswith("/api/v1/sections/jobs/", na=False), "path"].str.rsplit("/", n=1).str[1]
+    assert len(polled) and polled.isin(picked["jobId"]).all()

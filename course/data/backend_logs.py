@@ -718,6 +718,26 @@ def _as_world_users(req: pd.DataFrame, people: dict) -> pd.DataFrame:
                       organizationId=np.where(known, people["organizations"][k], None))
 
 
+_JOB_POLL = 7  # GET /api/v1/sections/jobs/{job}
+
+
+def _polling_the_days_jobs(req: pd.DataFrame, plan: _DayPlan) -> pd.DataFrame:
+    """A status poll asks about a job of the day: the last one queued before it (jobs are
+    numbered as ``_section_jobs`` numbers them, in the month's sequence)."""
+    from course.data import traffic
+
+    accepted = np.sort(req.loc[(req["endpoint"].to_numpy() == _GENERATE) & (req["outcome"] == "ok").to_numpy()
+                               & ~req["cut_off"].to_numpy(dtype=bool), "start"].to_numpy())
+    polls = req["endpoint"].to_numpy() == _JOB_POLL
+    if not accepted.size or not polls.any():
+        return req
+    nth = np.maximum(np.searchsorted(accepted, req.loc[polls, "start"].to_numpy()) - 1, 0)
+    head, _, tail = _PATH_PARTS[_JOB_POLL]
+    path = req["path"].to_numpy(dtype=object).copy()
+    path[polls] = _cat(head, _as_str(traffic.first_job_id_of_day(plan.variant) + nth), tail)
+    return req.assign(path=path)
+
+
 # --------------------------------------------------------------------------- story rules
 def _apply_stories(rng, requests: pd.DataFrame, plan: _DayPlan) -> pd.DataFrame:
     """Rewrite outcomes inside the story windows and drop what a restarting backend never saw."""
@@ -1006,7 +1026,7 @@ def _production_events(plan: _DayPlan, scale: float) -> pd.DataFrame:
     probes = _health_probes(rng, world.PROBE_INTERVAL_S if scale >= 0.2 else 300, plan)
     requests = pd.concat([_baseline_requests(rng, scale, pools), probes, _planted_requests(plan),
                           _story_requests(rng, scale, pools, plan)], ignore_index=True)
-    requests = _as_world_users(_apply_stories(rng, requests, plan), people)
+    requests = _polling_the_days_jobs(_as_world_users(_apply_stories(rng, requests, plan), people), plan)
     events = pd.concat([
         _request_events(requests), _section_jobs(rng, requests, pools[1], plan), _breaker_events(plan),
         _health_failures(probes, plan), _startups(plan), _slow_queries(rng, requests), _cron_jobs(),
