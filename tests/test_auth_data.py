@@ -113,6 +113,10 @@ def test_held_old_tokens_are_exactly_the_refused_users(w):
 def test_each_refusal_is_a_rejected_line_with_the_token_it_carried(w):
     day, log, secrets = w["day"], w["log"], w["secrets"]
     refusals = day[day["eventType"].eq("http_error") & day["error"].eq("Token inválido")]
+    # the everyday refusals of stale sessions name no user: the export (who, which token) has the rotation's
+    assert refusals["userId"].isna().sum() > 0
+    assert (refusals.loc[refusals["userId"].isna(), "timestamp"] < w["rotated"]).any()
+    refusals = refusals[refusals["userId"].notna()]
     rejected = log[log["event"].eq("token_rejected")]
     mine = rejected.set_index("requestId")[["timestamp", "userId", "path"]].sort_index()
     theirs = refusals.set_index("requestId")[["timestamp", "userId", "path"]].sort_index()

@@ -49,7 +49,7 @@ def test_parse_production_reads_no_line_with_json_loads(log_files, monkeypatch):
 @pytest.mark.parametrize("story", backend_logs.STORIES, ids=lambda story: story.key)
 def test_planted_story_is_found(days, size, story):
     df = days[size]
-    first = logparse.first_failure(df, match=story.match, min_level=story.min_level)
+    first = logparse.first_failure(df, match=story.match, min_level=story.min_level, since=story.since)
     assert first["timestamp"] == pd.Timestamp(story.first_failure)
     window = df[(df["timestamp"] >= pd.Timestamp(story.first_failure))
                 & (df["timestamp"] <= pd.Timestamp(story.window_end))]

@@ -56,7 +56,8 @@ def test_health_frame(month):
     # The backend answers 200 when unhealthy: the body decides.
     down_with_200 = health[(health["status_code"] == 200) & ~health["up"]]
     assert len(down_with_200) > 0 and (down_with_200["status"] == "unhealthy").all()
-    assert set(down_with_200["redis"]) == {"connected", "not_configured"}
+    # Redis gone; during the failover the check waits for a pool slot and the monitor times out
+    assert set(down_with_200["redis"]) == {"not_configured"}
 
 
 def test_incident_frame(month):

@@ -187,8 +187,9 @@ def test_health_probes_every_30_s_in_the_raw_formats(month):
                          r'"database":"connected","redis":"connected"\}$')
     assert sum(bool(healthy.match(line)) for line in lines) > 0.99 * len(lines)
     assert any(line.endswith(" GET /api/health - 5000ms timeout") for line in lines)
-    # Down but still HTTP 200: only the body tells.
-    assert any(" 200 " in line and '"status":"unhealthy"' in line and '"database":"disconnected"' in line
+    # Down but still HTTP 200: only the body tells (Redis gone; during the 27 Oct failover the
+    # check waited for a pool slot, as the day's log shows, and the monitor timed out).
+    assert any(" 200 " in line and '"status":"unhealthy"' in line and '"redis":"not_configured"' in line
                for line in lines)
     assert any(" 502 " in line for line in lines)
 

@@ -128,9 +128,11 @@ def test_each_story_shows_in_the_request_log_at_its_moved_time(months, name):
     # PDF export: Chromium errors only inside its window
     chromium = t[log["error"].fillna("").str.startswith("Chromium nao encontrado")]
     assert len(chromium) > 20 and inside(chromium, planted["pdf_export_broken"]).all()
-    # slow LLM: OpenAI retries only for jobs posted in the window; the jobs inside take 35-59 s
+    # slow LLM: OpenAI retries only for jobs posted in the window (and in the on-call day's
+    # OpenAI outage, the day's log); the jobs inside take 35-59 s
     retries = t[log["message"].fillna("").str.startswith("[OpenAI API] Attempt 1/4 failed")]
-    assert len(retries) > 50 and inside(retries, planted["slow_llm"], "1min").all()
+    assert (inside(retries, planted["slow_llm"], "1min") | inside(retries, planted["openai_breaker"], "1min")).all()
+    assert inside(retries, planted["slow_llm"], "1min").sum() > 50
     sections = month["sections"]
     slow = sections[inside(sections["timestamp"], planted["slow_llm"], "1min")
                     & (sections["timestamp"] >= planted["slow_llm"][0] + pd.Timedelta("1min"))]
@@ -298,12 +300,12 @@ def test_deadline_outcomes_are_the_canonical_ones_in_every_variant(data_cache):
         assert breaches(variant) == expected, variant
 
 
-# The canonical month as it was before worlds had variants: its files keep their bytes, so
-# a cache written by an earlier install still holds the month every module narrates.
+# The canonical month: its files keep their bytes under their names, so a cache written by an
+# earlier install holds the month every module narrates (version 3: the on-call day is the day's log).
 CANONICAL_SHA256 = {
-    "request_log_v2_seed2026.jsonl": "f774cd7279c6b568296d49b46bde311d25e7d09e8fb55cfd96c2b6d2faf72ac3",
-    "health_probes_v2_seed2026.log": "f5864116aa1dde4552fbcad7966a7d789737cfd661bc9d42dbadb2c157b45b50",
-    "incidents_channel_v2_seed2026.txt": "002e87a0914819583399145d634bc976acdcf283b216b40f31a1e3c49b0726c4",
+    "request_log_v3_seed2026.jsonl": "46997d5b674b5884dbaf975ed145368122b77a9e6b184c7ae27788b28cab9742",
+    "health_probes_v3_seed2026.log": "244de993455f87c733f4a1775cff94511e109d055b287b30bb9f43a545290d33",
+    "incidents_channel_v3_seed2026.txt": "002e87a0914819583399145d634bc976acdcf283b216b40f31a1e3c49b0726c4",
 }
 
 

@@ -11,7 +11,8 @@ per line, in time order:
   ``organizationId``) and the login request's ``requestId``. The tokens of the day before the deploy
   are signed with the previous secret, those issued after it with the new one.
 - ``token_rejected``: a request refused with "Token inválido": when, who, its ``requestId`` and
-  ``path`` (the very request of the backend's log) and the token it carried.
+  ``path`` (the very request of the backend's log, and of the month's) and the token it carried.
+  The everyday refusals of stale sessions, which name no user in the logs, are not in the export.
 
 Scope: every user with an authenticated request between the deploy going live (``rotated_at``)
 and the end of the burst (``story("jwt_rotation").window_end``), every token issued to them from
@@ -60,7 +61,7 @@ import pandas as pd
 from course.data import backend_logs, cache, world
 from course.data.ids import uuid4_strings
 
-GENERATOR_VERSION = 1
+GENERATOR_VERSION = 2
 STREAM = 4101                    # this module's random streams: variant.rng(STREAM, use)
 _USES = ("secrets", "old_tokens", "logins", "tampered")
 LIFETIME_MS = world.JWT_EXPIRATION_S * 1000
@@ -164,8 +165,7 @@ class _Export:
 def _day(variant: world.Variant) -> pd.DataFrame:
     """The backend's full production day, as its generator made it (before the log collector's
     edits, which never touch the hour of the rotation)."""
-    plan = backend_logs._day_plan(variant)
-    return backend_logs._production_events(plan, backend_logs.SIZES["full"])
+    return backend_logs.production_events(variant)
 
 
 def _greedy_logins(logins: np.ndarray, jobs: list[tuple[str, int, int]]) -> dict[int, str]:
@@ -204,14 +204,14 @@ def _export(variant: world.Variant) -> _Export:
                        refused=done["error"].eq(world.TOKEN_INVALID))
     orgs = dict(zip(requests["userId"], requests["organizationId"]))
     active = done[(done["start"] >= rotated) & (done["start"] <= burst_end)]
-    in_scope = sorted(set(active["userId"]), key=lambda u: int(u[2:]))
+    in_scope = sorted(set(active["userId"]))
     refusals = done[done["refused"]]
     assert set(refusals["userId"]) <= set(in_scope) and (refusals["start"] > rotated).all()
     # The burst as Module 5 counts it: refusals up to the last minute of ``jwt_window``. A rare
     # refusal in the seconds after that minute carried a token that had expired already.
     low, high = (backend_logs._ms(t) for t in backend_logs.jwt_window(variant))
     counted = refusals[refusals["t"].between(low, high)]
-    refused = sorted(set(counted["userId"]), key=lambda u: int(u[2:]))
+    refused = sorted(set(counted["userId"]))
 
     logins = day[day["eventType"].eq("http_response") & day["path"].eq(LOGIN_PATH)]
     before = logins[logins["t"] < rotated]
@@ -298,9 +298,9 @@ def _export(variant: world.Variant) -> _Export:
                                         "path", "token"])
     lines = lines.sort_values(["timestamp", "event"], kind="stable", ignore_index=True)
     facts = AuthFacts(rotated_at=rotated, window_end=burst_end, refused=tuple(refused),
-                      expired_users=tuple(sorted(expired_users, key=lambda u: int(u[2:]))),
+                      expired_users=tuple(sorted(expired_users)),
                       tampered_request=tampered_request,
-                      old_expiry=tuple(sorted(expiry.items(), key=lambda kv: int(kv[0][2:]))))
+                      old_expiry=tuple(sorted(expiry.items())))
     return _Export(variant, {"JWT_SECRET": new_secret, "JWT_SECRET_OLD": old_secret}, lines, facts)
 
 

@@ -13,7 +13,15 @@ A trainee meets three formats, and each generator here writes one of them as raw
 
 The production day carries three planted stories (``DB_INCIDENT``, ``OPENAI_OUTAGE``,
 ``JWT_ROTATION``), each with one right answer; ``STORIES`` states them so that tests and
-notebooks can quote the facts instead of recomputing them. The other two formats each carry one
+notebooks can quote the facts instead of recomputing them.
+
+The production day is a day of the month Module 2 measures, and one set of rows with it: its
+users (with their organizations), ETPs and sections are the world's (``traffic.population``), its
+section jobs continue the month's numbering, and the month's log (``traffic.request_log``) takes
+this day's requests, jobs, health checks and start-ups as its own 27 October
+(``production_events``). Around the stories the day has the month's everyday noise, 401 "Token
+inválido" for stale sessions included (no user is named on those lines): the JWT burst is the
+wave of them after the deploy (``Story.since``). The other two formats each carry one
 planted failure (``bracketed_facts()``, ``dev_facts()``).
 
 Every trainee gets a variant of the world (``course.data.world.Variant``): each story moves by
@@ -39,7 +47,7 @@ import pyarrow.compute as pc
 from course.data import cache, world
 from course.data.ids import uuid4_strings
 
-GENERATOR_VERSION = 2
+GENERATOR_VERSION = 3
 DEFAULT_SEED = 20261027
 SERVICE = world.SERVICE
 PRODUCTION_DAY = world.ON_CALL_DAY  # a Tuesday of the month Module 2 measures
@@ -65,6 +73,8 @@ class Story:
     that request on: ``trail`` lists them in order as (eventType, statusCode). ``recovered_at`` is when service was back (the
     restart done, the breaker closed; for the 401 burst, when it had faded to the usual rate),
     and ``milestones`` are (what, when) of other lines worth finding, each a line of the log.
+    ``since``, when set, is where the search for ``first_failure`` starts: "Token inválido" is an
+    everyday 401 too (expired sessions), so the burst's first one is the first after the deploy.
     """
 
     key: str
@@ -78,6 +88,7 @@ class Story:
     trail: tuple[tuple[str, int | None], ...]
     recovered_at: str
     milestones: tuple[tuple[str, str], ...]
+    since: str | None = None
 
 
 DB_INCIDENT = Story(
@@ -134,6 +145,7 @@ JWT_ROTATION = Story(
         ("'Starting Nest application...' (the deploy with the new JWT_SECRET)", "2026-10-27T19:03:44.310Z"),
         ("'Nest application successfully started'", "2026-10-27T19:03:51.604Z"),
     ),
+    since="2026-10-27T19:03:51.604Z",
 )
 
 STORIES = (DB_INCIDENT, OPENAI_OUTAGE, JWT_ROTATION)
@@ -259,7 +271,8 @@ _PLANTED_ROWS = (
 _STORY_REQUEST = {"db_pool": 0, "openai_breaker": 4, "jwt_rotation": 7}  # the one a user pasted
 _JOB_REQUEST = 3  # the generation whose LLM call is the first one OpenAI leaves hanging
 # The canonical names: request ids, the ETPs in the paths, users (the three stories' users and
-# the planted job's) and their organizations.
+# the planted job's, as indexes into the world's users: the stories' users are the three that
+# make no other request that day) and their organizations (each user's own, in the world).
 _CANONICAL_NAMES = {
     "requests": ("c0ffee12-7d3b-4a8e-9f61-2b5e8c4d0a17", "3b7e0c55-2d4f-4a91-8e6b-5f1c9a0d7e22",
                  "8d2a6f14-0b3c-4e57-a9d8-1c4e7b2f6a90", "0d6b2f9a-71c4-4e3b-9a58-c2e7f1d04b86",
@@ -268,7 +281,7 @@ _CANONICAL_NAMES = {
                  "c5b9e2d7-8a14-4f3c-9d60-b1e7a4c2f085"),
     "etps": ("4f2c0b9e-6a51-4d2e-8c3f-91d7a2b6e5c4", "9b1d7e42-3c6a-4f85-a2d0-6e8f1c3b5a97",
              "2a8c4e61-9f3b-4d17-b5e2-8d0c6a1f7e39"),
-    "users": (9081, 23, 9057, 9144),
+    "users": (417, 23, 418, 419),
     "orgs": (7, 2, 5, 3),
 }
 # Where the collector's edits (cut, glued, NUL-prefixed lines) must not fall: around each story,
@@ -312,11 +325,11 @@ def _planted_names(variant: world.Variant) -> dict:
         return _CANONICAL_NAMES
     rng = variant.rng(5, 3)
     requests, etps = uuid4_strings(rng, 9), uuid4_strings(rng, 3)
-    story_users = 9_000 + rng.choice(1_000, 3, replace=False)  # outside the usual population
-    job_user = rng.integers(1, _N_USERS)                       # an ordinary user
+    rng.choice(1_000, 3, replace=False)                       # (kept: the stream's next draws)
+    job_user = min(int(rng.integers(1, _N_USERS)), _ORDINARY_USERS - 1)  # an ordinary user
     orgs = rng.integers(1, _N_ORGS + 1, 4)
     return {"requests": tuple(requests.tolist()), "etps": tuple(etps.tolist()),
-            "users": (int(story_users[0]), int(job_user), int(story_users[1]), int(story_users[2])),
+            "users": (_ORDINARY_USERS, job_user, _ORDINARY_USERS + 1, _ORDINARY_USERS + 2),
             "orgs": tuple(int(o) for o in orgs)}
 
 
@@ -335,7 +348,8 @@ def _day_plan(variant: world.Variant) -> _DayPlan:
         moved.append(replace(
             story, first_failure=at(story.first_failure), window_end=at(story.window_end),
             request_id=ids[_STORY_REQUEST[story.key]], recovered_at=at(story.recovered_at),
-            milestones=tuple((what, at(when)) for what, when in story.milestones)))
+            milestones=tuple((what, at(when)) for what, when in story.milestones),
+            since=at(story.since) if story.since else None))
     paths = (f"/api/v1/etps/{names['etps'][0]}", f"/api/v1/sections/etp/{names['etps'][1]}/generate",
              f"/api/v1/sections/etp/{names['etps'][2]}/generate", "/api/v1/etps")
     planted = tuple(
@@ -395,9 +409,8 @@ def jwt_refused_users(variant: world.Variant | None = None) -> int:
 
 @lru_cache(maxsize=8)
 def _jwt_refused_users(variant: world.Variant) -> int:
-    plan = _day_plan(variant)
     low, high = (_ms(when) for when in jwt_window(variant))
-    events = _production_events(plan, SIZES["full"])
+    events = _full_day(variant)
     refused = (events["eventType"].eq("http_error") & events["error"].eq("Token inválido")
                & events["t"].between(low, high))
     return int(events.loc[refused, "userId"].nunique())
@@ -471,7 +484,9 @@ AI_UNAVAILABLE = world.AI_UNAVAILABLE
 # Latency kind: "normal" keeps the endpoint's latency, "fast" is a guard rejecting early.
 _OUTCOMES = {
     "ok": (None, None, None, None, "normal"),
-    "unauthorized": (401, "Unauthorized", "UnauthorizedException", "guard", "fast"),
+    # An expired session's token: the month's everyday 401 (course.data.traffic.ERRORS["token"]).
+    # The guard refuses it before any user is known, so its lines carry no userId.
+    "stale_token": (401, world.TOKEN_INVALID, "UnauthorizedException", "guard", "fast"),
     "not_found": (404, "ETP não encontrado", "NotFoundException", "etps", "normal"),
     "bad_request": (400, "Bad Request Exception", "BadRequestException", "validation", "fast"),
     "forbidden": (403, "Você não tem permissão para acessar este recurso", "ForbiddenException",
@@ -488,25 +503,26 @@ _OUTCOMES = {
     "jwt_invalid": (401, "Token inválido", "UnauthorizedException", "guard", "fast"),
 }
 _OUTCOME_NAMES = list(_OUTCOMES)
+_STALE = world.STALE_TOKEN_SHARE  # of the requests that carry a session, as in the month
 
 # Endpoints: (method, path template, weight, median ms, sigma, success status, noise odds).
 _ENDPOINTS = [
-    ("GET", "/api/v1/etps", 18, 85, 0.45, 200, {"unauthorized": .006}),
-    ("GET", "/api/v1/etps/{etp}", 22, 55, 0.40, 200, {"unauthorized": .006, "not_found": .015,
+    ("GET", "/api/v1/etps", 18, 85, 0.45, 200, {"stale_token": _STALE}),
+    ("GET", "/api/v1/etps/{etp}", 22, 55, 0.40, 200, {"stale_token": _STALE, "not_found": .015,
                                                        "forbidden": .002, "inactive_user": .0005}),
-    ("PATCH", "/api/v1/etps/{etp}", 6, 120, 0.40, 200, {"unauthorized": .006, "bad_request": .02,
+    ("PATCH", "/api/v1/etps/{etp}", 6, 120, 0.40, 200, {"stale_token": _STALE, "bad_request": .02,
                                                          "forbidden": .004}),
-    ("POST", "/api/v1/etps", 2, 160, 0.35, 201, {"unauthorized": .006, "bad_request": .03}),
-    ("GET", "/api/v1/sections/etp/{etp}", 14, 70, 0.40, 200, {"unauthorized": .006}),
-    ("PATCH", "/api/v1/sections/{section}", 7, 110, 0.40, 200, {"unauthorized": .006,
+    ("POST", "/api/v1/etps", 2, 160, 0.35, 201, {"stale_token": _STALE, "bad_request": .03}),
+    ("GET", "/api/v1/sections/etp/{etp}", 14, 70, 0.40, 200, {"stale_token": _STALE}),
+    ("PATCH", "/api/v1/sections/{section}", 7, 110, 0.40, 200, {"stale_token": _STALE,
                                                                  "bad_request": .02}),
-    ("POST", "/api/v1/sections/etp/{etp}/generate", 3, 140, 0.30, 202, {"unauthorized": .006,
+    ("POST", "/api/v1/sections/etp/{etp}/generate", 3, 140, 0.30, 202, {"stale_token": _STALE,
                                                                          "throttled": .01}),
-    ("GET", "/api/v1/sections/jobs/{job}", 10, 18, 0.35, 200, {"unauthorized": .006}),
-    ("GET", "/api/v1/auth/me", 9, 25, 0.35, 200, {"unauthorized": .01}),
+    ("GET", "/api/v1/sections/jobs/{job}", 10, 18, 0.35, 200, {"stale_token": _STALE}),
+    ("GET", "/api/v1/auth/me", 9, 25, 0.35, 200, {"stale_token": _STALE}),
     ("POST", "/api/v1/auth/login", 3, 240, 0.25, 200, {"bad_credentials": .05, "throttled": .01}),
-    ("GET", "/api/v1/templates", 3, 40, 0.30, 200, {"unauthorized": .006}),
-    ("GET", "/api/v1/export/etp/{etp}/pdf", 1.5, 4200, 0.35, 200, {"unauthorized": .006,
+    ("GET", "/api/v1/templates", 3, 40, 0.30, 200, {"stale_token": _STALE}),
+    ("GET", "/api/v1/export/etp/{etp}/pdf", 1.5, 4200, 0.35, 200, {"stale_token": _STALE,
                                                                      "pdf_failed": .01}),
 ]
 _LOGIN, _GENERATE, _HEALTH = 9, 6, -1
@@ -532,6 +548,9 @@ _USER_AGENTS = [
 ]
 _PROBE_AGENT = "Mozilla/5.0+(compatible; UptimeRobot/2.0; http://www.uptimerobot.com/)"
 _N_USERS, _N_ORGS, _N_ETPS, _N_SECTIONS = world.USERS, world.ORGANIZATIONS, 800, 3000
+# The day's traffic comes from the world's first users; the last three are the stories' own users,
+# who make no other request that day (so that a story's trail is that user's lines).
+_ORDINARY_USERS = _N_USERS - 3
 FIELD_ORDER = ["level", "message", "context", "eventType", "method", "path", "statusCode",
                "durationMs", "error", "ip", "userAgent", "requestId", "userId", "organizationId",
                "stack", "jobId", "queue", "sectionId", "executionTimeMs", "query", "service",
@@ -590,13 +609,13 @@ def _minute_rates(scale: float) -> np.ndarray:
 def _draw_requests(rng, starts: np.ndarray, endpoint: np.ndarray, pools) -> pd.DataFrame:
     """Requests with who, where and how long, for given start times and endpoints."""
     n = len(starts)
-    etps, sections, user_org = pools
+    etps, sections, _ = pools
     head, kind, tail = (_PATH_PARTS[endpoint, i] for i in range(3))
     ident = np.select(
         [kind == "etp", kind == "section", kind == "job"],
         [etps[rng.integers(0, _N_ETPS, n)], sections[rng.integers(0, _N_SECTIONS, n)],
          _as_str(rng.integers(47_000, 49_500, n))], "")
-    user = np.minimum(rng.zipf(1.6, n) - 1, _N_USERS - 1)
+    user = np.minimum(rng.zipf(1.6, n) - 1, _ORDINARY_USERS - 1)
     anonymous = endpoint == _LOGIN
     first_octet = np.array([177, 179, 187, 189, 191, 200, 201])[rng.integers(0, 7, n)]
     octets = [_as_str(x) for x in (first_octet, *rng.integers(0, 256, (2, n)), rng.integers(1, 255, n))]
@@ -608,7 +627,7 @@ def _draw_requests(rng, starts: np.ndarray, endpoint: np.ndarray, pools) -> pd.D
         "ip": _cat(octets[0], ".", octets[1], ".", octets[2], ".", octets[3]),
         "userAgent": np.array(_USER_AGENTS, dtype=object)[rng.integers(0, len(_USER_AGENTS), n)],
         "userId": np.where(anonymous, None, _cat("u-", _as_str(user))),
-        "organizationId": np.where(anonymous, None, _cat("org-", _as_str(user_org[user]))),
+        "organizationId": None,  # the user's own (_as_world_users)
         "requestId": uuid4_strings(rng, n).astype(object),
         "outcome": _noise_outcomes(rng, endpoint),
         "duration": _endpoint_latency(rng, endpoint),
@@ -668,7 +687,8 @@ def _planted_requests(plan: _DayPlan) -> pd.DataFrame:
     frame = pd.DataFrame(rows, columns=["start", "method", "path", "endpoint", "user", "org",
                                         "requestId", "outcome", "duration"])
     frame["userId"] = _cat("u-", _as_str(frame.pop("user")))
-    frame["organizationId"] = _cat("org-", _as_str(frame.pop("org")))
+    frame["organizationId"] = None  # the user's own (_as_world_users)
+    frame.pop("org")
     frame["ip"] = "187.45.112.9"
     frame["userAgent"] = _USER_AGENTS[0]
     frame["planted"] = True
@@ -686,6 +706,36 @@ def _story_requests(rng, scale: float, pools, plan: _DayPlan) -> pd.DataFrame:
     login = _draw_requests(rng, login_starts, np.full(n_login, _LOGIN), pools)
     login["outcome"] = np.where(rng.random(n_login) < 0.04, "bad_credentials", "ok")
     return pd.concat([generate, login], ignore_index=True)
+
+
+def _as_world_users(req: pd.DataFrame, people: dict) -> pd.DataFrame:
+    """Name each request's user as the world does (``u-<k>`` is the world's k-th user, with that
+    user's organization); a request refused for a stale token carries no user."""
+    index = pd.to_numeric(req["userId"].str.slice(2), errors="coerce")
+    known = index.notna().to_numpy() & ~req["outcome"].eq("stale_token").to_numpy()
+    k = index.fillna(0).astype(np.int64).to_numpy()
+    return req.assign(userId=np.where(known, people["users"][k], None),
+                      organizationId=np.where(known, people["organizations"][k], None))
+
+
+_JOB_POLL = 7  # GET /api/v1/sections/jobs/{job}
+
+
+def _polling_the_days_jobs(req: pd.DataFrame, plan: _DayPlan) -> pd.DataFrame:
+    """A status poll asks about a job of the day: the last one queued before it (jobs are
+    numbered as ``_section_jobs`` numbers them, in the month's sequence)."""
+    from course.data import traffic
+
+    accepted = np.sort(req.loc[(req["endpoint"].to_numpy() == _GENERATE) & (req["outcome"] == "ok").to_numpy()
+                               & ~req["cut_off"].to_numpy(dtype=bool), "start"].to_numpy())
+    polls = req["endpoint"].to_numpy() == _JOB_POLL
+    if not accepted.size or not polls.any():
+        return req
+    nth = np.maximum(np.searchsorted(accepted, req.loc[polls, "start"].to_numpy()) - 1, 0)
+    head, _, tail = _PATH_PARTS[_JOB_POLL]
+    path = req["path"].to_numpy(dtype=object).copy()
+    path[polls] = _cat(head, _as_str(traffic.first_job_id_of_day(plan.variant) + nth), tail)
+    return req.assign(path=path)
 
 
 # --------------------------------------------------------------------------- story rules
@@ -789,7 +839,9 @@ def _section_jobs(rng, req: pd.DataFrame, sections: np.ndarray, plan: _DayPlan) 
     accepted = req[(req["endpoint"].to_numpy() == _GENERATE) & (req["outcome"] == "ok").to_numpy()
                    & ~req["cut_off"].to_numpy(dtype=bool)].sort_values("start", kind="stable")
     n = len(accepted)
-    job_id = _as_str(48_000 + np.arange(n))
+    from course.data import traffic
+
+    job_id = _as_str(traffic.first_job_id_of_day(plan.variant) + np.arange(n))  # the month's numbering
     picked = accepted["start"].to_numpy() + accepted["duration"].to_numpy() + rng.integers(40, 900, n)
     planted = accepted["requestId"].to_numpy(dtype=object) == plan.job_request
     # The planted job's LLM call is the first one OpenAI leaves hanging.
@@ -950,14 +1002,31 @@ def _inactive_user_warnings(req: pd.DataFrame) -> pd.DataFrame:
 
 
 # --------------------------------------------------------------------------- one day, as bytes
+def production_events(variant: world.Variant | None = None) -> pd.DataFrame:
+    """The full production day of ``variant`` as its generator makes it, one row per record
+    (``t`` in epoch ms and the Winston fields), before the log collector's edits. The month's log
+    (``traffic.request_log``) and the auth export (``auth``) are views of these rows."""
+    return _full_day(_resolve(variant)).copy()
+
+
+@lru_cache(maxsize=4)
+def _full_day(variant: world.Variant) -> pd.DataFrame:
+    return _production_events(_day_plan(variant), SIZES["full"])
+
+
 def _production_events(plan: _DayPlan, scale: float) -> pd.DataFrame:
+    from course.data import traffic
+
     rng = _noise_rng(plan.variant, DEFAULT_SEED, 1)
-    user_org = rng.integers(1, _N_ORGS + 1, _N_USERS)
-    pools = (uuid4_strings(rng, _N_ETPS), uuid4_strings(rng, _N_SECTIONS), user_org)
+    rng.integers(1, _N_ORGS + 1, _N_USERS)                    # (kept: the stream's next draws)
+    uuid4_strings(rng, _N_ETPS), uuid4_strings(rng, _N_SECTIONS)
+    # One world: the day's users, organizations, ETPs and sections are the month's.
+    people = traffic.population(plan.variant)
+    pools = (people["etps"][:_N_ETPS].astype(str), people["sections"][:_N_SECTIONS].astype(str), None)
     probes = _health_probes(rng, world.PROBE_INTERVAL_S if scale >= 0.2 else 300, plan)
     requests = pd.concat([_baseline_requests(rng, scale, pools), probes, _planted_requests(plan),
                           _story_requests(rng, scale, pools, plan)], ignore_index=True)
-    requests = _apply_stories(rng, requests, plan)
+    requests = _polling_the_days_jobs(_as_world_users(_apply_stories(rng, requests, plan), people), plan)
     events = pd.concat([
         _request_events(requests), _section_jobs(rng, requests, pools[1], plan), _breaker_events(plan),
         _health_failures(probes, plan), _startups(plan), _slow_queries(rng, requests), _cron_jobs(),
@@ -1010,16 +1079,23 @@ _BOOT_NO_DATABASE = [_MIGRATE, b"Error during migration run:", b"Error: Connecti
 _BOOT_LINES = (tuple(_BOOT_NO_DATABASE), tuple(_BOOT_OK), tuple(_BOOT_OK))
 
 
-def _with_malformed(lines: pa.Array, times: np.ndarray, plan: _DayPlan) -> pa.Array:
+def _with_malformed(lines: pa.Array, times: np.ndarray, received: np.ndarray, plan: _DayPlan) -> pa.Array:
     """Plant what a log collector really delivers: cut lines, glued lines, banners, stray bytes.
 
     The collector's edits fall at fixed clocks of the day, unless a story is under way then: the
-    edit goes to the first line after the story's span, so that no planted line is lost."""
-    def at(clock: str) -> int:
+    edit goes to the first line after the story's span, so that no planted line is lost. An edit
+    takes the first 'HTTP Request received' line from its clock on (two in a row for the glued
+    pair): every request keeps its outcome line, as the month's log has it."""
+    def at(clock: str, lines_taken: int = 1) -> int:
         t = _ms(clock)
         for low, high in plan.spans:
             t = high if low <= t < high else t
-        return int(np.searchsorted(times, t))
+        start = int(np.searchsorted(times, t))
+        ok = received[start:].copy()
+        for shift in range(1, lines_taken):
+            ok[:-shift] &= received[start + shift:]
+            ok[-shift:] = False
+        return start + int(np.argmax(ok))
 
     def line(i: int) -> bytes:
         return lines[i].as_py()
@@ -1027,7 +1103,7 @@ def _with_malformed(lines: pa.Array, times: np.ndarray, plan: _DayPlan) -> pa.Ar
     edits = [(at(clock), 1, [line(at(clock))[: len(line(at(clock))) * 3 // 5]])  # cut by the collector
              for clock in ("2026-10-27T04:12:00", "2026-10-27T09:47:00", "2026-10-27T15:31:00")]
     nul = at("2026-10-27T08:20:00")
-    glued = at("2026-10-27T11:05:00")
+    glued = at("2026-10-27T11:05:00", 2)
     edits += [  # (index, lines replaced, new lines)
         (nul, 1, [b"\x00\x00\x00\x00" + line(nul)]),
         (glued, 2, [line(glued)[: len(line(glued)) // 2] + line(glued + 1)]),
@@ -1053,7 +1129,8 @@ def _production_bytes(events: pd.DataFrame, plan: _DayPlan, n_lines: int | None 
         rng = _noise_rng(plan.variant, DEFAULT_SEED + 1, 2)
         keep = rng.choice(len(events), n_lines - _PLANTED_EXTRA_LINES, replace=False)
         events = events.iloc[np.sort(keep)].reset_index(drop=True)
-    lines = _with_malformed(pc.cast(_winston_json(events), pa.large_binary()), events["t"].to_numpy(), plan)
+    lines = _with_malformed(pc.cast(_winston_json(events), pa.large_binary()), events["t"].to_numpy(),
+                            events["eventType"].eq("http_request").to_numpy(), plan)
     lines = pa.concat_arrays([lines, pa.array([b""], pa.large_binary())])  # the final newline
     whole = pa.LargeListArray.from_arrays(pa.array([0, len(lines)], pa.int64()), lines)
     return pc.binary_join(whole, pa.scalar(b"\n", pa.large_binary()))[0].as_buffer()

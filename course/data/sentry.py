@@ -54,7 +54,7 @@ from course.data import cache, platform, traffic, world
 from course.data.backend_logs import _FRAMES as _LOG_FRAMES
 from course.data.ids import uuid4_strings
 
-GENERATOR_VERSION = 2
+GENERATOR_VERSION = 3
 STREAM = 3201
 _USES = ("ids", "frontend", "staging")
 
@@ -71,6 +71,7 @@ REDIS_REFUSED = tuple(traffic.REDIS_LOST.split(": ", 1))
 MISSING_RELATION = ("QueryFailedError", 'relation "etp_templates" does not exist')
 POOL_TIMEOUT = ("Error", world.POOL_TIMEOUT_ERROR)
 AI_JOB_FAILED = ("ServiceUnavailableException", world.AI_UNAVAILABLE)
+OPENAI_TIMEOUT = ("APIConnectionTimeoutError", "Request timed out.")  # every retry timed out
 
 # How often users' browsers report, per user action (course values): every API call fails
 # during the crash loop and most are reported; the header widget renders on most pages.
@@ -148,7 +149,8 @@ def _backend_events(variant: world.Variant) -> pd.DataFrame:
     jobs = log[log["context"].eq("SectionsProcessor") & log["message"].str.contains(" failed: ", regex=False).fillna(False)]
     job_events = pd.DataFrame({
         "timestamp": jobs["timestamp"], "project": BACKEND, "environment": "production", "level": "error",
-        "type": AI_JOB_FAILED[0], "value": jobs["message"].str.split(" failed: ", n=1).str[1],
+        "type": np.where(jobs["message"].str.endswith(OPENAI_TIMEOUT[1]), OPENAI_TIMEOUT[0], AI_JOB_FAILED[0]),
+        "value": jobs["message"].str.split(" failed: ", n=1).str[1],
         "transaction": "sections generate", "queue": "sections", "job_id": jobs["jobId"].astype(str),
     })
     redis = log[log["message"].eq(traffic.REDIS_LOST)]
@@ -396,6 +398,7 @@ _STACK_OF = {
     ("Error", POOL_TIMEOUT[1]): "pool",
     ("Error", REDIS_REFUSED[1]): "refused",
     ("ServiceUnavailableException", None): "breaker_job",
+    ("APIConnectionTimeoutError", None): "openai_timeout",
 }
 _FRAME_LINE = re.compile(r"^\s*at (?:async )?(?:(?P<function>.+?) \((?P<where>.+)\)|(?P<bare>.+))$")
 

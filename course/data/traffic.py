@@ -3,8 +3,9 @@
 Three raw text files stand in for what an on-call engineer would pull from production:
 
 - ``request_log``: the backend's Winston JSON lines (Railway logs). HTTP completions and
-  failures from the ``HTTP`` interceptor, BullMQ section completions from
-  ``SectionsProcessor``, and a few start-up and warning lines from other contexts.
+  failures from the ``HTTP`` interceptor, each written when the request finished, BullMQ
+  section completions from ``SectionsProcessor``, and a few start-up and warning lines from
+  other contexts.
 - ``health_probe_log``: one line per probe of ``/api/health`` by the external uptime monitor
   (every 30 s; Railway itself only probes a deploy until it is live).
 - ``incident_channel_log``: an export of the team's #incidents channel, times in BRT.
@@ -43,9 +44,20 @@ uses for the platform itself (pool, timeouts, latency targets, probe schedule) c
   second connects. ``openai_breaker`` 16:40-16:57 UTC: generation jobs fail at once while the
   breaker is open. ``jwt_rotation`` 19:03-19:33 UTC: a deploy replaced JWT_SECRET without
   JWT_SECRET_OLD; logged-in users get 401 "Token inválido" until they log in again.
+  That day (UTC) is one set of rows with Module 5's log: its lines here are the day's log
+  (``backend_logs.production_events``) in this file's format, one completion line per finished
+  request with the same request id, user, time to the millisecond, path, status and duration,
+  and the same section jobs, health checks, start-ups and OpenAI warnings. The day's users, ETPs
+  and sections are the month's (``population``), its jobs continue the month's numbering, and
+  the monitor's probes of that day are the day's health checks (``_probes_of_the_day``).
+
+Every day has the same everyday noise: 401 "Token inválido" for stale sessions (a share
+``world.STALE_TOKEN_SHARE`` of the requests that carry one; the guard refuses them before any
+user is known, so their lines name none), failed logins, 404s and 429s.
 
 Probes come from an external uptime monitor every 30 s (Railway stops probing a live deploy);
-every probe that reached the backend is also a line of the request log, at the same second.
+every probe that reached the backend is also a line of the request log, written when the
+backend answered it (``durationMs`` after the probe's second).
 The four probe outages and six lone probe timeouts give 112 minutes of downtime: uptime 99.75 %,
 above the guide's 99.5 % SLO, below the SLA's 99.9 %. The rolling 24-hour 5xx rate breaks 1 %
 after 7 Oct, 23 Oct and 27 Oct; the API p95 (about 0.8 s) meets the guide's 2 s.
@@ -83,11 +95,15 @@ from course.data import cache, world
 from course.data.ids import uuid4_strings
 from course.data.world import LLM_SECTION, PROBE_INTERVAL_S, PROBE_TIMEOUT_MS, SERVICE
 
-GENERATOR_VERSION = 2
+GENERATOR_VERSION = 3
 DEFAULT_SEED = 2026
 
 MONTH_START = pd.Timestamp("2026-10-01", tz="UTC")
 MONTH_END = pd.Timestamp("2026-11-01", tz="UTC")
+# The on-call day (UTC): its lines are those of the day's log, ``backend_logs.production_log``.
+ON_CALL_DAY_START = pd.Timestamp(world.ON_CALL_DAY, tz="UTC")
+ON_CALL_DAY_END = ON_CALL_DAY_START + pd.Timedelta(days=1)
+FIRST_JOB_ID = 48_213                      # BullMQ's id of the month's first generation job
 
 
 def _window(start: str, end: str) -> tuple[pd.Timestamp, pd.Timestamp]:
@@ -306,7 +322,7 @@ def _section_jobs(rng, month: _Month, users: pd.DataFrame, etps, sections) -> pd
     run_s = np.where(refused, 0.015, run_s)
     jobs = pd.DataFrame({
         "ms": ts,
-        "jobId": (48_213 + np.arange(ts.size)).astype(str),
+        "jobId": (FIRST_JOB_ID + np.arange(ts.size)).astype(str),
         "etpId": rng.choice(etps, ts.size),
         "sectionId": rng.choice(sections, ts.size),
         "post_ms": _lognormal_ms(rng, GENERATE[4], GENERATE[5], ts.size),
@@ -400,7 +416,7 @@ def _apply_client_errors(rng, req: pd.DataFrame) -> pd.Series:
     has_etp = path.str.startswith("/api/v1/etps/") | path.str.startswith("/api/v1/export/")
     throttled_route = is_login | path.str.endswith("/generate").to_numpy()
     err = np.full(n, "", dtype=object)
-    err[authed & (rng.random(n) < 0.012)] = "token"
+    err[authed & (rng.random(n) < world.STALE_TOKEN_SHARE)] = "token"
     err[is_login & (rng.random(n) < 0.08)] = "login"
     err[(err == "") & has_etp.to_numpy() & (rng.random(n) < 0.008)] = "missing"
     err[(err == "") & throttled_route & (rng.random(n) < 0.015)] = "throttled"
@@ -419,6 +435,9 @@ def _apply_planted_errors(rng, month: _Month, req: pd.DataFrame, err: pd.Series)
     err[fails] = "pool"
     slow = pool & ~fails & api
     req.loc[slow, "duration"] += rng.uniform(1_500, 4_500, slow.sum())
+    # The on-call day's two stories below are drawn for the other days' sake only (their draws
+    # keep the random stream those days were made from): that day's lines are the day's log
+    # (``_on_call_day``), and these rows are left out of the file.
     # The failover drops the open connections, then the pool starves until the database is back:
     # dropped queries, pool timeouts, and a few requests that get through after a long wait.
     failover = month.inside(ms, "db_failover") & api
@@ -437,28 +456,6 @@ def _apply_planted_errors(rng, month: _Month, req: pd.DataFrame, err: pd.Series)
     err[month.inside(ms, "redis_outage") & queue_work] = "redis"
     pdf = req["path"].str.endswith("/pdf").to_numpy()
     err[month.inside(ms, "pdf_export_broken") & pdf] = "chromium"
-    for story, kind in [("db_failover", "db"), ("jwt_rotation", "jwt")]:
-        _first_hit_on_time(month, req, err, story, kind)
-
-
-# The day's log (backend_logs) shows an incident's first error this long after its window opens:
-# the first dropped connection 5 s into the failover, the first 401 as the new secret goes live.
-FIRST_HIT_AFTER_MS = {"db_failover": 5_012, "jwt_rotation": 0}
-FIRST_HIT_SLACK_MS = 30_000  # the canonical month's first 401 comes 20 s in: left as it is
-
-
-def _first_hit_on_time(month: _Month, req: pd.DataFrame, err: pd.Series, story: str, kind: str) -> None:
-    """At a quiet hour chance alone can leave the first minute of an incident without a failing
-    request; the month then shows it later than the day does. Move its first failing request to
-    the moment the day's log shows (a no-op whenever chance already put one there)."""
-    ms = req["ms"].to_numpy()
-    hits = np.flatnonzero((err == kind).to_numpy() & month.inside(ms, story))
-    if not hits.size:
-        return
-    first = hits[np.argmin(ms[hits])]
-    start = month.windows[story][0]
-    if ms[first] - start > FIRST_HIT_SLACK_MS:
-        req.loc[req.index[first], "ms"] = start + FIRST_HIT_AFTER_MS[story]
 
 
 def _error_durations(rng, err: pd.Series) -> np.ndarray:
@@ -468,7 +465,9 @@ def _error_durations(rng, err: pd.Series) -> np.ndarray:
     return np.maximum(1, base + jitter)
 
 
-def _http_lines(rng, req: pd.DataFrame, err: pd.Series) -> pa.Array:
+def _http_lines(rng, req: pd.DataFrame, err: pd.Series) -> tuple[np.ndarray, pa.Array]:
+    """One line per request, written when it finished (its start plus ``durationMs``), as the
+    interceptor does; returns those times (epoch ms) and the lines."""
     failed = (err != "").to_numpy()
     table = pd.DataFrame.from_dict(ERRORS, orient="index", columns=["status", "error", "stack", "ms"])
     status = np.where(failed, err.map(table["status"]).fillna(0).astype(int), req["status"])
@@ -484,10 +483,11 @@ def _http_lines(rng, req: pd.DataFrame, err: pd.Series) -> pa.Array:
                          + req["organizationId"] + '"', "")
     head = np.where(failed, '{"level":"error","message":"HTTP Request failed","context":"HTTP","eventType":"http_error"',
                     '{"level":"info","message":"HTTP Request completed","context":"HTTP","eventType":"http_response"')
-    return _join(head, ',"method":"', req["method"], '","path":"', req["path"],
-                 '","statusCode":', status.astype(str), ',"durationMs":', duration.astype(str),
-                 error_part, ',"requestId":"', uuid4_strings(rng, len(req)), '"', user_part,
-                 f',"service":"{SERVICE}","timestamp":"', _iso_ms(req["ms"].to_numpy()), '+0000"}')
+    done_ms = req["ms"].to_numpy().astype(np.int64) + duration
+    return done_ms, _join(head, ',"method":"', req["method"], '","path":"', req["path"],
+                          '","statusCode":', status.astype(str), ',"durationMs":', duration.astype(str),
+                          error_part, ',"requestId":"', uuid4_strings(rng, len(req)), '"', user_part,
+                          f',"service":"{SERVICE}","timestamp":"', _iso_ms(done_ms), '+0000"}')
 
 
 def _section_lines(jobs: pd.DataFrame) -> tuple[np.ndarray, pa.Array]:
@@ -573,9 +573,132 @@ def _population_and_jobs(rng, month: _Month):
     return users, etps, sections, _section_jobs(rng, month, users, etps, sections)
 
 
+@dataclass(frozen=True, eq=False)
+class _DayLines:
+    """The on-call day in this log's formats: each line's time (ms) and text, the day's number of
+    generation jobs, and its health probes (when the backend saw each one, and how long it took)."""
+
+    ms: np.ndarray
+    lines: pa.Array
+    jobs: int
+    probe_ms: np.ndarray
+    probe_duration: np.ndarray
+
+
+# The day's non-HTTP lines this log keeps (context, message or None for all of that context),
+# as on the month's other days: start-ups, failed health checks, the sections worker's results
+# and OpenAI's warnings.
+_DAY_CONTEXTS = {
+    "NestFactory": "Starting Nest application...", "InstanceLoader": "TypeOrmModule dependencies initialized",
+    "RoutesResolver": "HealthController {/api/health}:", "NestApplication": "Nest application successfully started",
+    "HealthService": None,
+}
+
+
+def _json_text(values: pd.Series) -> pd.Series:
+    return (values.astype("str").str.replace("\\", "\\\\", regex=False).str.replace('"', '\\"', regex=False)
+            .str.replace("\n", "\\n", regex=False))
+
+
+@functools.lru_cache(maxsize=8)
+def _on_call_day(variant: world.Variant) -> _DayLines:
+    """The day's log (``backend_logs``, full size) as lines of this log: one completion line per
+    finished request (same request id, user, time to the ms, path, status and duration)."""
+    from course.data import backend_logs
+
+    events = backend_logs.production_events(variant)
+    t = events["t"].to_numpy()
+    inside = (t >= _ms(ON_CALL_DAY_START)) & (t < _ms(ON_CALL_DAY_END))
+    events = events[inside]
+    tail = f',"service":"{SERVICE}","timestamp":"'
+    http = events[events["eventType"].isin(["http_response", "http_error"])]
+    failed = http["eventType"].eq("http_error").to_numpy()
+    user = http["userId"].notna().to_numpy()
+    http_lines = _join(
+        np.where(failed, '{"level":"error","message":"HTTP Request failed","context":"HTTP","eventType":"http_error"',
+                 '{"level":"info","message":"HTTP Request completed","context":"HTTP","eventType":"http_response"'),
+        ',"method":"', http["method"], '","path":"', http["path"], '","statusCode":',
+        http["statusCode"].astype("int64").astype(str), ',"durationMs":', http["durationMs"].astype("int64").astype(str),
+        np.where(failed, ',"error":"' + _json_text(http["error"].fillna("")) + '","stack":"'
+                 + _json_text(http["stack"].fillna("")) + '"', ""),
+        ',"requestId":"', http["requestId"], '"',
+        np.where(user, ',"userId":"' + http["userId"].fillna("").astype(str) + '","organizationId":"'
+                 + http["organizationId"].fillna("").astype(str) + '"', ""),
+        tail, _iso_ms(http["t"].to_numpy()), '+0000"}')
+    jobs = events[events["context"].eq("SectionsProcessor")]
+    done = jobs[jobs["message"].eq("Section generation completed")]
+    done_lines = _join('{"level":"info","message":"Section generation completed","context":"SectionsProcessor"'
+                       ',"jobId":"', done["jobId"], '","sectionId":"', done["sectionId"], '","durationMs":',
+                       done["durationMs"].astype("int64").astype(str), tail, _iso_ms(done["t"].to_numpy()), '+0000"}')
+    lost = jobs[jobs["message"].str.contains(" failed: ", regex=False)]
+    lost_lines = _join('{"level":"error","message":"', _json_text(lost["message"]),
+                       '","context":"SectionsProcessor","jobId":"', lost["jobId"], '","sectionId":"', lost["sectionId"],
+                       '"', tail, _iso_ms(lost["t"].to_numpy()), '+0000"}')
+    wanted = np.zeros(len(events), dtype=bool)
+    for context, message in _DAY_CONTEXTS.items():
+        mine = events["context"].eq(context)
+        wanted |= (mine if message is None else mine & events["message"].eq(message)).to_numpy()
+    openai = events["context"].eq("OpenAIService")
+    wanted |= (openai & (events["level"].isin(["warn", "error"])
+                         | events["message"].str.startswith("OpenAI circuit breaker"))).to_numpy()
+    other = events[wanted]
+    # The start command's migration step, as this log writes it for every start that got there.
+    starts = [backend_logs._ms(when) for when in backend_logs.container_starts(variant)[1:]]
+    other_ms = np.concatenate([other["t"].to_numpy(), np.asarray(starts, dtype=np.int64)])
+    other_lines = pa.concat_arrays([
+        _join('{"level":"', other["level"].astype(str), '","message":"', _json_text(other["message"]),
+              '","context":"', other["context"].astype(str), '"', tail, _iso_ms(other["t"].to_numpy()), '+0000"}'),
+        _join('{"level":"info","message":"No migrations are pending"', tail, _iso_ms(np.asarray(starts, dtype=np.int64)),
+              '+0000"}')])
+    received = events[events["eventType"].eq("http_request") & events["path"].eq(world.HEALTH_PATH)]
+    took = dict(zip(http["requestId"], http["durationMs"].astype("int64")))
+    probe_ms = received["t"].to_numpy()
+    probe_duration = received["requestId"].map(took).fillna(world.PROBE_TIMEOUT_MS).astype("int64").to_numpy()
+    n_jobs = int(jobs["message"].str.startswith("Processing job ").sum())
+    return _DayLines(
+        ms=np.concatenate([http["t"].to_numpy(), done["t"].to_numpy(), lost["t"].to_numpy(), other_ms]).astype(np.int64),
+        lines=pa.concat_arrays([http_lines, done_lines, lost_lines, other_lines]),
+        jobs=n_jobs, probe_ms=probe_ms.astype(np.int64), probe_duration=probe_duration)
+
+
+@functools.lru_cache(maxsize=8)
+def _world_population(variant: world.Variant) -> tuple[pd.DataFrame, np.ndarray, np.ndarray, pd.DataFrame]:
+    """The month's users (with their organization), ETPs, sections and generation jobs."""
+    month = _month(variant)
+    return _population_and_jobs(month.rng("requests"), month)
+
+
+def population(variant: world.Variant | int | None = None) -> dict[str, np.ndarray]:
+    """The world's users and what they work on, for every view of the month (the on-call day's
+    log draws its users, ETPs and sections from here): ``users`` (userId), ``organizations``
+    (each user's organizationId), ``etps`` and ``sections`` (ids)."""
+    users, etps, sections, _ = _world_population(_variant(variant))
+    return {"users": users["userId"].to_numpy(dtype=object),
+            "organizations": users["organizationId"].to_numpy(dtype=object),
+            "etps": etps.astype(object), "sections": sections.astype(object)}
+
+
+def first_job_id_of_day(variant: world.Variant | int | None = None) -> int:
+    """The BullMQ id of the on-call day's first generation job: jobs are numbered in the order
+    they are posted over the month, from ``FIRST_JOB_ID``."""
+    jobs = _world_population(_variant(variant))[3]
+    return FIRST_JOB_ID + int((jobs["ms"] < _ms(ON_CALL_DAY_START)).sum())
+
+
+def _renumber_jobs(jobs: pd.DataFrame, day_jobs: int) -> pd.DataFrame:
+    """Job ids after the on-call day make room for that day's jobs (the day's log numbers them)."""
+    ms = jobs["ms"].to_numpy()
+    before = int((ms < _ms(ON_CALL_DAY_START)).sum())
+    after = ms >= _ms(ON_CALL_DAY_END)
+    rank = np.arange(len(jobs)) + np.where(after, day_jobs - (len(jobs) - before - after.sum()), 0)
+    return jobs.assign(jobId=(FIRST_JOB_ID + rank).astype(str))
+
+
 def _request_log_lines(month: _Month) -> pa.Array:
     rng = month.rng("requests")
     users, etps, sections, jobs = _population_and_jobs(rng, month)
+    day = _on_call_day(month.variant)
+    jobs = _renumber_jobs(jobs, day.jobs)
     req = pd.concat([_user_actions(rng, users, etps, sections), _generate_requests(jobs),
                      _job_polls(rng, jobs), _health_hits(month)], ignore_index=True)
     req = req[~month.inside(req["ms"].to_numpy(), "crash_loop")].reset_index(drop=True)
@@ -583,11 +706,17 @@ def _request_log_lines(month: _Month) -> pa.Array:
     _apply_planted_errors(rng, month, req, err)
     done_ms, section_lines = _section_lines(jobs)
     other_ms, other_lines = _other_lines(rng, month, jobs)
-    ms = np.concatenate([req["ms"].to_numpy(), done_ms, other_ms])
-    lines = pa.concat_arrays([_http_lines(rng, req, err), section_lines, other_lines])
+    answered_ms, http_lines = _http_lines(rng, req, err)
+    ms = np.concatenate([answered_ms, done_ms, other_ms])
+    lines = pa.concat_arrays([http_lines, section_lines, other_lines])
     serving = np.ones(ms.size, dtype=bool)
     serving[: len(req) + len(done_ms)] = ~month.inside(ms[: len(req) + len(done_ms)], "crash_loop")
     keep = (ms >= _ms(MONTH_START)) & (ms < _ms(MONTH_END)) & serving  # a crashing backend serves nobody
+    # The on-call day is the day's log (backend_logs): its lines replace this month's draws for it.
+    keep &= (ms < _ms(ON_CALL_DAY_START)) | (ms >= _ms(ON_CALL_DAY_END))
+    ms = np.concatenate([ms, day.ms])
+    lines = pa.concat_arrays([lines.cast(pa.large_string()), day.lines.cast(pa.large_string())])
+    keep = np.concatenate([keep, np.ones(day.ms.size, dtype=bool)])
     order = np.argsort(ms, kind="stable")
     return lines.take(order[keep[order]])
 
@@ -657,7 +786,27 @@ def _probe_frame(month: _Month) -> pd.DataFrame:
     in_pool = month.inside(ms, "pool_exhaustion") | month.inside(ms, "db_failover")
     backend_ms = np.where(in_pool, world.POOL_ACQUIRE_TIMEOUT_MS + rng.integers(2, 60, ms.size),
                           _lognormal_ms(rng, 38, 0.35, ms.size).round()).astype(np.int64)
+    _probes_of_the_day(month.variant, ms, state, duration, backend_ms)
     return pd.DataFrame({"ms": ms, "state": state, "duration": duration, "backend_ms": backend_ms})
+
+
+def _probes_of_the_day(variant: world.Variant, ms, state, duration, backend_ms) -> None:
+    """The on-call day's probes as the day's log saw them (edits the arrays in place): a probe the
+    backend answered after the monitor's timeout timed out, one the backend never saw (a container
+    being replaced) got Railway's 502, and the backend's time is the day's ``durationMs``. The
+    monitor's own blips (``LONE_PROBE_TIMEOUTS``) stay where they fell."""
+    day = _on_call_day(variant)
+    index = np.flatnonzero((ms >= _ms(ON_CALL_DAY_START)) & (ms < _ms(ON_CALL_DAY_END)))
+    seen = np.searchsorted(day.probe_ms, ms[index])
+    seen = np.minimum(seen, day.probe_ms.size - 1)
+    found = (day.probe_ms[seen] - ms[index] >= 0) & (day.probe_ms[seen] - ms[index] < 1_000)
+    took = np.where(found, day.probe_duration[seen], 0)
+    slow = found & (took >= PROBE_TIMEOUT_MS)
+    state[index] = np.where(~found, "edge_502", np.where(slow, "timeout",
+                            np.where(state[index] == "timeout", "timeout", "healthy")))
+    duration[index] = np.where(~found, np.minimum(duration[index], 12), duration[index])
+    duration[index] = np.where(slow, PROBE_TIMEOUT_MS, duration[index])
+    backend_ms[index] = np.where(found, took, backend_ms[index])
 
 
 def _health_probe_lines(month: _Month) -> pa.Array:

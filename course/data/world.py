@@ -380,6 +380,7 @@ DUAL_KEY_OVERLAP_H = (24, 48)                # §4.2 keep JWT_SECRET_OLD 24-48 h
 DUAL_KEY_WARNING = ("Dual-key rotation mode active: accepting both JWT_SECRET and "
                     "JWT_SECRET_OLD")        # §4.2 the log line that confirms the mode
 TOKEN_INVALID = "Token inválido"             # §4.2, §5.1 the 401 when no secret verifies a token
+STALE_TOKEN_SHARE = 0.012                    # course value: requests refused so on an ordinary day
 # §4.1 the guide's table: procedure -> (frequency, risk, time).
 PROCEDURES = {
     "Secret rotation (JWT)": ("Monthly", "High", "10 min"),

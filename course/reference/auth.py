@@ -101,10 +101,11 @@ def logged_out(tokens: pd.DataFrame, at: int) -> list[str]:
 
 
 def refused_users(events: pd.DataFrame, start, end) -> list[str]:
-    """The users with an http_error 'Token inválido' in ``[start, end]`` of a parsed backend day."""
+    """The users with an http_error 'Token inválido' in ``[start, end]`` of a parsed backend day
+    (an everyday refusal of a stale session names no user)."""
     inside = events["timestamp"].between(pd.Timestamp(start), pd.Timestamp(end))
     hits = events[inside & events["eventType"].eq("http_error") & events["error"].eq("Token inválido")]
-    return sorted(hits["userId"].unique())
+    return sorted(hits["userId"].dropna().unique())
 
 
 # ---------------------------------------------------------------- rollback (Exercise 4.2)
