@@ -89,7 +89,7 @@ def test_cross_check_cell_claims(w, data_cache):
     """The 'two sources, one story' cell prints True twice in every world."""
     with world.using(w["seed"]):
         day = logparse.parse_production(backend_logs.production_log("full"))
-    refused = day[day["eventType"].eq("http_error") & day["error"].eq("Token inválido")]
+    refused = day[day["eventType"].eq("http_error") & day["error"].eq("Token inválido") & day["userId"].notna()]
     rejected = w["log"][w["log"]["event"].eq("token_rejected")]
     assert set(refused["requestId"]) == set(rejected["requestId"])
     holders = w["tokens"][w["tokens"]["signed_with"].eq("JWT_SECRET_OLD") & (w["tokens"]["exp"] > w["deploy_s"])]

@@ -196,3 +196,20 @@ def test_a_frame_with_a_column_called_name_travels(tmp_path):
     frame = pd.DataFrame({"name": ["JWT_SECRET", "PORT"], "secret": [True, False]})
     back = handover.read_value(handover.write_value(frame, tmp_path / "f"), tmp_path, 1 << 20)
     pd.testing.assert_frame_equal(back, frame)
+
+
+def test_hidden_comparisons_still_count_as_evidence_when_a_visible_check_fails(tmp_path):
+    """A value typed in from another world fails a visible consistency check first; the hidden
+    comparison still runs, for the copy check's evidence, and the verdict stays the visible one."""
+    verdicts = Verdicts([SETUP], tmp_path / "answers.json")
+
+    class Bridge:
+        def fetch(self, names):
+            return {"worst": 3.71, "series_max": 2.5}
+
+    source = ("assert worst == series_max, 'worst is the max of your series'\n"
+              "### BEGIN HIDDEN TESTS\nfrom course.grading import expect_close\n"
+              "expect_close('worst', worst, 2.5, 0.01)\n### END HIDDEN TESTS\n")
+    outputs = verdicts.judge("t", source, Bridge())
+    assert outputs[-1].evalue == "worst is the max of your series"
+    assert verdicts.evidence.references == {"worst": 2.5} and verdicts.evidence.failed["worst"][0] == 3.71

@@ -26,6 +26,7 @@ from ..quiz import Quiz
 from .variants import matches
 
 SETUP_SUFFIX = "-setup"  # grade_id of a locked cell whose code builds the module's givens
+HIDDEN_MARK = "### BEGIN HIDDEN TESTS"
 MAX_MESSAGE = 300
 
 
@@ -121,6 +122,8 @@ class Verdicts:
     def judge(self, grade_id: str, source: str, bridge: Bridge | None) -> list:
         """The outputs of one test cell: what the checks printed, and an error if one failed."""
         stdout = io.StringIO()
+        visible, marker, hidden = source.partition(HIDDEN_MARK)
+        reached_hidden = False
         try:
             wanted = self.needs(source)
             fetched = bridge.fetch(wanted) if (wanted and bridge) else {}
@@ -128,15 +131,29 @@ class Verdicts:
                 self.namespace.pop(name, None)
             self.namespace.update(fetched)
             with self._in_world(), contextlib.redirect_stdout(stdout):
-                exec(compile(source, f"<check {grade_id}>", "exec"), self.namespace)  # noqa: S102
+                exec(compile(visible, f"<check {grade_id}>", "exec"), self.namespace)  # noqa: S102
+                reached_hidden = True
+                exec(compile(marker + hidden, f"<check {grade_id}>", "exec"), self.namespace)  # noqa: S102
             failure = None
         except NameError as err:
             failure = error_output("NameError", f"{getattr(err, 'name', '') or err} was not defined "
                                    "when this check ran")
         except Exception as err:  # noqa: BLE001 - every failure becomes the cell's one-line error
             failure = error_output(type(err).__name__, _message(err))
+        if failure and hidden and not reached_hidden:
+            self._compare_only(grade_id, hidden)
         outputs = [new_output("stream", name="stdout", text=stdout.getvalue())] if stdout.getvalue() else []
         return quiz_answer_outputs(source, self.namespace) + outputs + ([failure] if failure else [])
+
+    def _compare_only(self, grade_id: str, hidden: str) -> None:
+        """A visible check failed before the hidden comparisons ran: run them anyway, for what they
+        compare (a value from another trainee's world is flagged even when a visible check caught
+        the cell); the cell's verdict stays the visible check's."""
+        with self._in_world(), contextlib.redirect_stdout(io.StringIO()):
+            try:
+                exec(compile(hidden, f"<check {grade_id}>", "exec"), self.namespace)  # noqa: S102
+            except Exception:  # noqa: BLE001, S110 - the verdict is already given
+                pass
 
     @contextlib.contextmanager
     def _in_world(self):
