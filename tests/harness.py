@@ -36,6 +36,19 @@ def build_course(root: Path):
     return api
 
 
+def launch_from_a_copy(folder: Path, monkeypatch):
+    """``course.launch`` pointed at a copy of this course in ``folder`` (its exchange, trainee
+    folder and runtime files there), as ``make start`` lays them out; the module is returned."""
+    from course import launch
+
+    shutil.copytree(REPO / "source", folder / "source")
+    shutil.copy(REPO / "nbgrader_config.py", folder)
+    monkeypatch.setenv("NBGRADER_EXCHANGE", str(folder / "exchange"))
+    for name, value in [("ROOT", folder), ("TRAINEE_FOLDER", folder / "workspace"), ("RUNTIME", folder / ".trainee")]:
+        monkeypatch.setattr(launch, name, value)
+    return launch
+
+
 def notebooks(folder: Path) -> dict[str, nbformat.NotebookNode]:
     return {p.name: nbformat.read(p, as_version=4) for p in sorted(folder.glob("*.ipynb"))}
 

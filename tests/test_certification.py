@@ -23,7 +23,8 @@ from nbclient import NotebookClient
 from nbgrader.api import Gradebook
 from traitlets.config import Config
 
-from harness import ASSIGNMENTS, REPO, Trainee, grade_written_answers, nbgrader_meta, notebooks
+from harness import (ASSIGNMENTS, REPO, Trainee, grade_written_answers, launch_from_a_copy, nbgrader_meta,
+                     notebooks)
 from course import certification as cert
 from course.trainer import cli
 from course.trainer.api import open_course
@@ -538,16 +539,11 @@ def test_the_trainee_notebook_runs_in_a_make_start_workspace(tmp_path, monkeypat
     """`make start` (course.launch): workspace/ inside the course folder, the trainee's kernel
     without course.trainer. The notebook picks the trainee's mode, lists what is left per exercise,
     and counts quizzes only (never Module 6's drill clock log)."""
-    from course import lab, launch
+    from course import lab
     from course.quiz.drill import CLOCK_SUFFIX
     from course.quiz.store import AnswerStore
 
-    shutil.copytree(REPO / "source", tmp_path / "source")
-    shutil.copy(REPO / "nbgrader_config.py", tmp_path)
-    monkeypatch.setenv("NBGRADER_EXCHANGE", str(tmp_path / "exchange"))
-    for name, value in [("ROOT", tmp_path), ("TRAINEE_FOLDER", tmp_path / "workspace"),
-                        ("RUNTIME", tmp_path / ".trainee")]:
-        monkeypatch.setattr(launch, name, value)
+    launch = launch_from_a_copy(tmp_path, monkeypatch)
     monkeypatch.setattr(launch, "open_lab", lambda *how: None)
     launch.main([])
     workspace = tmp_path / "workspace"

@@ -3,7 +3,6 @@ holds only the trainee parts of `course`, no trainer tool, and quiz state kept a
 import json
 import os
 import re
-import shutil
 import subprocess
 import sys
 import urllib.error
@@ -16,7 +15,7 @@ from ipykernel.ipkernel import IPythonKernel
 
 from browser_lab import released_course, trainee_folder, trainee_jupyterlab
 from course import lab, launch
-from harness import ASSIGNMENTS, REPO
+from harness import ASSIGNMENTS, launch_from_a_copy
 
 MODULE = ASSIGNMENTS[0]
 NBGRADER = str(Path(sys.executable).with_name("nbgrader"))
@@ -192,12 +191,7 @@ def test_notebooks_without_missing_widgets_are_left_alone(tmp_path):
 # -- `make start` and `make trainer` --------------------------------------------------------------
 
 def test_make_start_prepares_the_folder_and_opens_it(tmp_path, monkeypatch, capsys):
-    shutil.copytree(REPO / "source", tmp_path / "source")
-    shutil.copy(REPO / "nbgrader_config.py", tmp_path)
-    monkeypatch.setenv("NBGRADER_EXCHANGE", str(tmp_path / "exchange"))
-    for name, value in [("ROOT", tmp_path), ("TRAINEE_FOLDER", tmp_path / "workspace"),
-                        ("RUNTIME", tmp_path / ".trainee")]:
-        monkeypatch.setattr(launch, name, value)
+    launch_from_a_copy(tmp_path, monkeypatch)
     started = []
     monkeypatch.setattr(launch, "open_lab", lambda *how: started.append(how))
 
