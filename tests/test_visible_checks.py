@@ -12,6 +12,8 @@ from mutation import Alternative, LiveNotebook, assert_caught
 pytestmark = pytest.mark.slow
 
 CATALOGUES = {module: importlib.import_module(f"wrong_solutions.{module}") for module in ASSIGNMENTS}
+
+
 def optional_cells(module: str) -> tuple[list[str], list[str]]:
     """(solution ids, test ids) in the module's optional sections."""
     nb = nbformat.read(REPO / "source" / module / f"{module}.ipynb", as_version=4)
@@ -23,9 +25,20 @@ def optional_cells(module: str) -> tuple[list[str], list[str]]:
     return solutions, tests
 
 
+def cell_ids(module: str) -> list:
+    nb = nbformat.read(REPO / "source" / module / f"{module}.ipynb", as_version=4)
+    return [nbgrader_meta(cell).get("grade_id") for cell in nb.cells]
+
+
+def in_notebook_order(module: str, cases: list) -> list:
+    """Cases sorted by the first cell they change: each replays the least in between."""
+    ids = cell_ids(module)
+    return sorted(cases, key=lambda case: min(ids.index(cell_id) for cell_id in case.code))
+
+
 WITH_OPTIONAL = [module for module in ASSIGNMENTS if optional_cells(module)[0]]
 CASES = [(module, case) for module, catalogue in CATALOGUES.items()
-         for case in [*catalogue.MUTATIONS, *getattr(catalogue, "ALTERNATIVES", [])]]
+         for case in in_notebook_order(module, [*catalogue.MUTATIONS, *getattr(catalogue, "ALTERNATIVES", [])])]
 
 
 @pytest.fixture(scope="module")
