@@ -45,14 +45,7 @@ def count_failures(checks):
 
 # One spell per day instead of per run of consecutive failures: the two incidents of 27 October
 # become one.
-SPELLS_BY_DAY = '''
-def not_ready_spells(checks):
-    ready = checks[(checks["path"] == READY) & ~checks["passed"]].sort_values("checkedAt")
-    spells = ready.groupby(ready["checkedAt"].dt.date)["checkedAt"].agg(start="min", end="max", checks="size")
-    spells = spells.reset_index(drop=True)
-    spells["minutes"] = 5 * spells["checks"]
-    return spells
-'''
+SPELLS_BY_DAY = CATALOGUE.SPELLS_BY_DAY.code["m1-spells-solution"]
 
 
 def assert_only_cell_lost(points, cell):
