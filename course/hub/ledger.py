@@ -65,10 +65,22 @@ def now() -> str:
 
 
 def prepare(folder: Path) -> Path:
-    """The service's data folder, private to the account the service runs as."""
+    """The service's data folder, private to the account the service runs as.
+
+    A folder of another owner (a volume's root on a cluster) cannot be made 0700 by the service:
+    it is used as it is when no other account can reach it (group access is the volume's group),
+    and refused otherwise."""
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
-    folder.chmod(0o700)
+    try:
+        folder.chmod(0o700)
+    except PermissionError:
+        mode = folder.stat().st_mode & 0o7777
+        if mode & 0o007:
+            raise PermissionError(
+                f"the quiz data folder {folder} is open to every account (mode {mode:o}) and is not "
+                "the service's to make private: give the service a folder of its own, for example "
+                "a sub-folder of the volume") from None
     return folder / DATABASE
 
 

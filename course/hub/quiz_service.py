@@ -270,6 +270,8 @@ def main(argv: list[str] | None = None) -> None:
 
     variants = args.variants.strip().lower() not in ("off", "0", "false", "no")
     keyring = Keyring(Path(args.course_root), args.course_id, variants)
+    if not keyring.entries:  # an unreadable source/ looks empty: say so rather than serve nothing
+        parser.error(f"no quiz found in {args.course_root}/source: is it there, readable by uid {os.getuid()}?")
     ledger = Ledger(prepare(Path(args.data)))
     os.environ.setdefault("ETP_ACADEMY_DATA", str(Path(args.data) / "data-cache"))
     executor = ProcessPoolExecutor(max_workers=args.workers, mp_context=multiprocessing.get_context("spawn"))
