@@ -19,14 +19,16 @@ from course.hub.deployment import prepare_trainee_runtime; \
 prepare_trainee_runtime(Path('/opt/etp-academy/trainee'), 'etp-ops-academy', Path('/srv/nbgrader/exchange'), True)"
 
 FROM ${BASE}
+ARG JUPYTERHUB_VERSION=5.5.0
 LABEL org.opencontainers.image.title="etp-academy-trainee" \
       org.opencontainers.image.description="ETP Express Operations Academy: a trainee's JupyterLab"
 USER root
-# The pinned environment without the test tools; ngshare-exchange without its dependencies (its
-# pin jupyter-core<4.11.2 cannot live with JupyterLab 4; it works with nbgrader 0.9.6 and
-# jupyter-core 5.9).
+# The pinned environment without the test tools, with the hub's own JupyterHub (the pinned chart's,
+# see values.yaml); ngshare-exchange without its dependencies (its pin jupyter-core<4.11.2 cannot
+# live with JupyterLab 4; it works with nbgrader 0.9.6 and jupyter-core 5.9).
 COPY requirements.txt /tmp/requirements.txt
-RUN grep -v -E '^(pytest|pytest-timeout|playwright)==' /tmp/requirements.txt > /tmp/trainee-requirements.txt \
+RUN grep -v -E '^(pytest|pytest-timeout|playwright|kubernetes-validate)==' /tmp/requirements.txt \
+      | sed -E "s/^jupyterhub==.*/jupyterhub==${JUPYTERHUB_VERSION}/" > /tmp/trainee-requirements.txt \
  && pip install --no-cache-dir -r /tmp/trainee-requirements.txt \
  && pip install --no-cache-dir --no-deps ngshare-exchange==0.5.3 \
  && rm /tmp/requirements.txt /tmp/trainee-requirements.txt
