@@ -244,7 +244,7 @@ def run_in_pod(pod: dict, image: Path, volumes: dict, container: dict, probe: st
     sandbox += ["--ro-bind", str(python), str(python), "--tmpfs", "/opt", "--tmpfs", "/srv",
                "--ro-bind" if read_only_root else "--bind", str(image), "/opt/etp-academy", "--clearenv"]
     if not read_only_root:
-        sandbox += ["--tmpfs", "/tmp"]
+        sandbox += ["--perms", "1777", "--tmpfs", "/tmp"]  # HOME too, as /home/jovyan is the user's
     for mount in container.get("volumeMounts", []):
         sandbox += ["--bind", str(volumes[mount["name"]]), mount["mountPath"]]
     for name, value in env.items():
