@@ -38,7 +38,7 @@ LAB_OVERRIDES = {"@jupyter-widgets/jupyterlab-manager:plugin": {"saveState": Tru
                  "@jupyterlab/apputils-extension:notification": {"fetchNews": "false",
                                                                  "checkForUpdates": False}}
 # The trainee Lab's own extension, prebuilt (course/lab_extension/README.md): Submit in the
-# Assignment List saves the assignment's open notebooks first.
+# Assignment List saves the assignment's open notebooks first; opening a notebook is not an edit.
 LAB_EXTENSION = Path(__file__).resolve().parent / "lab_extension"
 WIDGET_VIEW = "application/vnd.jupyter.widget-view+json"
 WIDGET_STATE = "application/vnd.jupyter.widget-state+json"

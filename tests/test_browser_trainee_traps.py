@@ -62,3 +62,45 @@ def test_the_trainee_install_turns_off_the_news_toast(tmp_path):
     lab.prepare_trainee_runtime(tmp_path)
     overrides = json.loads((tmp_path / "lab" / "settings" / "overrides.json").read_text())
     assert overrides["@jupyterlab/apputils-extension:notification"]["fetchNews"] == "false"
+
+
+DRILL_MODULE, DRILL_PREFIX = "m6_incident_response", "m6-ex61-"
+BROKEN_LINK_ICONS = """() => [...document.querySelectorAll('.jupyter-widgets-disconnected')]
+    .filter((element) => { const icon = getComputedStyle(element, '::before');
+                           return icon.display !== 'none' && icon.content !== 'none' && icon.content !== 'normal'; })
+    .map((element) => element.className)"""
+
+
+def test_keys_after_a_click_on_text_stay_in_the_widget_and_a_worked_notebook_reopens_clean(trainee):
+    from test_browser import answer_by_keyboard, source_questions
+
+    page, questions = trainee.page, source_questions(DRILL_MODULE)
+    keyed = next(q for q in questions if q.answer_from)  # its key comes from the trainee's own data
+    drill = [q for q in questions if q.qid.startswith(DRILL_PREFIX)]
+    steps = drill[:drill.index(keyed)]  # the drill's decisions up to the keyed one, in order
+    first_quiz = questions[0]
+    notebook = next(lab.fetch_assignment(trainee.folder, DRILL_MODULE).glob("*.ipynb"))
+    trainee.open(f"{DRILL_MODULE}/{notebook.name}")
+    trainee.run_all(len(questions))
+
+    cells = trainee.cells()
+    for text in [page.locator(".etp-inject[data-step='1'] .etp-inject-title"),
+                 trainee.quiz(first_quiz.qid).locator(".etp-quiz-prompt")]:
+        text.click()
+        page.keyboard.press("b")  # command mode's "insert a cell below"
+        assert trainee.cells() == cells, "a key after a click on a widget's text reached the notebook"
+
+    for step in steps:
+        answer_by_keyboard(trainee, step, step.accepted_responses()[0], "right")
+    answer_by_keyboard(trainee, keyed, keyed.accepted_responses()[0], "note")
+    trainee.save()
+    trainee.shut_down_kernels()
+
+    trainee.open(f"{DRILL_MODULE}/{notebook.name}")  # worked, reopened without its kernel
+    expect(page.locator(".etp-quiz[data-readonly]")).to_have_count(len(questions), timeout=60_000)
+    trainee.wait_idle()
+    page.wait_for_timeout(3_000)  # anything that changes on open has changed by now
+    expect(page.locator(".lm-TabBar-tab.jp-mod-dirty")).to_have_count(0)  # opening is not an edit
+    status = trainee.quiz(keyed.qid).locator(".etp-status")
+    expect(status).to_have_text("Your saved answer, shown read-only: run this cell to answer again.")
+    assert page.evaluate(BROKEN_LINK_ICONS) == []

@@ -54,7 +54,10 @@ body[data-jp-theme-light="false"] .etp-inject {
   --etp-live-bg: #3a300f; --etp-live-fg: #ffe39a; --etp-done-bg: #12311f; --etp-done-fg: #b9f0cb;
 }
 .etp-inject-host { min-width: 0; }
-.etp-inject-host.jupyter-widgets-disconnected::before { display: none; }
+.etp-inject-host.jupyter-widgets-disconnected::before,
+.etp-drill-step.jupyter-widgets-disconnected::before { display: none; }  /* the note says it */
+.etp-drill-step.jupyter-widgets-disconnected { opacity: 1; }
+.etp-inject:focus { outline: none; }
 .etp-inject {
   box-sizing: border-box; max-width: 820px; min-width: 0; margin: 8px 0 0; padding: 10px 16px;
   border: 1px solid var(--etp-border); border-left: 6px solid var(--etp-accent); border-radius: 8px;
@@ -126,6 +129,7 @@ class DrillStep(ipywidgets.VBox):
     def __init__(self, panel: InjectPanel, view: QuestionView, **kwargs):
         super().__init__(children=[panel, view.box], **kwargs)
         self.panel, self.view = panel, view
+        self.add_class("etp-drill-step")
 
     def summary(self) -> str:
         return self.panel.summary() + "\n" + self.view.summary()

@@ -269,7 +269,7 @@ function render({ model, el }) {
     submit.setAttribute("aria-disabled", String(waiting || submit.disabled)); // keeps focus while saving
     root.toggleAttribute("data-readonly", readOnly);
     root.toggleAttribute("data-waiting", waiting);
-    if (readOnly) status.textContent = model.get("verdict")
+    if (readOnly) status.textContent = model.get("response") != null || model.get("verdict")
       ? "Your saved answer, shown read-only: run this cell to answer again."
       : "Shown read-only without its kernel: run this cell to answer.";
     else if (waiting) status.textContent = "Saving your answer…";
@@ -287,6 +287,7 @@ function render({ model, el }) {
   }
 
   submit.addEventListener("click", commit);
+  focusOnClick(root);
   for (const type of ["keydown", "keypress", "keyup"]) {
     root.addEventListener(type, (event) => {
       if (isSave(event)) return; // Ctrl+S / Cmd+S still saves the notebook
