@@ -83,6 +83,9 @@ def test_keys_after_a_click_on_text_stay_in_the_widget_and_a_worked_notebook_reo
     trainee.open(f"{DRILL_MODULE}/{notebook.name}")
     trainee.run_all(len(questions))
 
+    header = trainee.quiz(first_quiz.qid).locator(".etp-quiz-kind")
+    expect(header).to_have_text(f"Quiz · {first_quiz.kind}")  # a title, not the internal id in capitals
+    expect(header).to_have_css("text-transform", "none")
     cells = trainee.cells()
     for text in [page.locator(".etp-inject[data-step='1'] .etp-inject-title"),
                  trainee.quiz(first_quiz.qid).locator(".etp-quiz-prompt")]:

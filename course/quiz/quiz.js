@@ -255,7 +255,7 @@ function render({ model, el }) {
   const feedback = node("div", { class: "etp-feedback" });
   const root = node("section", { class: "etp-quiz", "aria-labelledby": ids.prompt,
                                  "data-qid": qid, "data-kind": kind },
-    node("div", { class: "etp-quiz-kind", text: `${model.get("kind_label")} · ${qid}` }),
+    node("div", { class: "etp-quiz-kind", text: `Quiz · ${model.get("kind_label")}` }), // qid: data-qid
     node("p", { class: "etp-quiz-prompt", id: ids.prompt, text: model.get("prompt") }),
     input.element,
     node("div", { class: "etp-actions" }, submit, status),
