@@ -6,7 +6,7 @@ PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 
-.PHONY: start trainer test install system
+.PHONY: start trainer test install system lab-extension
 
 start: install
 	$(PY) -m course.launch
@@ -46,3 +46,11 @@ system:
 	  fi; fi
 	@command -v configurable-http-proxy >/dev/null 2>&1 || \
 	  npm install -g --silent configurable-http-proxy@$(CHP_VERSION)
+
+# The trainee Lab's extension (course/lab_extension): rebuilds build/ after src/index.js changed.
+LAB_BUILDER := @jupyterlab/builder@4.5.11
+lab-extension: install
+	cd course/lab_extension && rm -rf build && \
+	  npm install --no-save --no-audit --no-fund --silent $(LAB_BUILDER) && \
+	  node node_modules/@jupyterlab/builder/lib/build-labextension.js --core-path \
+	  "$$($(abspath $(PY)) -c 'import jupyterlab, pathlib; print(pathlib.Path(jupyterlab.__file__).parent / "staging")')" .

@@ -11,10 +11,13 @@ The exact values are compared with the reference when graded, and the line says 
 trainee's kernel a failed or unfinished check prints one line and the notebook goes on, so
 *Run All* reaches the end of an untouched notebook and every quiz below still runs. During
 autograde the trainer's process runs the same cell with ``strict_check`` in its place, so a
-failure there is a failure: an unfinished exercise still scores zero.
+failure there is a failure: an unfinished exercise still scores zero. Under nbgrader's Validate
+(``NBGRADER_VALIDATING`` in the kernel's environment) the line is printed and the error raised,
+so Validate lists every unfinished or failing exercise, not only unwritten answers.
 """
 from __future__ import annotations
 
+import os
 from contextlib import contextmanager
 
 NOT_DONE = (NameError, NotImplementedError)
@@ -41,7 +44,7 @@ class check:  # noqa: N801 - reads as a statement: `with check("5a"):`
             print(f"✘ {self.name}: your code raised {kind.__name__}: {error}")
         else:
             return False  # KeyboardInterrupt and the like still stop the notebook
-        return True
+        return not validating()
 
 
 class show(check):  # noqa: N801 - `with show("plot"):`
@@ -56,6 +59,11 @@ class show(check):  # noqa: N801 - `with show("plot"):`
             print(f"✘ {self.name}: could not be shown: {kind.__name__}: {error}")
             return True
         return kind is None
+
+
+def validating() -> bool:
+    """True in a kernel run by nbgrader's Validate (the Assignments tab's or `nbgrader validate`)."""
+    return os.environ.get("NBGRADER_VALIDATING") == "1"
 
 
 @contextmanager

@@ -32,8 +32,14 @@ TRAINER_LAB_PLUGINS = ["@jupyter/nbgrader:formgrader", "@jupyter/nbgrader:create
                        "@jupyter/nbgrader:course-list"]
 TRAINER_SERVER_EXTENSIONS = ["nbgrader.server_extensions.formgrader",
                              "nbgrader.server_extensions.course_list"]
-# Quiz widgets are saved in the notebook, so a reopened notebook shows them without its kernel.
-LAB_OVERRIDES = {"@jupyter-widgets/jupyterlab-manager:plugin": {"saveState": True}}
+# Quiz widgets are saved in the notebook, so a reopened notebook shows them without its kernel;
+# JupyterLab's news toast stays away (it would cover the first lines of every page).
+LAB_OVERRIDES = {"@jupyter-widgets/jupyterlab-manager:plugin": {"saveState": True},
+                 "@jupyterlab/apputils-extension:notification": {"fetchNews": "false",
+                                                                 "checkForUpdates": False}}
+# The trainee Lab's own extension, prebuilt (course/lab_extension/README.md): Submit in the
+# Assignment List saves the assignment's open notebooks first; opening a notebook is not an edit.
+LAB_EXTENSION = Path(__file__).resolve().parent / "lab_extension"
 WIDGET_VIEW = "application/vnd.jupyter.widget-view+json"
 WIDGET_STATE = "application/vnd.jupyter.widget-state+json"
 MODEL_REFERENCE = "IPY_MODEL_"
@@ -105,6 +111,7 @@ def prepare_trainee_runtime(runtime: Path, world_env: dict[str, str] | None = No
     copy_trainee_course(runtime / "lib")
     write_kernelspec(runtime, world_env or {})
     write_lab_settings(runtime / "lab" / "settings")
+    install_lab_extension(runtime / "jupyter" / "labextensions")
 
 
 def copy_trainee_course(lib: Path) -> Path:
@@ -144,6 +151,15 @@ def write_kernelspec(runtime: Path, world_env: dict[str, str] | None = None) -> 
     }
     (spec_dir / "kernel.json").write_text(json.dumps(spec, indent=1), encoding="utf-8")
     return spec_dir
+
+
+def install_lab_extension(labextensions: Path) -> Path:
+    """The prebuilt extension where the trainee's Lab finds it (on ``JUPYTER_PATH``)."""
+    name = json.loads((LAB_EXTENSION / "package.json").read_text(encoding="utf-8"))["name"]
+    target = labextensions / name
+    shutil.rmtree(target, ignore_errors=True)
+    shutil.copytree(LAB_EXTENSION / "build", target)
+    return target
 
 
 def write_lab_settings(settings: Path) -> None:

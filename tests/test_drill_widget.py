@@ -88,7 +88,8 @@ def test_decisions_are_stamped_with_the_nights_time_and_the_real_time(tmp_path, 
     assert "00:13:30 BRT" in boxes["d-ack"].panel.decided
     saved = json.loads((tmp_path / "answers.json").read_text())["questions"]
     assert saved["d-ack"][0]["answer"] == "yes" and saved["d-ack"][0]["correct"] is True
-    assert len(saved["d-clock"]) == 2 and saved["d-clock"][1]["answer"]["step"] == "sev"
+    decisions = [entry["answer"] for entry in saved["d-clock"] if "decided_at" in entry["answer"]]
+    assert len(decisions) == 2 and decisions[1]["step"] == "sev"
     assert AnswerStore(tmp_path / "answers.json").flagged() == []  # the log is sealed like answers
 
 
@@ -172,3 +173,36 @@ def test_the_quiz_package_stays_light():
     out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
     assert out.stdout.split() == ["False", "False"]
     assert issubclass(Drill, Quiz)
+
+
+def test_a_running_clock_resumes_after_a_kernel_stop(tmp_path, clock):
+    drill, boxes = make(tmp_path)
+    seen(boxes["d-ack"])
+    clock.now += 30
+    again, boxes = make(tmp_path)  # the kernel stopped; the cells ran again in a new one
+    assert boxes["d-ack"].panel.running_since_ms == 1_000_000.0 * 1000  # not restarted
+    clock.now += 30
+    press_submit(boxes["d-ack"], "yes")
+    assert again.log()[0]["real_seconds"] == 60 and again.log()[0]["decided_at"] == "2026-10-14T00:16:00-03:00"
+    clock.now += 20
+    third, boxes = make(tmp_path)  # and the step revealed by that decision keeps its own start
+    clock.now += 10
+    press_submit(boxes["d-sev"], "P1")
+    assert third.log()[1]["real_seconds"] == 30 and [e["step"] for e in third.log()] == ["ack", "sev"]
+
+
+def test_the_debrief_shows_whole_decisions_and_their_verdicts(tmp_path, clock):
+    long = "Acknowledge the page in #incidents, then open the Railway logs of the worker and read them"
+    drill = Drill(INJECTS[:1], prefix="d-", answer_file=tmp_path / "answers.json")
+    import course.quiz.drill as module
+    shown = []
+    module.display, old = shown.append, module.display
+    try:
+        drill.single_choice("d-ack", "First?", options=[long, "wait"], answer="wait")
+    finally:
+        module.display = old
+    press_submit(shown[0], long)
+    table = drill.debrief()
+    assert table.loc["ack", "your decision"] == long and table.loc["ack", "playbook"] == "not correct"
+    assert long in table._repr_html_() and "not correct" in table._repr_html_()
+    assert long in repr(table)

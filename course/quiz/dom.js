@@ -14,3 +14,12 @@ function node(tag, attrs = {}, ...children) {
   return element;
 }
 
+
+// A click on a widget's text (not on one of its controls) puts the focus in the widget, so the next
+// key press stays there instead of reaching the notebook's command mode (`b` would insert a cell).
+function focusOnClick(root) {
+  root.tabIndex = -1;
+  root.addEventListener("click", () => {
+    if (!root.contains(document.activeElement)) root.focus({ preventScroll: true });
+  });
+}

@@ -74,6 +74,7 @@ function render({ model, el }) {
   }, { threshold: 0.3 });
   seen.observe(root);
 
+  focusOnClick(root);
   for (const type of ["keydown", "keypress", "keyup"]) {
     root.addEventListener(type, (event) => {
       if (!isSave(event)) event.stopPropagation(); // no notebook shortcut fires from the card

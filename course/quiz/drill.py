@@ -17,6 +17,8 @@ the step before it is decided. A decision is stamped with the simulated time (th
 or the previous decision's if later, plus ``speed`` x the real time spent on it) and the real
 seconds spent, in the answer file under ``prefix + "clock"``: seconds and times come from the
 kernel's clock, never the browser's. The stamps are a record for the debrief and grade nothing.
+When a step's clock starts, the same log records it (``started``, the kernel's epoch seconds), so
+a drill rebuilt after a kernel stop or restart resumes each running clock instead of restarting it.
 
 The drill is a ``Quiz``: where a grader builds its own quiz object for each ``Quiz`` of the setup
 cell, the decision cells grade like any quiz cell.
@@ -52,7 +54,10 @@ body[data-jp-theme-light="false"] .etp-inject {
   --etp-live-bg: #3a300f; --etp-live-fg: #ffe39a; --etp-done-bg: #12311f; --etp-done-fg: #b9f0cb;
 }
 .etp-inject-host { min-width: 0; }
-.etp-inject-host.jupyter-widgets-disconnected::before { display: none; }
+.etp-inject-host.jupyter-widgets-disconnected::before,
+.etp-drill-step.jupyter-widgets-disconnected::before { display: none; }  /* the note says it */
+.etp-drill-step.jupyter-widgets-disconnected { opacity: 1; }
+.etp-inject:focus { outline: none; }
 .etp-inject {
   box-sizing: border-box; max-width: 820px; min-width: 0; margin: 8px 0 0; padding: 10px 16px;
   border: 1px solid var(--etp-border); border-left: 6px solid var(--etp-accent); border-radius: 8px;
@@ -124,6 +129,7 @@ class DrillStep(ipywidgets.VBox):
     def __init__(self, panel: InjectPanel, view: QuestionView, **kwargs):
         super().__init__(children=[panel, view.box], **kwargs)
         self.panel, self.view = panel, view
+        self.add_class("etp-drill-step")
 
     def summary(self) -> str:
         return self.panel.summary() + "\n" + self.view.summary()
@@ -208,13 +214,35 @@ class Drill(Quiz):
         index = self.order.index(step)
         return index == 0 or self.order[index - 1] in answered
 
-    def log(self) -> list[dict]:
-        """Every stamped decision, oldest first: step, qid, inject_at, decided_at, real_seconds, try."""
+    def _entries(self) -> list[dict]:
         try:
             return [attempt.answer for attempt in self.store.attempts(self.clock_qid)
                     if isinstance(attempt.answer, dict)]
         except AnswerFileError:
             return []
+
+    def log(self) -> list[dict]:
+        """Every stamped decision, oldest first: step, qid, inject_at, decided_at, real_seconds, try."""
+        return [entry for entry in self._entries() if "decided_at" in entry]
+
+    def _recorded_starts(self) -> dict[str, float]:
+        """When each step's clock started (kernel epoch seconds), as the log recorded it."""
+        starts: dict[str, float] = {}
+        for entry in self._entries():
+            if isinstance(entry.get("started"), (int, float)):
+                starts.setdefault(str(entry.get("step")), float(entry["started"]))
+        return starts
+
+    def _reveal(self, step: str, now: float) -> None:
+        """Start ``step``'s clock at ``now`` unless it runs already, and record when it started."""
+        if step in self._revealed:
+            return
+        self._revealed[step] = now
+        try:
+            self.store.record(self.clock_qid, {"step": step, "started": round(now, 1)},
+                              f"{step} started", False)
+        except (AnswerFileError, OSError):
+            pass  # the decision's widget says that the file cannot be written
 
     def _first_stamps(self) -> dict[str, dict]:
         stamps: dict[str, dict] = {}
@@ -241,7 +269,7 @@ class Drill(Quiz):
     def _start_clock(self, step: str, stamps: dict[str, dict] | None = None) -> None:
         if step in self._revealed:
             return
-        self._revealed[step] = time.time()
+        self._reveal(step, time.time())
         box = self._shown.get(step)
         if box is not None:
             self._paint(step, box.panel, stamps if stamps is not None else self._first_stamps())
@@ -293,7 +321,7 @@ class Drill(Quiz):
         index = self.order.index(step)
         if index + 1 < len(self.order):
             following = self.order[index + 1]
-            self._revealed.setdefault(following, now)
+            self._reveal(following, now)
             nxt = self._shown.get(following)
             if nxt is not None:
                 self._paint(following, nxt.panel, stamps)
@@ -308,8 +336,11 @@ class Drill(Quiz):
         index = self.order.index(step)
         answered = self._answered()
         reached = self._reached(step, answered)
-        if reached and index and step not in self._revealed:
-            self._revealed[step] = time.time()  # its cell ran after the step before was decided
+        started = self._recorded_starts().get(step)
+        if started is not None:
+            self._revealed.setdefault(step, started)  # a clock that ran before the kernel stopped
+        elif reached and index:
+            self._reveal(step, time.time())  # its cell ran after the step before was decided
         panel = InjectPanel(self._seen_handler(step), step=index + 1, steps=len(self.order),
                             kind=inject.get("kind", ""), title=inject.get("title", ""),
                             clock=inject.get("clock", ""), body=inject.get("body", ""),
@@ -333,8 +364,9 @@ class Drill(Quiz):
     # -- after the drill --------------------------------------------------------------------------------
     def debrief(self):
         """The drill as you ran it: one row per decision (your first answer to each), with the
-        inject's time, your decision's time on the night's clock, the minutes since the first
-        inject and the real time you spent on it."""
+        inject's time, your decision and whether the playbook agrees, its time on the night's
+        clock, the minutes since the first inject and the real time you spent on it. The table
+        shows every decision in full (pandas would cut text at 50 characters)."""
         import pandas as pd
 
         stamps = self._first_stamps()
@@ -344,15 +376,47 @@ class Drill(Quiz):
             qid, stamp = self.qid_of(step), stamps.get(step)
             question = self.questions.get(qid)
             answer = committed_answers(question, self.store).lines[0] if question else ""
+            decision, verdict = _decision_and_verdict(answer)
             decided = pd.Timestamp(stamp["decided_at"]) if stamp else pd.NaT
             rows.append({
                 "step": step, "inject": f"{self._inject_at(step).tz_convert(BRT):%H:%M:%S} {self.injects[step].get('kind', '')}",
-                "your decision": answer.split("first answer: ", 1)[-1] if answer else "(not shown yet)",
+                "your decision": decision or "(not shown yet)",
+                "playbook": verdict,
                 "decided at (BRT)": "" if stamp is None else f"{decided.tz_convert(BRT):%H:%M:%S}",
                 "minutes after the first inject": None if stamp is None else round((decided - origin) / pd.Timedelta(minutes=1), 1),
                 "real seconds": None if stamp is None else stamp.get("real_seconds"),
             })
-        return pd.DataFrame(rows).set_index("step")
+        return _full_width(pd.DataFrame(rows).set_index("step"))
+
+
+def _decision_and_verdict(line: str) -> tuple[str, str]:
+    """``[quiz q] first answer: <decision> (<verdict>)`` as its decision and its verdict."""
+    if "first answer: " not in line:
+        return "", ""
+    decision = line.split("first answer: ", 1)[1]
+    if decision.endswith(")") and " (" in decision:
+        decision, verdict = decision[:-1].rsplit(" (", 1)
+        return decision, verdict
+    return decision, ""
+
+
+def _full_width(table):
+    """``table`` drawn with every cell's text in full, in a notebook and as text."""
+    import pandas as pd
+
+    class FullWidthTable(pd.DataFrame):
+        @property
+        def _constructor(self):
+            return FullWidthTable
+
+        def _repr_html_(self):
+            with pd.option_context("display.max_colwidth", None):
+                return super()._repr_html_()
+
+        def __repr__(self):
+            return self.to_string()
+
+    return FullWidthTable(table)
 
 
 def _duration(seconds: float) -> str:

@@ -255,7 +255,7 @@ function render({ model, el }) {
   const feedback = node("div", { class: "etp-feedback" });
   const root = node("section", { class: "etp-quiz", "aria-labelledby": ids.prompt,
                                  "data-qid": qid, "data-kind": kind },
-    node("div", { class: "etp-quiz-kind", text: `${model.get("kind_label")} · ${qid}` }),
+    node("div", { class: "etp-quiz-kind", text: `Quiz · ${model.get("kind_label")}` }), // qid: data-qid
     node("p", { class: "etp-quiz-prompt", id: ids.prompt, text: model.get("prompt") }),
     input.element,
     node("div", { class: "etp-actions" }, submit, status),
@@ -269,7 +269,7 @@ function render({ model, el }) {
     submit.setAttribute("aria-disabled", String(waiting || submit.disabled)); // keeps focus while saving
     root.toggleAttribute("data-readonly", readOnly);
     root.toggleAttribute("data-waiting", waiting);
-    if (readOnly) status.textContent = model.get("verdict")
+    if (readOnly) status.textContent = model.get("response") != null || model.get("verdict")
       ? "Your saved answer, shown read-only: run this cell to answer again."
       : "Shown read-only without its kernel: run this cell to answer.";
     else if (waiting) status.textContent = "Saving your answer…";
@@ -287,6 +287,7 @@ function render({ model, el }) {
   }
 
   submit.addEventListener("click", commit);
+  focusOnClick(root);
   for (const type of ["keydown", "keypress", "keyup"]) {
     root.addEventListener(type, (event) => {
       if (isSave(event)) return; // Ctrl+S / Cmd+S still saves the notebook

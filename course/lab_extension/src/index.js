@@ -1,0 +1,2 @@
+// The trainee Lab's plugins.
+module.exports = [require('./submit'), require('./clean_open')];
