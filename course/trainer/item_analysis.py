@@ -265,7 +265,8 @@ def score_plot(items: ModuleItems) -> tuple[str, str]:
     ax = fig.add_subplot()
     ax.hist(percent, bins=range(0, 101, 10), color="#1f5fae", edgecolor="white")
     ax.set_xlim(0, 100)
-    ax.set_xlabel("module total, % of its points")
+    ax.yaxis.get_major_locator().set_params(integer=True)
+    ax.set_xlabel("module points earned, % (before any late penalty)")
     ax.set_ylabel("trainees")
     ax.set_title(f"{items.module}: score distribution")
     alt = (f"Histogram of {items.module}'s totals for {len(percent)} trainees, in steps of 10 %: "
@@ -276,14 +277,17 @@ def score_plot(items: ModuleItems) -> tuple[str, str]:
 def item_plot(items: ModuleItems) -> tuple[str, str]:
     """(PNG as base64, alt text): each item's difficulty p against its discrimination D."""
     stats = items.statistics()
+    shown = stats.dropna(subset=["p", "D"])  # an item nobody has a score for, or scored once
     fig = _figure(7, 4.5)
     ax = fig.add_subplot()
     colours = {"quiz": "#1f5fae", "check": "#2e7d32", "written": "#8e44ad"}
-    for kind, group in stats.groupby("kind"):
-        ax.scatter(group["p"], group["D"].fillna(0), label=kind, color=colours.get(kind, "grey"), zorder=3)
-    for item, row in stats.iterrows():
-        ax.annotate(item.removeprefix(items.module.split("_")[0] + "-"), (row["p"], 0 if math.isnan(row["D"]) else row["D"]),
-                    fontsize=7, xytext=(3, 3), textcoords="offset points")
+    for kind, group in shown.groupby("kind"):
+        ax.scatter(group["p"], group["D"], label=kind, color=colours.get(kind, "grey"), zorder=3)
+    prefix = items.module.split("_")[0] + "-"
+    for (p, d), group in shown.groupby([shown["p"].round(3), shown["D"].round(3)]):
+        names = [item.removeprefix(prefix) for item in group.index]  # one label per point
+        label = names[0] if len(names) == 1 else f"{names[0]} +{len(names) - 1} more"
+        ax.annotate(label, (p, d), fontsize=7, xytext=(3, 3), textcoords="offset points")
     ax.axhline(0, color="#c0392b", lw=1, ls="--")
     ax.set_xlim(-0.05, 1.05)
     ax.set_ylim(-1.05, 1.05)
@@ -292,8 +296,8 @@ def item_plot(items: ModuleItems) -> tuple[str, str]:
     ax.set_title(f"{items.module}: items (below the dashed line: check the key)")
     ax.legend(loc="lower left", fontsize=8)
     negative = [item for item, row in stats.iterrows() if _negative(row)]
-    alt = (f"Scatter plot of {len(stats)} items of {items.module}: difficulty p from "
-           f"{stats['p'].min():.2f} to {stats['p'].max():.2f}; "
+    alt = (f"Scatter plot of {len(shown)} items of {items.module}: difficulty p from "
+           f"{shown['p'].min():.2f} to {shown['p'].max():.2f}; "
            + (f"negative discrimination: {', '.join(negative)}." if negative else "no item discriminates negatively."))
     return _png(fig), alt
 
