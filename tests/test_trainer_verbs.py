@@ -36,7 +36,8 @@ def cohort(tmp_path_factory, data_cache):
 
 
 def submissions(root: Path) -> dict:
-    """{trainee: (seconds late, penalty, score, extension)} from the gradebook."""
+    """{trainee: (seconds late, penalty, score, extension)} from the gradebook (the penalty is the
+    sum of its notebooks': 0.0 when none has one)."""
     with Gradebook(f"sqlite:///{root / 'gradebook.db'}") as gb:
         return {s.student.id: (s.total_seconds_late, s.late_submission_penalty, s.score, s.extension)
                 for s in gb.assignment_submissions(MODULE)}
@@ -119,9 +120,9 @@ def test_the_due_date_and_the_extension_take_effect_in_grading(cohort):
         if name in (LATE, LATE_LATER_EXTENDED):  # late, no extension: "zero" takes the whole score
             assert late == HANDED_IN[name].total_seconds() and score > 0 and penalty == score, name
         elif name == EXTENDED:  # 30 h late by the module's date, within its 48 h extension
-            assert extension == timedelta(hours=48) and late == 0 and penalty is None, name
+            assert extension == timedelta(hours=48) and late == 0 and not penalty, name
         else:
-            assert late == 0 and penalty is None, name
+            assert late == 0 and not penalty, name
     assert "2 late" in cohort["autograde"].stdout
 
 
@@ -151,7 +152,7 @@ def test_an_extension_after_grading_takes_effect_at_once_and_can_be_taken_back(c
     assert done.returncode == 0, done.stderr
     assert "on their graded submission now" in done.stdout and "due 2026-11-20 21:00 UTC" in done.stdout
     late, penalty, score, extension = submissions(root)[LATE_LATER_EXTENDED]
-    assert (late, penalty, extension) == (0, None, timedelta(hours=4)) and score > 0
+    assert (late, penalty, extension) == (0, 0, timedelta(hours=4)) and score > 0
     report = course_cli(root, "report", "--module", MODULE).stdout
     row = next(line for line in report.splitlines() if line.startswith(LATE_LATER_EXTENDED))
     assert row.split()[1] == f"{score:g}" and "late" not in row
@@ -166,7 +167,7 @@ def test_a_later_due_date_lifts_the_penalties_and_the_old_one_brings_them_back(c
     root = cohort["root"]
     later = course_cli(root, "due", MODULE, "2026-11-22T17:00-03:00")  # 20:00 UTC
     assert later.returncode == 0 and "due 2026-11-22 20:00 UTC" in later.stdout, later.stderr
-    assert all(penalty is None for _, penalty, _, _ in submissions(root).values())
+    assert all(penalty == 0 for _, penalty, _, _ in submissions(root).values())
     back = course_cli(root, "due", MODULE, DUE.strftime("%Y-%m-%dT%H:%M"))
     assert back.returncode == 0 and f"graded submissions now late: {LATE}, {LATE_LATER_EXTENDED}" in back.stdout
     assert submissions(root)[LATE][1] == submissions(root)[LATE][2]

@@ -213,7 +213,7 @@ def text_table(items: ModuleItems) -> list[str]:
 
 
 def _negative(row) -> bool:
-    return (row["r"] < 0 if not math.isnan(row["r"]) else False) or (row["D"] < 0 if not math.isnan(row["D"]) else False)
+    return any(row[figure] < 0 for figure in ("r", "D") if not math.isnan(row[figure]))
 
 
 def _fmt(value: float) -> str:

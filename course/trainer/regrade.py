@@ -42,7 +42,8 @@ class Regraded:
                f"{len(self.changed)} changed, {len(self.same)} unchanged"]
         out += [f"  {student}: {before:g} -> {after:g}" for student, before, after in self.changed]
         if self.manual_kept:
-            out.append(f"  your manual score kept (it counts, not the new automatic one): {', '.join(self.manual_kept)}")
+            out.append("  your manual score kept (it counts, not the new automatic one): "
+                       + ", ".join(self.manual_kept))
         if self.failed:
             out.append(f"  NOT judged again: {'; '.join(self.failed)}")
         if self.stale_gradebook:
