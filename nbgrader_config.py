@@ -51,6 +51,10 @@ c.ExchangeFactory.release_feedback = ReleaseFeedback
 # `nbgrader export`: per-question scores and totals per trainee, names from the roster.
 c.ExportApp.plugin_class = GradeSheetExport
 
+# A submission after its due date (`python -m course due`, plus the trainee's extension, `python -m
+# course extend`) is marked late. nbgrader's penalty: "none" keeps its score, "zero" scores it 0.
+c.LateSubmissionPlugin.penalty_method = "none"
+
 # Each trainee works on their own world: the planted incidents move, the noise is redrawn.
 # The seed derives from the course id and the student id; False gives everyone one world.
 c.WorldVariants.enabled = True

@@ -4,12 +4,16 @@
     collect    collect the trainees' submissions from the exchange into submitted/
     autograde  grade them in parallel, sandboxed; a summary; exit 1 if any could not be graded
     feedback   feedback pages for graded submissions, released to each trainee
-    report     scores per module and per trainee, from the gradebook
+    report     scores per module and per trainee, then per question (item analysis; --html FILE)
     status     what is released, submitted, collected, graded and fed back, per module
     bundle     a zip for a trainee without JupyterHub: released modules and the trainee install
     certify    the guide's checklist per trainee: "ready for sign-off" or "not yet" (why), and the
                trainer's sign-off (--approve / --needs-review STUDENT --notes "...")
     demo       a simulated cohort through the whole day, in a temporary course folder
+    trainee    trainee add ID --name --email: the roster, and the settings they hand in under
+    due        due MODULE 2026-12-20T17:00: a module's due date
+    extend     extend MODULE STUDENT --hours 48: one trainee's extension
+    regrade    regrade MODULE --question GRADE_ID: one quiz judged again after its key is fixed
 
 ``--module`` narrows a command to one module (default: every module in source/), ``--student``
 to one trainee (default: the cohort). Each command runs nbgrader's own steps (``NbGraderAPI``
@@ -124,17 +128,14 @@ def cmd_collect(args) -> int:
 
 
 def late_submissions(api, module: str, students: list[str]) -> list[str]:
-    """Trainees whose submission time is after the module's due date (nbgrader's gradebook)."""
-    from nbgrader.api import MissingEntry
+    """Trainees whose submission time is after their due date (nbgrader's gradebook, extensions)."""
+    from .schedule import student_due
 
+    root = Path(api.coursedir.root)
     with api.gradebook as gb:
-        try:
-            due = gb.find_assignment(module).duedate
-        except MissingEntry:
-            return []
-    if due is None:
-        return []
-    return [s for s in students if (stamp := api.get_submitted_timestamp(module, s)) and stamp > due]
+        dues = {s: student_due(gb, root, module, s) for s in students}  # extensions included
+    return [s for s in students if dues[s] is not None
+            and (stamp := api.get_submitted_timestamp(module, s)) and stamp > dues[s]]
 
 
 # -- autograde ------------------------------------------------------------------------------------
@@ -229,10 +230,14 @@ def cmd_report(args) -> int:
     if not rows:
         say("no trainee in the gradebook yet (python -m course autograde adds them)")
         return 0
-    say("Scores from the gradebook (late penalties applied; - : not submitted; not graded: "
+    from .schedule import late_policy
+
+    say(f"Scores from the gradebook ({late_policy(api.config)}; - : not submitted; not graded: "
         "autograde could not grade it)")
     _print_table(header, rows)
-    return 0
+    from .item_analysis import report_items
+
+    return report_items(api, root, modules, say, html=args.html)
 
 
 def report_table(api, root: Path, modules: list[str], student: str | None = None):
@@ -499,7 +504,8 @@ def parser() -> argparse.ArgumentParser:
                    help="make pages even where written answers are not graded yet (shown as 0 points)")
     p.set_defaults(run=cmd_feedback)
 
-    p = command("report", "scores per module and per trainee, from the gradebook")
+    p = command("report", "scores per module and per trainee, then per question, from the gradebook")
+    p.add_argument("--html", metavar="FILE", help="also write a page with the tables and plots of the cohort")
     p.set_defaults(run=cmd_report)
 
     p = command("status", "released, submitted, collected, graded and fed back, per module")
@@ -532,6 +538,10 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--workers", type=int, default=os.cpu_count() or 1, help="grading processes")
     p.add_argument("--keep", help="keep the demo's course folder here instead of a temporary one")
     p.set_defaults(run=cmd_demo)
+
+    from .verbs import register
+
+    register(sub)
     return top
 
 

@@ -6,12 +6,14 @@ from __future__ import annotations
 
 from nbconvert.preprocessors import CSSHTMLHeaderPreprocessor
 from nbgrader.converters import Autograde, GenerateAssignment
-from nbgrader.preprocessors import ClearMarkScheme, Execute, GetGrades, OverwriteCells, SaveAutoGrades
+from nbgrader.preprocessors import (AssignLatePenalties, ClearMarkScheme, Execute, GetGrades, OverwriteCells,
+                                    SaveAutoGrades)
 
 from .execute import SandboxedExecute
 from .feedback import RequireManualGrades
 from .preprocessors import HideHiddenTests, QuizCallsWithoutKeys, SealQuizKeys, WidgetsAsText
 from .problems import RecordProblems
+from .schedule import GrantExtensions
 from .sanitize import CleanText, RestoreReleasedCells
 
 
@@ -38,9 +40,11 @@ def sanitize_preprocessors() -> list:
 
 
 def autograde_preprocessors() -> list:
-    """Execute replaced by the sandboxed one with outside verdicts; problems recorded."""
+    """Execute replaced by the sandboxed one with outside verdicts; problems recorded; extensions
+    granted before the late penalty is assigned."""
     steps = _default(Autograde, "autograde_preprocessors")
     steps[steps.index(Execute)] = SandboxedExecute
+    steps.insert(steps.index(AssignLatePenalties), GrantExtensions)
     steps.insert(steps.index(SaveAutoGrades) + 1, RecordProblems)
     return steps
 
