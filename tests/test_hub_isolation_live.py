@@ -238,12 +238,12 @@ def check_isolation_and_autograde(hub, trainer, ana, ben, grader):
     probe = json.loads(hub.run(ben, ben_kernel, PROBE.format(mine=ben_kernel)).strip().splitlines()[-1])
     for thread in chatter:
         thread.join(60)
+    assert probe["messages"] == [], probe["messages"][:5]
     assert probe["tcp"], "the probe found no TCP port at all (the hub's own listen)"
     for victim in (ana_kernel, grader_kernel):  # it saw their sockets, and could not reach them
         tried = {path: how for path, how in probe["unix"].items() if victim in path}
         assert tried, f"the probe did not see kernel {victim}'s sockets: {sorted(probe['unix'])[:20]}"
         assert "connected" not in tried.values(), tried
-    assert probe["messages"] == [], probe["messages"][:5]
 
     # -- the trainer collects, then runs the README's autograde in the formgrader's jail --------
     collected = hub.call(trainer, "POST", f"{FORMGRADER}/formgrader/api/assignment/{MODULE}/collect")
