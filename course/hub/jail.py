@@ -12,9 +12,10 @@ starts the server instead inside ``bwrap`` (as root, which mounts) and drops to 
 - the trainee runtime (read-only), the exchange, and the account's own home (read-write).
 
 Its network is the host's (the hub, the proxy and the quiz service are on 127.0.0.1), so its
-kernels listen on no port: they use ``ipc`` sockets in the jail's private ``/tmp``
+kernels' channels listen on no port: they use ``ipc`` sockets in the jail's private ``/tmp``
 (``KERNEL_ARGS``, ``KERNEL_ENV``), which no other account can reach, where TCP ports on 127.0.0.1
-would let any user subscribe to another's kernel. Each jail has its own PID namespace: stopping
+would let any user subscribe to another's kernel (ipykernel's one TCP port left is a write-only
+pipe for forked subprocesses' output, checked against a random key). Each jail has its own PID namespace: stopping
 the server kills the namespace's first process, and every process inside dies with it. A trainee's
 jail does not die with the hub (``JupyterHub.cleanup_servers = False``: a hub restart keeps
 servers and kernels running); the formgrader's does (``--die-with-parent``), as the hub restarts
