@@ -36,7 +36,7 @@ from traitlets import List, Unicode
 
 SYSTEM_PATHS = ("/usr", "/bin", "/sbin", "/lib", "/lib64", "/lib32", "/libx32", "/etc")
 RUNTIME_DIR = "/tmp/jupyter-runtime"  # in the jail's private /tmp: connection files, ipc sockets
-KERNEL_ARGS = ["--KernelManager.transport=ipc"]  # a jailed server's kernels: no TCP port
+KERNEL_ARGS = ["--ServerKernelManager.transport=ipc"]  # the server's kernels (not grading ones)
 KERNEL_ENV = {"JUPYTER_RUNTIME_DIR": RUNTIME_DIR}
 
 
