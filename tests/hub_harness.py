@@ -55,6 +55,34 @@ class Hub:
     def __init__(self, root: Path, port: int, users: dict[str, str]):
         self.root, self.url, self.users = root, f"http://127.0.0.1:{port}", users
         self.tokens: dict[str, str] = {}
+        self.process: subprocess.Popen | None = None
+        self.launch = None  # starts the hub's process
+
+    def wait_until_up(self) -> None:
+        deadline = time.monotonic() + 90
+        while time.monotonic() < deadline:
+            assert self.process.poll() is None, f"the hub stopped: {self.log_tail()}"
+            try:
+                if requests.get(f"{self.url}/hub/api/", timeout=2).ok:
+                    return
+            except requests.ConnectionError:
+                pass
+            time.sleep(0.5)
+        raise AssertionError(f"the hub did not answer: {self.log_tail()}")
+
+    def stop_hub(self) -> None:
+        """Stop the hub's process as an admin would (SIGTERM), and wait for it."""
+        self.process.send_signal(signal.SIGTERM)
+        try:
+            self.process.wait(60)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            raise AssertionError(f"the hub did not stop in 60 s: {self.log_tail()}") from None
+
+    def restart(self) -> None:
+        self.stop_hub()
+        self.process = self.launch()
+        self.wait_until_up()
 
     # -- the hub's API ---------------------------------------------------------------------------
     def login(self, user: str) -> str:
@@ -93,16 +121,18 @@ class Hub:
     def server(self, user: str, method: str, path: str, **kwargs):
         return self.call(user, method, f"/user/{user}{path}", **kwargs)
 
-    def run(self, user: str, kernel_id: str, code: str, timeout: float = 180) -> str:
-        """Run ``code`` in a kernel of ``user``'s server (as the Lab does, over its websocket);
-        its stdout, or AssertionError with the error it raised."""
+    def run(self, user: str, kernel_id: str, code: str, timeout: float = 180,
+            server: str | None = None) -> str:
+        """Run ``code`` in a kernel of ``user``'s server (or of the server at ``server``, e.g.
+        ``/services/<name>``), as the Lab does, over its websocket; its stdout, or AssertionError
+        with the error it raised."""
         import asyncio
 
         from tornado.httpclient import HTTPRequest
         from tornado.websocket import websocket_connect
 
         async def execute() -> str:
-            url = self.url.replace("http", "ws") + f"/user/{user}/api/kernels/{kernel_id}/channels"
+            url = self.url.replace("http", "ws") + f"{server or '/user/' + user}/api/kernels/{kernel_id}/channels"
             ws = await websocket_connect(HTTPRequest(
                 url, headers={"Authorization": f"token {self.tokens[user]}"}))
             msg_id = uuid.uuid4().hex
@@ -195,13 +225,16 @@ def _start_hub(test_layer: str, extra_env: dict, tag: str):
         f"load_subconfig({str(REPO / 'deploy' / 'jupyterhub' / 'jupyterhub_config.py')!r})\n"
         + test_layer.format(users=users))
     log = open(tmp / "hub.log", "wb")
-    process = subprocess.Popen([str(VENV_BIN / "jupyterhub"), "-f", str(config)], cwd=tmp, env=env,
-                               stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
     running = Hub(tmp, port, users)
+    running.launch = lambda: subprocess.Popen(
+        [str(VENV_BIN / "jupyterhub"), "-f", str(config)], cwd=tmp, env=env, stdout=log,
+        stderr=subprocess.STDOUT, start_new_session=True)
+    running.process = running.launch()
 
     def cleanup() -> None:
+        process = running.process
         proxy_pid = tmp / "hub" / "state" / "jupyterhub-proxy.pid"
-        _stop(process.pid)  # the hub stops its servers, its services and its proxy
+        _stop(process.pid)  # the hub stops its services and its proxy (servers: by uid below)
         try:
             process.wait(30)
         except subprocess.TimeoutExpired:
@@ -219,17 +252,7 @@ def _start_hub(test_layer: str, extra_env: dict, tag: str):
         shutil.rmtree(tmp, ignore_errors=True)
 
     try:
-        deadline = time.monotonic() + 90
-        while time.monotonic() < deadline:
-            assert process.poll() is None, f"the hub stopped: {running.log_tail()}"
-            try:
-                if requests.get(f"{running.url}/hub/api/", timeout=2).ok:
-                    break
-            except requests.ConnectionError:
-                pass
-            time.sleep(0.5)
-        else:
-            raise AssertionError(f"the hub did not answer: {running.log_tail()}")
+        running.wait_until_up()
     except BaseException:
         cleanup()
         raise

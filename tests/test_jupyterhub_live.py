@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import json
 import secrets
+import subprocess
 import sys
 from pathlib import Path
 
@@ -211,19 +212,30 @@ def test_the_default_authenticator_waits_for_the_admins_approval():
     running, cleanup = _start_hub("", {}, secrets.token_hex(2))
     try:
         admin, trainee = running.users["trainer"], running.users["ana"]
+        password = secrets.token_urlsafe(16)
+        made = subprocess.run([sys.executable, "-m", "course", "hub-admin", admin, "--password-stdin",
+                               "--hub-root", str(running.root / "hub")], input=password + "\n",
+                              capture_output=True, text=True, cwd=REPO)  # the deployer's step
+        assert made.returncode == 0, made.stderr
         browser = requests.Session()
         form = browser.get(f"{running.url}/hub/signup", timeout=30)
         assert form.status_code == 200 and "signup_password" in form.text
-        password = secrets.token_urlsafe(16)
-        for name in (admin, trainee):
+        squatter = secrets.token_urlsafe(16)
+        newcomer = f"{trainee}-new"  # in no group yet, never logged in
+        for name, secret in ((admin, squatter), ("root", squatter), (running.users["grader"], squatter),
+                             (trainee, password), (newcomer, password)):
             signed = browser.post(f"{running.url}/hub/signup", timeout=30, data={
-                "username": name, "signup_password": password,
-                "signup_password_confirmation": password, "_xsrf": browser.cookies.get("_xsrf")})
+                "username": name, "signup_password": secret,
+                "signup_password_confirmation": secret, "_xsrf": browser.cookies.get("_xsrf")})
             assert signed.status_code == 200, signed.text[:500]
+            assert ("Something went wrong" in signed.text) == (name not in (trainee, newcomer)), name
 
-        def token(name: str) -> requests.Response:
+        def token(name: str, secret: str = password) -> requests.Response:
             return requests.post(f"{running.url}/hub/api/users/{name}/tokens", timeout=30,
-                                 json={"auth": {"username": name, "password": password}})
+                                 json={"auth": {"username": name, "password": secret}})
+
+        assert token(admin, squatter).status_code == 403  # the admin's name was not taken
+        assert token("root", squatter).status_code == 403
 
         assert token(trainee).status_code == 403  # signed up, not approved: no way in
         pupil = requests.Session()
@@ -242,8 +254,14 @@ def test_the_default_authenticator_waits_for_the_admins_approval():
             "username": admin, "password": password, "_xsrf": desk.cookies.get("_xsrf")})
         assert logged.status_code == 302, running.log_tail()
         assert trainee in desk.get(f"{running.url}/hub/authorize", timeout=30).text
-        approved = desk.get(f"{running.url}/hub/authorize/{trainee}", timeout=30, allow_redirects=False)
-        assert approved.status_code == 302
+        for name in (trainee, newcomer):
+            approved = desk.get(f"{running.url}/hub/authorize/{name}", timeout=30, allow_redirects=False)
+            assert approved.status_code == 302
+        admin_token = token(admin).json()["token"]  # approved: a hub user, a group can name them
+        group = f"/hub/api/groups/nbgrader-{COURSE_ID}/users"
+        added = requests.post(f"{running.url}{group}", timeout=30, json={"users": [newcomer]},
+                              headers={"Authorization": f"token {admin_token}"})
+        assert added.status_code == 200, added.text
         assert token(trainee).status_code in (200, 201)
         assert log_in() == 302  # approved: in
         trainee_token = token(trainee).json()["token"]

@@ -12,6 +12,7 @@ and the variants switch, so each trainee's world derives from ``JUPYTERHUB_USER`
 """
 from __future__ import annotations
 
+import json
 import os
 import pwd
 import re
@@ -102,6 +103,7 @@ def services(*, course_id: str, course_dir: Path, grader: str | None, formgrader
         "ETP_QUIZ_SERVICE_URL": quiz_url,  # hub mode: keyless releases, answers from the service
         world.COURSE_ENV: course_id, world.VARIANTS_ENV: "on" if variants else "off",
         "PATH": f"{bin_dir}:/usr/local/bin:/usr/bin:/bin",
+        "PYTHONPATH": str(REPO),  # this checkout's course, for its kernels and `python -m course`
     }
     if db_url:
         formgrader_env["NBGRADER_DB_URL"] = db_url
@@ -109,12 +111,13 @@ def services(*, course_id: str, course_dir: Path, grader: str | None, formgrader
     args = [f"--ServerApp.root_dir={course_dir}"]
     command = [str(bin_dir / "jupyterhub-singleuser"), *args]
     if jail and grader:  # runs as root only to mount; the server itself runs as the grader
-        from .jail import jail_command, python_paths
+        from .jail import KERNEL_ARGS, KERNEL_ENV, jail_command, python_paths
 
         command = jail_command(grader, [*python_paths(), str(REPO), str(formgrader_config)],
                                [str(course_dir), str(exchange)], chdir=str(course_dir),
-                               host_proc=True) + command
+                               host_proc=True) + command + KERNEL_ARGS
         formgrader_env["HOME"] = pwd.getpwnam(grader).pw_dir
+        formgrader_env.update(KERNEL_ENV)
     formgrader = {
         "name": formgrader_service(course_id),
         "url": f"http://127.0.0.1:{formgrader_port}",
@@ -204,7 +207,8 @@ def prepare_trainee_runtime(runtime: Path, course_id: str, exchange: Path, varia
     writable by the hub's account alone):
 
     - ``jupyter/kernels/python3`` and ``lib/course``: the trainee kernel of ``course.lab``
-      (``python -S``, trainee parts only, the course id and variants switch in its environment);
+      (``python -S``, trainee parts only, the course id and variants switch in its environment;
+      without Lab's debugger, whose debugpy listens on a TCP port any user could reach);
     - ``server/course``: the trainee parts and ``course.lab`` for the server process (its
       pre-save hook), first on the server's ``PYTHONPATH``;
     - ``lab/settings``: the trainee Lab's settings (formgrader and Create Assignment left out);
@@ -212,6 +216,10 @@ def prepare_trainee_runtime(runtime: Path, course_id: str, exchange: Path, varia
     """
     world_env = {world.COURSE_ENV: course_id, world.VARIANTS_ENV: "on" if variants else "off"}
     lab.prepare_trainee_runtime(runtime, world_env)
+    spec_file = runtime / "jupyter" / "kernels" / "python3" / "kernel.json"
+    spec = json.loads(spec_file.read_text(encoding="utf-8"))
+    spec.setdefault("metadata", {})["debugger"] = False  # its debugpy would listen on a TCP port
+    spec_file.write_text(json.dumps(spec, indent=1), encoding="utf-8")
     server = lab.copy_trainee_course(runtime / "server")
     shutil.copy2(Path(lab.__file__), server / "lab.py")
     config = runtime / "config"
@@ -222,9 +230,12 @@ def prepare_trainee_runtime(runtime: Path, course_id: str, exchange: Path, varia
     return runtime
 
 
-def trainee_environment(runtime: Path, course_id: str, variants: bool, quiz_url: str) -> dict:
-    """The environment of every trainee's server (its kernels inherit it)."""
+def trainee_environment(runtime: Path, course_id: str, variants: bool, quiz_url: str,
+                        python: str = sys.executable) -> dict:
+    """The environment of every trainee's server (its kernels inherit it). ``PATH`` is set, not
+    inherited from the hub (whose own may name folders in root's home)."""
     return {
+        "PATH": f"{Path(python).parent}:/usr/local/bin:/usr/bin:/bin",
         "JUPYTER_PATH": str(runtime / "jupyter"),          # the trainee kernelspec first
         "JUPYTER_CONFIG_PATH": str(runtime / "config"),    # the trainees' nbgrader_config.py
         "PYTHONPATH": str(runtime / "server"),             # trainee parts + course.lab, not the checkout

@@ -14,6 +14,7 @@
     due        due MODULE 2026-12-20T17:00: a module's due date
     extend     extend MODULE STUDENT --hours 48: one trainee's extension
     regrade    regrade MODULE --question GRADE_ID: one quiz judged again after its key is fixed
+    hub-admin  a JupyterHub admin's account and password, made by the deployer (deploy/jupyterhub)
 
 ``--module`` narrows a command to one module (default: every module in source/), ``--student``
 to one trainee (default: the cohort). Each command runs nbgrader's own steps (``NbGraderAPI``
@@ -464,6 +465,12 @@ def cmd_demo(args) -> int:
                     keep=args.keep, repo=course_root(args.course))
 
 
+def cmd_hub_admin(args) -> int:
+    from ..hub import admin
+
+    return admin.main(args.name, args.hub_root, args.password_stdin)
+
+
 # -- the command line ------------------------------------------------------------------------------
 def parser() -> argparse.ArgumentParser:
     top = argparse.ArgumentParser(prog="python -m course",
@@ -530,6 +537,14 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--date", help="the sign-off's date (default: today)")
     p.add_argument("--force", action="store_true", help="--approve a trainee who is not ready for sign-off")
     p.set_defaults(run=cmd_certify)
+
+    p = sub.add_parser("hub-admin", help="a hub admin's account and password (before sign-ups open)",
+                       description="Make a JupyterHub admin's approved account in the hub's database "
+                       "(deploy/jupyterhub), or set a new password. Run as root on the hub's host.")
+    p.add_argument("name", help="the admin's hub name (also listed in ETP_HUB_ADMINS)")
+    p.add_argument("--hub-root", help="the hub's folder (default: $ETP_HUB_ROOT, else /srv/etp-academy)")
+    p.add_argument("--password-stdin", action="store_true", help="read the password from stdin")
+    p.set_defaults(run=cmd_hub_admin)
 
     p = command("demo", "a simulated cohort through the trainer's whole day, in a temporary folder",
                 student=False, module="one module, or all (default: m5_troubleshooting if there, "

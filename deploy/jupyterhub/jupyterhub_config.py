@@ -86,6 +86,10 @@ c.NativeAuthenticator.seconds_before_next_try = 600
 c.Authenticator.allow_all = True                   # everyone the authenticator lets in: approved ones
 c.Authenticator.admin_users = set(hub.names(os.environ.get("ETP_HUB_ADMINS")))
 c.Authenticator.username_pattern = hub.USERNAME_PATTERN
+# admins come from `python -m course hub-admin`; nobody signs up as them, a reserved or system name
+c.ApprovedNativeAuthenticator.reserved_names = {GRADER, hub.formgrader_service(COURSE_ID), hub.QUIZ_SERVICE}
+c.ApprovedNativeAuthenticator.create_system_users = CREATE_USERS  # at approval: groups can name them
+c.ApprovedNativeAuthenticator.home_root = HOME_ROOT
 
 # -- who is a trainee, who is a trainer ----------------------------------------------------------
 c.JupyterHub.load_groups = hub.groups(COURSE_ID, hub.names(os.environ.get("ETP_HUB_TRAINEES")),
@@ -123,3 +127,4 @@ c.Spawner.pre_spawn_hook = hub.pre_spawn_hook(CREATE_USERS, HOME_ROOT)
 c.Spawner.http_timeout = 60
 c.Spawner.start_timeout = 120
 c.JupyterHub.shutdown_on_logout = False
+c.JupyterHub.cleanup_servers = False  # a hub restart keeps servers and kernels (found again by pid)
