@@ -10,6 +10,7 @@ from nbgrader.preprocessors import ClearMarkScheme, Execute, GetGrades, Overwrit
 
 from .execute import SandboxedExecute
 from .feedback import RequireManualGrades
+from .manual_grades import KeepManualGrades, RememberManualGrades
 from .preprocessors import HideHiddenTests, QuizCallsWithoutKeys, SealQuizKeys, WidgetsAsText
 from .problems import RecordProblems
 from .sanitize import CleanText, RestoreReleasedCells
@@ -38,10 +39,13 @@ def sanitize_preprocessors() -> list:
 
 
 def autograde_preprocessors() -> list:
-    """Execute replaced by the sandboxed one with outside verdicts; problems recorded."""
+    """Execute replaced by the sandboxed one with outside verdicts; problems recorded; the
+    trainer's manual grades of unchanged answers kept (``manual_grades``)."""
     steps = _default(Autograde, "autograde_preprocessors")
     steps[steps.index(Execute)] = SandboxedExecute
-    steps.insert(steps.index(SaveAutoGrades) + 1, RecordProblems)
+    steps.insert(steps.index(SaveAutoGrades), RememberManualGrades)
+    steps.insert(steps.index(SaveAutoGrades) + 1, KeepManualGrades)
+    steps.insert(steps.index(KeepManualGrades) + 1, RecordProblems)
     return steps
 
 

@@ -1,0 +1,81 @@
+"""The trainer's day without traps: a regrade keeps manual grades, a trainee handed in under
+another id than their login is told apart from a copier, a kernel that cannot import the
+course's trainee parts stops the run before the first trainee."""
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from course.trainer.api import open_course
+from harness import REPO, Trainee
+
+pytestmark = pytest.mark.slow
+MODULE = "m5_troubleshooting"
+WRITTEN = "m5-diagnosis"  # the module's manually graded answer
+
+
+@pytest.fixture(scope="module")
+def one_module(tmp_path_factory):
+    """A course folder with Module 5 only, generated: (root, api)."""
+    root = tmp_path_factory.mktemp("traps")
+    (root / "source").mkdir()
+    shutil.copytree(REPO / "source" / MODULE, root / "source" / MODULE)
+    shutil.copy(REPO / "nbgrader_config.py", root)
+    os.environ["NBGRADER_EXCHANGE"] = str(root / "exchange")
+    api = open_course(root)
+    made = api.generate_assignment(MODULE, force=True)
+    assert made["success"], made.get("log")
+    return root, api
+
+
+def grade_of(api, student: str):
+    with api.gradebook as gb:
+        grade = gb.find_grade(WRITTEN, MODULE, MODULE, student)
+        comment = gb.find_comment(WRITTEN, MODULE, MODULE, student)
+        return grade.manual_score, grade.needs_manual_grade, comment.manual_comment
+
+
+def nbgrader(root: Path, *args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "nbgrader", *args], cwd=root, env=dict(os.environ),
+                          capture_output=True, text=True, timeout=900)
+
+
+def test_a_forced_regrade_keeps_the_trainers_manual_grades(one_module):
+    root, api = one_module
+    Trainee("keep-ana").submit(root, MODULE)
+    assert api.autograde(MODULE, "keep-ana")["success"]
+    assert grade_of(api, "keep-ana")[1] is True  # her written answer waits for the trainer
+    with api.gradebook as gb:  # the trainer grades it, as the formgrader saves it
+        grade = gb.find_grade(WRITTEN, MODULE, MODULE, "keep-ana")
+        grade.manual_score, grade.needs_manual_grade = 2.0, False
+        gb.find_comment(WRITTEN, MODULE, MODULE, "keep-ana").manual_comment = "Good diagnosis."
+        gb.db.commit()
+
+    assert api.autograde(MODULE, "keep-ana", force=True)["success"]
+    assert grade_of(api, "keep-ana") == (2.0, False, "Good diagnosis.")
+    done = nbgrader(root, "autograde", MODULE, "--student", "keep-ana", "--force")  # nbgrader's own CLI
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert grade_of(api, "keep-ana") == (2.0, False, "Good diagnosis.")
+
+
+def test_a_changed_answer_is_opened_again_with_its_old_grade_kept(one_module):
+    root, api = one_module
+    folder = Trainee("keep-ben").submit(root, MODULE)
+    assert api.autograde(MODULE, "keep-ben")["success"]
+    with api.gradebook as gb:
+        grade = gb.find_grade(WRITTEN, MODULE, MODULE, "keep-ben")
+        grade.manual_score, grade.needs_manual_grade = 1.0, False
+        gb.db.commit()
+    notebook = folder / f"{MODULE}.ipynb"
+    data = json.loads(notebook.read_text())
+    [cell] = [c for c in data["cells"] if c["metadata"].get("nbgrader", {}).get("grade_id") == WRITTEN]
+    cell["source"] = "A new answer, handed in again."
+    notebook.write_text(json.dumps(data))
+    assert api.autograde(MODULE, "keep-ben", force=True)["success"]
+    assert grade_of(api, "keep-ben")[:2] == (1.0, True)  # the trainer looks at the new answer
