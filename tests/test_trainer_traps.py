@@ -79,3 +79,57 @@ def test_a_changed_answer_is_opened_again_with_its_old_grade_kept(one_module):
     notebook.write_text(json.dumps(data))
     assert api.autograde(MODULE, "keep-ben", force=True)["success"]
     assert grade_of(api, "keep-ben")[:2] == (1.0, True)  # the trainer looks at the new answer
+
+
+# -- the world follows the id the work is handed in under ------------------------------------------
+def test_a_kernel_works_in_the_world_of_the_configured_student_id(tmp_path, monkeypatch):
+    from course.data import world
+
+    (tmp_path / "nbgrader_config.py").write_text(
+        "c = get_config()\nc.CourseDirectory.course_id = 'etp-ops-academy'\n"
+        "c.CourseDirectory.student_id = 'roster-kim'\n")
+    module = tmp_path / MODULE
+    module.mkdir()
+    monkeypatch.chdir(module)  # a kernel runs in the module's folder, the config is above it
+    monkeypatch.delenv(world.TRAINEE_ENV, raising=False)
+    monkeypatch.delenv(world.SEED_ENV, raising=False)
+    monkeypatch.setenv(world.VARIANTS_ENV, "on")
+    assert world.trainee_id() == "roster-kim"
+    assert world.current().seed == world.seed_for("roster-kim")
+    monkeypatch.setenv(world.TRAINEE_ENV, "hub-kim")  # on a hub, the hub user hands in
+    assert world.trainee_id() == "hub-kim"
+
+
+def test_a_wrong_id_reads_as_a_set_up_problem_and_a_classmates_world_as_a_copy():
+    from course.data.world import seed_for
+    from course.trainer.variants import world_mismatch
+
+    roster = {seed_for(name): name for name in ("kim", "lou")}
+    laptop = seed_for("kim.laptop")
+    said = world_mismatch("kim", [laptop], {str(laptop): "kim.laptop"}, roster, seed_for)
+    assert said.startswith("answers committed as kim.laptop, handed in as kim: check the trainee's id")
+    assert "copied" not in said
+    copied = world_mismatch("kim", [seed_for("lou")], {}, roster, seed_for)
+    assert "world of lou" in copied and "copied answers.json" in copied
+    lying = world_mismatch("kim", [seed_for("lou")], {str(seed_for("lou")): "kim.laptop"}, roster, seed_for)
+    assert "world of lou" in lying  # a name written in the file never hides a classmate's world
+    unknown = world_mismatch("kim", [laptop], {}, roster, seed_for)
+    assert "check the trainee's id" in unknown and "copied" not in unknown
+
+
+def test_an_honest_trainee_under_another_login_is_told_to_check_the_id(one_module, monkeypatch):
+    from course.data import world
+
+    root, api = one_module
+    monkeypatch.setenv(world.VARIANTS_ENV, "on")  # the trainee's kernel: their login's world
+    monkeypatch.setenv(world.TRAINEE_ENV, "kim.laptop")
+    monkeypatch.delenv(world.SEED_ENV, raising=False)
+    Trainee("setup-kim")._submit(root, MODULE)  # handed in under the roster id
+    monkeypatch.delenv(world.TRAINEE_ENV)
+    assert api.autograde(MODULE, "setup-kim")["success"]
+    with api.gradebook as gb:
+        [notebook] = gb.find_submission(MODULE, "setup-kim").notebooks
+        comments = " ".join(c.auto_comment or "" for c in notebook.comments)
+        assert notebook.flagged
+    assert "answers committed as kim.laptop, handed in as setup-kim: check the trainee's id" in comments
+    assert "copied" not in comments, comments

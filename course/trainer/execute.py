@@ -32,7 +32,7 @@ from ..quiz.store import AnswerFileError, AnswerStore
 from .problems import note_problem
 from .sanitize import PROBLEMS_KEY, clean_text
 from .sandbox import Sandbox, SandboxedKernelManager
-from .variants import COPIED, LEDGER_FOLDER, Ledger, WorldVariants, remember_failures
+from .variants import COPIED, LEDGER_FOLDER, Ledger, WorldVariants, remember_failures, world_mismatch
 from .verdicts import SETUP_SUFFIX, Unavailable, Verdicts, error_output
 
 ANSWERS = "answers.json"
@@ -204,13 +204,26 @@ class SandboxedExecute(Execute):
         for line in copied:
             note_problem(resources, f"{COPIED} {line}")
         remember_failures(resources, ledger, self.seed, evidence.failed, copied)
+        store = AnswerStore(answer_file)
         try:
-            foreign = [s for s in AnswerStore(answer_file).worlds() if s != self.seed]
+            foreign = [s for s in store.worlds() if s != self.seed]
         except AnswerFileError:
             foreign = []  # the quiz checks report a damaged file
         if foreign:
-            note_problem(resources, "the quiz answers were committed in another world than this "
-                         "trainee's (a copied answers.json?)")
+            note_problem(resources, world_mismatch(info["student"], foreign, store.committed_as(),
+                                                   self._roster_worlds(info["db_url"], submission), self._seed_of))
+
+    def _seed_of(self, student: str) -> int:
+        return WorldVariants(parent=self).seed_of(student)
+
+    def _roster_worlds(self, db_url: str, submission: Path) -> dict[int, str]:
+        """{seed: trainee} of the gradebook's trainees and of every submission in the course
+        folder (a trainee not graded yet is on no roster in the gradebook)."""
+        with Gradebook(db_url) as gb:
+            names = {s.id for s in gb.students}
+        # <course>/<submitted or autograded>/<student>/<assignment>
+        names |= {p.name for p in (submission.parents[2] / "submitted").glob("*") if p.is_dir()}
+        return {self._seed_of(name): name for name in sorted(names)}
 
     def _run_all(self, nb, resources, km):
         NotebookClient.__init__(self, nb, km)
