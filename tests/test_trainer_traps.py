@@ -133,3 +133,19 @@ def test_an_honest_trainee_under_another_login_is_told_to_check_the_id(one_modul
         assert notebook.flagged
     assert "answers committed as kim.laptop, handed in as setup-kim: check the trainee's id" in comments
     assert "copied" not in comments, comments
+
+
+def test_the_cohorts_bundle_asks_once_for_the_trainee_id_its_world_follows(tmp_path, monkeypatch):
+    from course.data import world
+    from course.data.handin import ID_ENV
+    from course.trainer.bundle import start_script
+
+    script = tmp_path / "start-lab.sh"
+    script.write_text(start_script({}, ask_id=True).replace('exec jupyter lab "$@"', f'echo "${ID_ENV}"'))
+    env = {k: v for k, v in os.environ.items() if k != ID_ENV}
+    first = subprocess.run(["sh", str(script)], input="kim\n", capture_output=True, text=True, env=env)
+    again = subprocess.run(["sh", str(script)], input="", capture_output=True, text=True, env=env)
+    assert first.stdout.splitlines()[-1].endswith("kim") and again.stdout.strip() == "kim"
+    monkeypatch.setenv(ID_ENV, "kim")
+    monkeypatch.delenv(world.TRAINEE_ENV, raising=False)
+    assert world.trainee_id() == "kim"

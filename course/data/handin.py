@@ -2,7 +2,8 @@
 
 ``nbgrader submit`` files the work under ``CourseDirectory.student_id`` when the trainee's
 ``nbgrader_config.py`` sets it, else under the login name (``nbgrader.utils.get_username``); on
-JupyterHub under the hub user. A kernel works in the world of that same id, so that autograde,
+JupyterHub under the hub user; a trainee with the bundle (no nbgrader) names it in
+``$ETP_TRAINEE_ID``. A kernel works in the world of that same id, so that autograde,
 which grades a submission in the world of its student id, sees the trainee's own numbers.
 
 The configuration is read, never run: only a literal ``c.CourseDirectory.student_id = "..."`` of
@@ -16,6 +17,7 @@ import os
 from pathlib import Path
 
 CONFIG_FILE = "nbgrader_config.py"
+ID_ENV = "ETP_TRAINEE_ID"  # the id a trainee without nbgrader hands in under (the bundle's start-lab.sh)
 
 
 def configured_student_id(start: Path | None = None) -> str | None:
@@ -52,10 +54,11 @@ def _student_id_in(path: Path) -> str | None:
 
 
 def handed_in_as() -> str:
-    """The hub user, else the configured student id, else the login name (as nbgrader submit)."""
+    """The hub user, else ``$ETP_TRAINEE_ID``, else the configured student id, else the login
+    name (as nbgrader submit)."""
     import pwd
 
     from .world import TRAINEE_ENV
 
-    return (os.environ.get(TRAINEE_ENV) or configured_student_id()
+    return (os.environ.get(TRAINEE_ENV) or os.environ.get(ID_ENV, "").strip() or configured_student_id()
             or pwd.getpwuid(os.getuid()).pw_name)
