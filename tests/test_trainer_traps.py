@@ -149,3 +149,24 @@ def test_the_cohorts_bundle_asks_once_for_the_trainee_id_its_world_follows(tmp_p
     monkeypatch.setenv(ID_ENV, "kim")
     monkeypatch.delenv(world.TRAINEE_ENV, raising=False)
     assert world.trainee_id() == "kim"
+
+
+def test_autograde_refuses_in_one_line_when_a_graded_kernel_cannot_import_the_course(one_module, tmp_path):
+    root, _ = one_module
+    Trainee("pre-lee").submit(root, MODULE)
+    spec = tmp_path / "kernels" / "python3"
+    spec.mkdir(parents=True)
+    launch = ("import sys; sys.modules['course'] = None; "  # an install whose `course` is not there
+              "from ipykernel import kernelapp; kernelapp.launch_new_instance()")
+    (spec / "kernel.json").write_text(json.dumps({
+        "argv": [sys.executable, "-c", launch, "-f", "{connection_file}"],
+        "display_name": "Python 3", "language": "python"}))
+    env = dict(os.environ, JUPYTER_PATH=str(tmp_path), PYTHONPATH=str(REPO))
+    done = subprocess.run([sys.executable, "-m", "course", "autograde", "--course", str(root),
+                           "--student", "pre-lee", "--no-progress"],
+                          capture_output=True, text=True, env=env, timeout=600)
+    lines = done.stdout.strip().splitlines()
+    assert done.returncode == 2, done.stdout + done.stderr[-2000:]
+    assert len(lines) == 1 and lines[0].startswith(
+        "autograde refused: a graded kernel cannot import the course's trainee parts (course ("), lines
+    assert not (root / "autograded" / "pre-lee").exists()  # nobody graded to zero

@@ -155,6 +155,12 @@ def cmd_autograde(args) -> int:
     except SandboxUnavailable as err:
         say(str(err))
         return 2
+    from .preflight import kernel_problem
+
+    problem = kernel_problem(api.config)  # before the first trainee, not in each of their checks
+    if problem:
+        say(problem)
+        return 2
     progress = False if args.no_progress else None
     run = parallel.grade(api, root, modules, student=args.student, shard=shard, force=args.force,
                          workers=args.workers, progress=progress,

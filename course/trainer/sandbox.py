@@ -108,7 +108,9 @@ class Sandbox(LoggingConfigurable):
                    PATH=f"{Path(sys.executable).parent}:/usr/local/bin:/usr/bin:/bin",
                    IPYTHONDIR="/tmp/.ipython", MPLCONFIGDIR="/tmp/.matplotlib",
                    XDG_CACHE_HOME="/tmp/.cache", PYTHONDONTWRITEBYTECODE="1",
-                   ETP_ACADEMY_DATA=str(data_dir()))
+                   ETP_ACADEMY_DATA=str(data_dir()),
+                   # the trainee parts bound below, whatever copy the install's .pth names
+                   PYTHONPATH=str(Path(course.__file__).resolve().parents[1]))
         return env
 
     def share_data(self) -> None:
