@@ -170,3 +170,25 @@ def test_autograde_refuses_in_one_line_when_a_graded_kernel_cannot_import_the_co
     assert len(lines) == 1 and lines[0].startswith(
         "autograde refused: a graded kernel cannot import the course's trainee parts (course ("), lines
     assert not (root / "autograded" / "pre-lee").exists()  # nobody graded to zero
+
+
+# -- what the trainer reads --------------------------------------------------------------------------
+def test_the_summary_header_counts_notebooks_not_problem_lines(monkeypatch):
+    from course.trainer import problems
+
+    monkeypatch.setattr(problems, "_graded", [("ana", MODULE, MODULE), ("ben", MODULE, MODULE)])
+    monkeypatch.setattr(problems, "_problems", [("ana", MODULE, MODULE, "one"), ("ana", MODULE, MODULE, "two")])
+    header = problems.summary_lines([])[0]
+    assert header.startswith("autograde summary: 2 notebook(s) graded this run, 1 with problems"), header
+
+
+def test_an_interrupted_run_counts_what_it_graded_and_never_repeats_force(monkeypatch):
+    from course.trainer import parallel
+
+    run = parallel.RunResult(plan=parallel.Plan([MODULE], {"ana", "ben"}, pending={MODULE: ["ana", "ben"]}),
+                             outcomes=[parallel.Outcome("ana", MODULE, True, 4.0)], workers=2,
+                             seconds=8.0, interrupted=True, log_path="log")
+    monkeypatch.setattr(sys, "argv", ["course", "autograde", "--force", "--module", MODULE])
+    lines = parallel.summary_lines([], run)
+    assert "8.00 s per graded notebook" in lines[-2] and "0 MiB" not in lines[-2], lines
+    assert "--force" not in lines[-1].split("(without")[0] and f"autograde --module {MODULE}" in lines[-1]
