@@ -192,3 +192,43 @@ def test_an_interrupted_run_counts_what_it_graded_and_never_repeats_force(monkey
     lines = parallel.summary_lines([], run)
     assert "8.00 s per graded notebook" in lines[-2] and "0 MiB" not in lines[-2], lines
     assert "--force" not in lines[-1].split("(without")[0] and f"autograde --module {MODULE}" in lines[-1]
+
+
+@pytest.mark.parametrize("sandboxed", [False, True], ids=["plain", "sandboxed"])
+def test_a_dead_kernel_is_explained_by_its_signal_not_a_font_warning(tmp_path, sandboxed):
+    from nbclient import NotebookClient
+    from nbformat.v4 import new_code_cell, new_notebook
+
+    from course.trainer.sandbox import Sandbox, SandboxedKernelManager
+
+    sandbox = Sandbox()
+    if sandboxed and not sandbox.status()[0]:
+        pytest.skip(f"no sandbox here: {sandbox.status()[1]}")
+    workdir, rundir = tmp_path / "work", tmp_path / "run"
+    workdir.mkdir()
+    rundir.mkdir()
+    dies = ("import os, signal, sys\n"
+            "os.write(2, b'Fontconfig error: No writable cache directories\\n')\n"
+            "os.kill(os.getpid(), signal.SIGSEGV)")
+    client = NotebookClient(new_notebook(cells=[new_code_cell(dies)]), kernel_name="python3",
+                            timeout=60, kernel_manager_class=SandboxedKernelManager)
+    km = client.create_kernel_manager()
+    km.transport, km.ip = "ipc", str(rundir / "kernel")
+    km.connection_file = str(rundir / "kernel.json")
+    km.sandbox, km.workdir, km.rundir = (sandbox if sandboxed else None), workdir, rundir
+    with pytest.raises(Exception):
+        client.execute()
+    said = km.last_words()
+    assert "Fontconfig" not in said and "SIGSEGV" in said, said
+
+
+def test_a_kernel_out_of_memory_says_so(tmp_path):
+    from course.trainer.sandbox import Sandbox, SandboxedKernelManager
+
+    km = SandboxedKernelManager()
+    km.rundir, km.sandbox = tmp_path, Sandbox(memory_mb=512)
+    (tmp_path / km.LOG_NAME).write_text(
+        "Fatal Python error: _PyMem_RawMalloc: Cannot allocate memory\n"
+        "Matplotlib is building the font cache; this may take a moment.\n")
+    said = km.last_words()
+    assert said.startswith("out of memory (a graded kernel may use 512 MiB)") and "font" not in said, said

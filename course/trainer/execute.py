@@ -158,6 +158,7 @@ class SandboxedExecute(Execute):
         self.sandbox.kernel_env = {world.SEED_ENV: str(self.seed)}
         submission = Path(resources["metadata"]["path"])
         self.gone, self.requests, self.kept, self.written = None, 0, 0, {}
+        self.timed_out = None  # the last cell that ran out of time: a later death may follow it
         for problem in nb.metadata.pop(PROBLEMS_KEY, []):
             note_problem(resources, problem)
         with tempfile.TemporaryDirectory(prefix="etp-grade-") as scratch:
@@ -270,11 +271,13 @@ class SandboxedExecute(Execute):
             self._timed_out(cell, index)
         except (DeadKernelError, KernelGone) as err:
             said = self.km.last_words() if hasattr(self.km, "last_words") else ""
-            self.gone = self.gone or f"the kernel died at cell {index + 1} ({said or err})"
+            after = f", after cell {self.timed_out} ran out of time" if self.timed_out else ""
+            self.gone = self.gone or f"the kernel died at cell {index + 1} ({said or err}{after})"
             cell.outputs = list(cell.get("outputs", [])) + [error_output("KernelDied", self.gone)]
         return cell, resources
 
     def _timed_out(self, cell, index: int) -> None:
+        self.timed_out = index + 1
         note_problem(self.resources, f"cell {index + 1} ran out of time ({self.timeout} s) and scored zero")
         try:
             self.check_responsive(cell.outputs[-1])
