@@ -232,3 +232,20 @@ def test_a_kernel_out_of_memory_says_so(tmp_path):
         "Matplotlib is building the font cache; this may take a moment.\n")
     said = km.last_words()
     assert said.startswith("out of memory (a graded kernel may use 512 MiB)") and "font" not in said, said
+
+
+def test_the_audit_names_a_submission_without_an_answer_file(tmp_path, capsys):
+    import nbformat
+    from nbformat.v4 import new_code_cell, new_notebook
+
+    from course.trainer.audit import main
+
+    quiz = 'quiz.single_choice("q1", "Which?", options=["a", "b"], key=["0123"])'
+    for module, source in (("m2", quiz), ("cert", "print('no quiz here')")):
+        (tmp_path / "release" / module).mkdir(parents=True)
+        nbformat.write(new_notebook(cells=[new_code_cell(source)]), tmp_path / "release" / module / "n.ipynb")
+        (tmp_path / "submitted" / "ana" / module).mkdir(parents=True)
+    assert main([str(tmp_path)]) == 1
+    out = capsys.readouterr().out
+    assert "ana\tm2\tno answers.json handed in: every quiz of it scores zero" in out, out
+    assert "\tcert\t" not in out
