@@ -4,6 +4,7 @@ course's trainee parts stops the run before the first trainee."""
 from __future__ import annotations
 
 import json
+from datetime import timedelta
 import os
 import shutil
 import subprocess
@@ -249,3 +250,35 @@ def test_the_audit_names_a_submission_without_an_answer_file(tmp_path, capsys):
     out = capsys.readouterr().out
     assert "ana\tm2\tno answers.json handed in: every quiz of it scores zero" in out, out
     assert "\tcert\t" not in out
+
+
+def test_a_notebook_that_could_not_be_graded_has_no_total_and_the_sheet_says_when_and_how_late(one_module):
+    from course.trainer.cli import report_table
+    from course.trainer.export import grade_sheet
+
+    root, api = one_module
+    Trainee("sheet-ann").submit(root, MODULE)
+    broken = Trainee("sheet-bob").submit(root, MODULE) / f"{MODULE}.ipynb"
+    broken.write_text('{"cells": [')  # no notebook nbgrader can read
+    assert api.autograde(MODULE, "sheet-ann")["success"]
+    assert not api.autograde(MODULE, "sheet-bob")["success"]
+    with api.gradebook as gb:
+        assignment = gb.find_assignment(MODULE)
+        assignment.duedate = gb.find_submission(MODULE, "sheet-ann").timestamp - timedelta(seconds=90)
+        gb.db.commit()
+        header, rows = grade_sheet(gb, [MODULE], ["sheet-ann", "sheet-bob"])
+    sheet = {row[0]: dict(zip(header, row)) for row in rows}
+    ann, bob = sheet["sheet-ann"], sheet["sheet-bob"]
+    total = [name for name in header if name.startswith(f"{MODULE} total")][0]
+    overall = [name for name in header if name.startswith("total (max")][0]
+    assert bob[f"{MODULE} status"] == "not graded" and bob[total] == "" and bob[overall] == "", bob
+    assert ann[f"{MODULE} seconds late"] == "90" and ann[f"{MODULE} submitted at"].startswith("20"), ann
+    assert float(ann[total]) >= 0 and ann[overall] == ann[total]
+    _, report = report_table(api, root, [MODULE])
+    [bob_row] = [row for row in report if row[0] == "sheet-bob"]
+    assert bob_row[1:] == ["not graded", "-"], bob_row
+    from course.trainer.certification import module_result
+
+    with api.gradebook as gb:
+        result = module_result(gb, MODULE, "sheet-bob", {})
+    assert result.percent is None and result.state == "pending", result  # out of the cohort's mean

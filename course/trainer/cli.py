@@ -273,7 +273,7 @@ def report_table(api, root: Path, modules: list[str], student: str | None = None
                 if status == "not submitted":
                     row.append("-")
                     continue
-                if trainee not in graded[module]:
+                if status == "not graded" or trainee not in graded[module]:
                     row.append("not graded")
                     continue
                 marks = [] if status == "graded" else [status]
