@@ -282,3 +282,63 @@ def test_a_notebook_that_could_not_be_graded_has_no_total_and_the_sheet_says_whe
     with api.gradebook as gb:
         result = module_result(gb, MODULE, "sheet-bob", {})
     assert result.percent is None and result.state == "pending", result  # out of the cohort's mean
+
+
+# -- explanations in a released notebook ------------------------------------------------------------
+def test_a_released_quiz_shows_its_explanation_only_after_a_right_answer(tmp_path):
+    from course.quiz import Quiz
+    from course.quiz.widgets import view_for
+    from course.trainer.sealing import questions_in, seal_source
+
+    source = ('quiz.single_choice("s", "Severity at {time}?", options=["P0", "P1", "P2"], answer="P1",'
+              ' explanation="Login broken at {time}: P1.")')
+    [released] = questions_in(seal_source(source))
+    quiz = Quiz(tmp_path / "answers.json", facts={"time": "09:12"}, service=None)
+    question = quiz.build("single_choice", "s", released.prompt, options=released.options,
+                          key=released.key, explanation=released.explanation)
+    view = view_for(question, quiz.store, service=None)
+    view.box.send = lambda message: None
+    view.box._handle_custom_msg({"event": "submit", "response": "P2"}, [])
+    assert "P1." not in view.box.feedback and "once you find the right answer" in view.box.feedback
+    view.box._handle_custom_msg({"event": "submit", "response": "P1"}, [])
+    assert "Login broken at 09:12: P1." in view.box.feedback, view.box.feedback
+
+
+def test_no_explanation_in_release_opens_without_a_right_answer():
+    """What a released notebook gives away: each explanation is locked, no decoder in the bundle
+    (``unseal_text``) reads it, and only an answer whose hash is the key opens it."""
+    import base64
+    import zlib
+
+    import nbformat
+
+    from course.quiz.keys import LOCKED_PREFIX, unlock_text, unseal_text
+    from course.quiz.questions import MultipleSelect, Numeric, SingleChoice
+    from course.trainer.sealing import questions_in
+    from harness import ASSIGNMENTS
+
+    checked = 0
+    for assignment in ASSIGNMENTS:
+        for path in sorted((REPO / "release" / assignment).glob("*.ipynb")):
+            text = path.read_text(encoding="utf-8")
+            assert "sealed:" not in text, f"{path.name}: an explanation anyone can decode"
+            for cell in nbformat.read(path, as_version=4).cells:
+                for question in questions_in(cell.source) if cell.cell_type == "code" else []:
+                    if not question.explanation:
+                        continue
+                    assert question.explanation.startswith(LOCKED_PREFIX), question.qid
+                    assert unseal_text(question.explanation) == question.explanation
+                    blob = base64.b64decode(question.explanation[len(LOCKED_PREFIX):])
+                    with pytest.raises(zlib.error):
+                        zlib.decompress(blob[2 + 32 * int.from_bytes(blob[:2], "big") + 16:])
+                    if isinstance(question, SingleChoice):
+                        opens = [o for o in question.options
+                                 if unlock_text(question.explanation, question.qid, question.canonical(o))]
+                        assert opens and all(question.is_correct(o) for o in opens), question.qid
+                    elif isinstance(question, Numeric):
+                        assert not question.explanation_after([-123456.0]), question.qid
+                    elif isinstance(question, MultipleSelect):
+                        assert not question.explanation_after([list(question.options)]) or \
+                            question.is_correct(list(question.options)), question.qid
+                    checked += 1
+    assert checked > 20, checked
