@@ -27,7 +27,8 @@ TRAINER_ONLY = ("source/", "course/reference", "course/trainer", "course/grading
                 "nbgrader_config.py", "tests/")
 KEY_FILES = (".pem", ".key", "id_rsa", "id_ed25519", "submission_secret", ".env", "quiz_keys")
 SECRET_TEXT = ("### BEGIN SOLUTION", "### BEGIN HIDDEN TESTS", "answer=")
-PLAIN_EXPLANATION = re.compile(r"explanation=\s*(?![\"']sealed:)")  # sealed ones are hashes
+# locked ones open only with a right answer; a data-dependent quiz ships none
+PLAIN_EXPLANATION = re.compile(r"explanation=\s*(?![\"']locked:|\"\"|'')")
 
 
 def make_bundle(root: Path, output: Path, *args: str) -> subprocess.CompletedProcess:

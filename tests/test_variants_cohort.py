@@ -140,7 +140,7 @@ def test_copied_values_earn_nothing_and_are_flagged_whoever_is_graded_first(vari
 
 def test_an_answer_file_from_another_world_is_flagged(variant_run):
     flagged, comments = flag_of(variant_run, COPIED_FILE)
-    assert flagged and "another world" in comments, comments
+    assert flagged and f"committed in the world of {SOURCE}, not this trainee's" in comments, comments
 
 
 def test_with_variants_off_everyone_shares_the_canonical_world(variant_run):

@@ -232,12 +232,22 @@ def resolve(variant: "Variant | int | None") -> Variant:
 
 
 def trainee_id() -> str:
-    """Who this kernel works for: the hub user, else the id ``nbgrader submit`` files the work
-    under (``nbgrader.utils.get_username``: the login name of the process's user)."""
-    import os
-    import pwd
+    """Who this kernel works for: the id the work is handed in under (``handin.handed_in_as``:
+    the hub user, else nbgrader's ``CourseDirectory.student_id``, else the login name)."""
+    from .handin import handed_in_as
 
-    return os.environ.get(TRAINEE_ENV) or pwd.getpwuid(os.getuid()).pw_name
+    return handed_in_as()
+
+
+def own_world_id() -> str | None:
+    """The trainee id ``current()`` derives its world from; None when a seed is set instead."""
+    import os
+
+    if _override or os.environ.get(SEED_ENV, "").strip():
+        return None
+    if os.environ.get(VARIANTS_ENV, "").strip().lower() in ("off", "0", "false", "no"):
+        return None
+    return trainee_id()
 
 
 _override: list[int] = []

@@ -44,7 +44,10 @@ class Quiz:
         question = QUESTION_TYPES[kind](qid=qid, prompt=prompt, **fields)
         if self.facts:
             question.prompt = question.prompt.format_map(self.facts)
-            question.explanation = question.explanation.format_map(self.facts)
+            if question.explanation_locked:
+                question.facts = self.facts  # filled in once a right answer opens it
+            else:
+                question.explanation = question.explanation.format_map(self.facts)
         self.questions[qid] = question
         return question
 

@@ -27,6 +27,8 @@ class Question:
     # whose answer depends on the trainee's own world: a count, a time, a day.
     answer_from: str | None = None
     kind: ClassVar[str] = "question"
+    # Facts of the trainee's world a locked explanation names as ``{name}`` (``Quiz.build``).
+    facts: ClassVar[dict] = {}
 
     def __post_init__(self):
         if self.answer is None and not self.key and not self.answer_from:
@@ -65,6 +67,29 @@ class Question:
         if not self.has_plain_answer:
             return list(self.key or [])
         return sorted({keys.digest(self.qid, self.canonical(a)) for a in self.accepted_responses()})
+
+    def key_canonical(self, response: Any) -> str | None:
+        """The canonical form whose hash in ``key`` this response matches (None: not a right one)."""
+        canonical = self.canonical(response)
+        if canonical is None or self.pending or self.has_plain_answer:
+            return None
+        return canonical if keys.digest(self.qid, canonical) in set(self.key or []) else None
+
+    def explanation_after(self, responses: Sequence[Any]) -> str:
+        """The explanation a trainee may read after these answers: a plain one always, a locked
+        one (released notebooks) once a right answer opens it."""
+        if not self.explanation.startswith(keys.LOCKED_PREFIX):
+            return self.explanation
+        for response in responses:
+            canonical = self.key_canonical(response)
+            text = keys.unlock_text(self.explanation, self.qid, canonical) if canonical else None
+            if text is not None:
+                return text.format_map(self.facts) if self.facts else text
+        return ""
+
+    @property
+    def explanation_locked(self) -> bool:
+        return self.explanation.startswith(keys.LOCKED_PREFIX)
 
     def is_correct(self, response: Any) -> bool:
         canonical = self.canonical(response)
@@ -133,12 +158,16 @@ class Numeric(Question):
         value = float(response)
         if self.has_plain_answer:
             return any(abs(value - float(a)) <= self.tolerance + 1e-12 for a in self.accepted_responses())
+        return self.key_canonical(response) is not None
+
+    def key_canonical(self, response):
+        if response is None or self.pending or self.has_plain_answer:
+            return None
+        value = float(response)
         step, accepted = keys.numeric_step(self.tolerance), set(self.key or [])
-        return any(
-            abs(value - cell * step) <= self.tolerance + step / 2
-            and keys.digest(self.qid, str(cell)) in accepted
-            for cell in keys.numeric_cells(value, self.tolerance)
-        )
+        return next((str(cell) for cell in keys.numeric_cells(value, self.tolerance)
+                     if abs(value - cell * step) <= self.tolerance + step / 2
+                     and keys.digest(self.qid, str(cell)) in accepted), None)
 
     def describe(self, response):
         return f"{response:g} {self.unit}".strip() if response is not None else "(no number)"

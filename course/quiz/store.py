@@ -64,6 +64,12 @@ def _world_seed() -> int:
     return world.current().seed
 
 
+def _world_owner() -> str | None:
+    from ..data import world
+
+    return world.own_world_id()
+
+
 def _now() -> str:
     return datetime.now(timezone.utc).isoformat(timespec="milliseconds")
 
@@ -210,9 +216,24 @@ class AnswerStore:
         attempt = Attempt(answer, canonical, bool(correct), time,
                           chain_seal(previous, qid, canonical, correct, time))
         tries.append(attempt.as_json())
-        seed = _world_seed()
-        self._write({"format": FORMAT, "worlds": sorted({*worlds, seed}), "questions": questions})
+        seed, committed_as = _world_seed(), self.committed_as()
+        who = _world_owner()
+        if who:
+            committed_as[str(seed)] = who
+        data = {"format": FORMAT, "worlds": sorted({*worlds, seed}), "questions": questions}
+        if committed_as:
+            data["trainees"] = committed_as
+        self._write(data)
         return attempt
+
+    def committed_as(self) -> dict[str, str]:
+        """{world seed: the trainee id that world was derived from} (those the file names).
+        Only says whom an answer was committed as: the seeds in ``worlds`` are what counts."""
+        raw = self._read()
+        named = json.loads(raw.decode("utf-8")).get("trainees", {}) if raw else {}
+        if not (isinstance(named, dict) and all(isinstance(v, str) for v in named.values())):
+            return {}
+        return {str(k): v[:100] for k, v in named.items()}
 
     def worlds(self) -> list[int]:
         """The seeds of the worlds the answers were committed in (one, for an honest file)."""

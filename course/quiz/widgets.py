@@ -175,7 +175,8 @@ class QuestionView:
         """The last committed answer in the input, marked, and feedback on the graded first one.
         ``explanation``: the service's (service mode), else the question's own."""
         first, last = attempts[0], attempts[-1]
-        explanation = self.question.explanation if explanation is None else explanation
+        if explanation is None:  # a released notebook's explanation opens with a right answer
+            explanation = self.question.explanation_after([a.answer for a in attempts if a.correct])
         if self.question.pending and self.service is None:
             self._show_recorded(first, last)
             return
@@ -188,6 +189,8 @@ class QuestionView:
                          "practice and changes no points.")
         if explanation:
             parts.append(f'<div class="etp-explain">{html.escape(explanation)}</div>')
+        elif self.question.explanation_locked and self.service is None:
+            parts.append("The explanation shows once you find the right answer.")
         self.box.response = last.answer
         self.box.verdict = "right" if last.correct else "wrong"
         self._say("etp-right" if first.correct else "etp-wrong", "<br>".join(parts), escape=False)

@@ -1,7 +1,8 @@
 """``python -m course.trainer.audit [course folder]``: which submitted answer files need a look.
 
-Lists, per trainee and assignment, answer files that cannot be read and questions whose committed
-answers no longer verify (changed or removed by hand). Autograde already scores those quizzes zero
+Lists, per trainee and assignment, answer files that cannot be read, questions whose committed
+answers no longer verify (changed or removed by hand), and submissions of an assignment with
+quizzes that hold no answer file at all. Autograde already scores those quizzes zero
 with a FLAGGED message; this gives the trainer the whole cohort on one screen.
 
 Whatever a trainee left in a submission, every file costs bounded time and at most a few lines:
@@ -9,6 +10,7 @@ an odd file is one finding and the audit goes on with the rest of the cohort.
 """
 from __future__ import annotations
 
+import functools
 import os
 import sys
 from dataclasses import dataclass
@@ -57,6 +59,9 @@ def checked(submitted: Path) -> Iterator[list[Finding]]:
                 yield [Finding(student.name, assignment.name, "folder is a link; not followed")]
             elif os.path.lexists(path):
                 yield check(student.name, assignment.name, path)
+            elif has_quizzes(submitted.parent, assignment.name):
+                yield [Finding(student.name, assignment.name,
+                               f"no {ANSWER_FILE} handed in: every quiz of it scores zero")]
 
 
 def check(student: str, assignment: str, path: Path) -> list[Finding]:
@@ -69,6 +74,30 @@ def check(student: str, assignment: str, path: Path) -> list[Finding]:
         return [Finding(student, assignment, f"{ANSWER_FILE} could not be read: {type(err).__name__}")]
     return [Finding(student, assignment, f"{one_line(qid)}: changed by hand after commit")
             for qid in flagged]
+
+
+@functools.lru_cache(maxsize=None)
+def has_quizzes(root: Path, assignment: str) -> bool:
+    """Whether the course's released (else source) notebooks of ``assignment`` ask any quiz."""
+    import nbformat
+
+    from .sealing import questions_in
+
+    for folder in (root / "release" / assignment, root / "source" / assignment):
+        notebooks = sorted(folder.glob("*.ipynb"))
+        if notebooks:
+            return any(_asks(nbformat.read(nb, as_version=4), questions_in) for nb in notebooks)
+    return True  # nothing to tell by: a submission without answers is worth a look
+
+
+def _asks(nb, questions_in) -> bool:
+    for cell in nb.cells:
+        try:
+            if cell.cell_type == "code" and questions_in(cell.source):
+                return True
+        except Exception:  # noqa: BLE001 - a cell that is not a literal quiz call
+            continue
+    return False
 
 
 def _entries(folder: Path) -> list[Path]:

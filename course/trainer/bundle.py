@@ -23,6 +23,7 @@ import tempfile
 import zipfile
 from pathlib import Path
 
+from ..data.handin import ID_ENV
 from ..lab import copy_trainee_course
 from ..launch import world_env
 
@@ -66,11 +67,23 @@ include = ["course*"]
 """
 
 
-def start_script(env: dict[str, str]) -> str:
+# A copy for the cohort asks once for the trainee id the work is handed in under (kept in
+# .trainee-id): the world follows it, as the grader's does, whatever the login name is.
+ASK_ID = f"""if [ -z "${ID_ENV}" ] && [ -f .trainee-id ]; then {ID_ENV}=$(cat .trainee-id); fi
+if [ -z "${ID_ENV}" ]; then
+  printf 'Your trainee id (as your trainer gave it; your work is handed in under it): '
+  read -r {ID_ENV}
+  printf '%s\\n' "${ID_ENV}" > .trainee-id
+fi
+export {ID_ENV}
+"""
+
+
+def start_script(env: dict[str, str], ask_id: bool = False) -> str:
     exports = "".join(f"export {name}='{value}'\n" for name, value in sorted(env.items()))
     return ("#!/bin/sh\n"
             "# JupyterLab on this folder, in your own world of the course's data.\n"
-            'cd "$(dirname "$0")"\n' + exports + 'exec jupyter lab "$@"\n')
+            'cd "$(dirname "$0")"\n' + exports + (ASK_ID if ask_id else "") + 'exec jupyter lab "$@"\n')
 
 
 def readme(modules: list[str], student: str | None, course_id: str) -> str:
@@ -78,8 +91,9 @@ def readme(modules: list[str], student: str | None, course_id: str) -> str:
            "incidents, ids and counts differ from your classmates'). Hand your work in under that id."
            if student else
            "Your world of the course's data (where the incidents are, the ids and the counts) follows "
-           "the user name you log in with: hand your work in under that name, or ask your trainer for "
-           "a copy made for your trainee id.")
+           "your trainee id: `start-lab.sh` asks for it once (kept in `.trainee-id`). Type it as your "
+           "trainer gave it and hand your work in under that id: a different id grades your work in "
+           "another world.")
     listed = "\n".join(f"- `{m}/`" for m in modules)
     return f"""# ETP Express Operations Academy ({course_id})
 
@@ -155,7 +169,7 @@ def make_bundle(api, root: Path, modules: list[str], output: Path,
             requirements = Path(course.__file__).resolve().parents[1] / "requirements.txt"
         (top / "requirements.txt").write_text(trainee_requirements(requirements), encoding="utf-8")
         script = top / "start-lab.sh"
-        script.write_text(start_script(env), encoding="utf-8")
+        script.write_text(start_script(env, ask_id=not student), encoding="utf-8")
         script.chmod(script.stat().st_mode | stat.S_IXUSR | stat.S_IXGRP | stat.S_IXOTH)
         (top / "README.md").write_text(readme(modules, student, api.coursedir.course_id), encoding="utf-8")
         output.parent.mkdir(parents=True, exist_ok=True)

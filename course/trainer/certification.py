@@ -53,6 +53,7 @@ from traitlets.config import LoggingConfigurable
 from .. import certification as cert
 from ..grading import REVIEW_MARK
 from .api import assignment_names, open_course
+from .export import autograded
 
 YES = {"yes", "y", "true", "1", "x", "confirmed", "ok"}
 SIGNOFF_FORMAT = "etp-academy-signoffs/1"
@@ -151,6 +152,9 @@ def module_result(gradebook: Gradebook, assignment: str, student: str, exercises
         submission = gradebook.find_submission(assignment, student)
     except MissingEntry:
         return cert.ModuleResult(assignment, "missing", exercises=exercises)
+    if not all(autograded(notebook) for notebook in submission.notebooks):  # no score, not a 0
+        return cert.ModuleResult(assignment, "pending", exercises=exercises, optional=list(optional),
+                                 note="handed in; autograde could not grade it (see its summary)")
     grades = {grade.name: grade for notebook in submission.notebooks for grade in notebook.grades}
     cells = {name: (None if grade.auto_score is None and grade.manual_score is None else grade.score,
                     grade.max_score) for name, grade in grades.items()}

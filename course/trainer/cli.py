@@ -157,6 +157,12 @@ def cmd_autograde(args) -> int:
     except SandboxUnavailable as err:
         say(str(err))
         return 2
+    from .preflight import kernel_problem
+
+    problem = kernel_problem(api.config)  # before the first trainee, not in each of their checks
+    if problem:
+        say(problem)
+        return 2
     progress = False if args.no_progress else None
     run = parallel.grade(api, root, modules, student=args.student, shard=shard, force=args.force,
                          workers=args.workers, progress=progress,
@@ -273,7 +279,7 @@ def report_table(api, root: Path, modules: list[str], student: str | None = None
                 if status == "not submitted":
                     row.append("-")
                     continue
-                if trainee not in graded[module]:
+                if status == "not graded" or trainee not in graded[module]:
                     row.append("not graded")
                     continue
                 marks = [] if status == "graded" else [status]

@@ -32,7 +32,7 @@ from ..quiz.store import AnswerFileError, AnswerStore
 from .problems import note_problem
 from .sanitize import PROBLEMS_KEY, clean_text
 from .sandbox import Sandbox, SandboxedKernelManager
-from .variants import COPIED, LEDGER_FOLDER, Ledger, WorldVariants, remember_failures
+from .variants import COPIED, LEDGER_FOLDER, Ledger, WorldVariants, remember_failures, world_mismatch
 from .verdicts import SETUP_SUFFIX, Unavailable, Verdicts, error_output
 
 ANSWERS = "answers.json"
@@ -158,6 +158,7 @@ class SandboxedExecute(Execute):
         self.sandbox.kernel_env = {world.SEED_ENV: str(self.seed)}
         submission = Path(resources["metadata"]["path"])
         self.gone, self.requests, self.kept, self.written = None, 0, 0, {}
+        self.timed_out = None  # the last cell that ran out of time: a later death may follow it
         for problem in nb.metadata.pop(PROBLEMS_KEY, []):
             note_problem(resources, problem)
         with tempfile.TemporaryDirectory(prefix="etp-grade-") as scratch:
@@ -204,13 +205,26 @@ class SandboxedExecute(Execute):
         for line in copied:
             note_problem(resources, f"{COPIED} {line}")
         remember_failures(resources, ledger, self.seed, evidence.failed, copied)
+        store = AnswerStore(answer_file)
         try:
-            foreign = [s for s in AnswerStore(answer_file).worlds() if s != self.seed]
+            foreign = [s for s in store.worlds() if s != self.seed]
         except AnswerFileError:
             foreign = []  # the quiz checks report a damaged file
         if foreign:
-            note_problem(resources, "the quiz answers were committed in another world than this "
-                         "trainee's (a copied answers.json?)")
+            note_problem(resources, world_mismatch(info["student"], foreign, store.committed_as(),
+                                                   self._roster_worlds(info["db_url"], submission), self._seed_of))
+
+    def _seed_of(self, student: str) -> int:
+        return WorldVariants(parent=self).seed_of(student)
+
+    def _roster_worlds(self, db_url: str, submission: Path) -> dict[int, str]:
+        """{seed: trainee} of the gradebook's trainees and of every submission in the course
+        folder (a trainee not graded yet is on no roster in the gradebook)."""
+        with Gradebook(db_url) as gb:
+            names = {s.id for s in gb.students}
+        # <course>/<submitted or autograded>/<student>/<assignment>
+        names |= {p.name for p in (submission.parents[2] / "submitted").glob("*") if p.is_dir()}
+        return {self._seed_of(name): name for name in sorted(names)}
 
     def _run_all(self, nb, resources, km):
         NotebookClient.__init__(self, nb, km)
@@ -257,11 +271,13 @@ class SandboxedExecute(Execute):
             self._timed_out(cell, index)
         except (DeadKernelError, KernelGone) as err:
             said = self.km.last_words() if hasattr(self.km, "last_words") else ""
-            self.gone = self.gone or f"the kernel died at cell {index + 1} ({said or err})"
+            after = f", after cell {self.timed_out} ran out of time" if self.timed_out else ""
+            self.gone = self.gone or f"the kernel died at cell {index + 1} ({said or err}{after})"
             cell.outputs = list(cell.get("outputs", [])) + [error_output("KernelDied", self.gone)]
         return cell, resources
 
     def _timed_out(self, cell, index: int) -> None:
+        self.timed_out = index + 1
         note_problem(self.resources, f"cell {index + 1} ran out of time ({self.timeout} s) and scored zero")
         try:
             self.check_responsive(cell.outputs[-1])

@@ -1,10 +1,14 @@
 """``nbgrader export``: the course's grade sheet, one row per trainee (``c.ExportApp.plugin_class``).
 
 Columns: the trainee's id and names (from the roster: ``nbgrader db student import roster.csv``),
-then per module its status, the score of every graded cell in notebook order and the module total
-(late penalty applied), then the total of all modules. Each score column names its maximum.
+then per module its status, when it was submitted (ISO time in UTC, as nbgrader records it) and how
+many seconds after the due date (0: on time or no due date), the score of every graded cell in
+notebook order and the module total (late penalty applied), then the total of all modules. Each
+score column names its maximum.
 
 - A module a trainee did not submit is empty, never 0.0; its status says "not submitted".
+- A module with a notebook autograde could not grade is empty too, and out of the total; its
+  status says "not graded".
 - A written answer not graded yet is empty too, and the status says "ungraded answers".
 - A submission flagged for review (``problems.flag``) says "flagged".
 
@@ -52,7 +56,7 @@ def grade_sheet(gradebook: Gradebook, assignments=(), students=(), source: Path 
     layout = {module.name: _cells(module, source) for module in modules}
     header = list(NAME_COLUMNS)
     for module in modules:
-        header.append(f"{module.name} status")
+        header += [f"{module.name} status", f"{module.name} submitted at", f"{module.name} seconds late"]
         header += [f"{module.name}/{name} (max {top:g})" for name, top in layout[module.name]]
         header.append(f"{module.name} total (max {module.max_score:g})")
     header.append(f"total (max {sum(m.max_score for m in modules):g})")
@@ -96,8 +100,12 @@ def _module_columns(gradebook: Gradebook, assignment: str, student: str, cells) 
     try:
         submission = gradebook.find_submission(assignment, student)
     except MissingEntry:
-        return ["not submitted"] + [""] * len(cells) + [""], ""
+        return ["not submitted", "", ""] + [""] * len(cells) + [""], ""
+    when = [submission.timestamp.isoformat(sep=" ") if submission.timestamp else "",
+            _number(submission.total_seconds_late or 0)]
     grades = {grade.name: grade for notebook in submission.notebooks for grade in notebook.grades}
+    if not all(autograded(notebook) for notebook in submission.notebooks):
+        return ["not graded"] + when + [""] * len(cells) + [""], ""
     scores = []
     for name, _ in cells:
         grade = grades.get(name)
@@ -107,7 +115,15 @@ def _module_columns(gradebook: Gradebook, assignment: str, student: str, cells) 
         ("ungraded answers", any(g.needs_manual_grade for g in grades.values())),
         ("flagged", any(notebook.flagged for notebook in submission.notebooks))) if is_so]
     total = max(0.0, submission.score - (submission.late_submission_penalty or 0.0))
-    return ["; ".join(status) or "graded"] + scores + [_number(total)], total
+    return ["; ".join(status) or "graded"] + when + scores + [_number(total)], total
+
+
+def autograded(notebook) -> bool:
+    """Whether autograde scored this submitted notebook: its checks have automatic scores
+    (a notebook of written answers only cannot tell, and counts as graded)."""
+    written = {cell.name for cell in notebook.notebook.solution_cells}
+    checks = [grade for grade in notebook.grades if grade.name not in written]
+    return not checks or any(grade.auto_score is not None for grade in checks)
 
 
 def _number(value: float) -> str:

@@ -11,6 +11,7 @@ from nbgrader.preprocessors import (AssignLatePenalties, ClearMarkScheme, Execut
 
 from .execute import SandboxedExecute
 from .feedback import RequireManualGrades
+from .manual_grades import KeepManualGrades, RememberManualGrades
 from .preprocessors import HideHiddenTests, QuizCallsWithoutKeys, SealQuizKeys, WidgetsAsText
 from .problems import RecordProblems
 from .schedule import GrantExtensions
@@ -40,12 +41,15 @@ def sanitize_preprocessors() -> list:
 
 
 def autograde_preprocessors() -> list:
-    """Execute replaced by the sandboxed one with outside verdicts; problems recorded; extensions
-    granted before the late penalty is assigned."""
+    """Execute replaced by the sandboxed one with outside verdicts; problems recorded; the
+    trainer's manual grades of unchanged answers kept (``manual_grades``); extensions granted
+    before the late penalty is assigned."""
     steps = _default(Autograde, "autograde_preprocessors")
     steps[steps.index(Execute)] = SandboxedExecute
+    steps.insert(steps.index(SaveAutoGrades), RememberManualGrades)
+    steps.insert(steps.index(SaveAutoGrades) + 1, KeepManualGrades)
+    steps.insert(steps.index(KeepManualGrades) + 1, RecordProblems)
     steps.insert(steps.index(AssignLatePenalties), GrantExtensions)
-    steps.insert(steps.index(SaveAutoGrades) + 1, RecordProblems)
     return steps
 
 

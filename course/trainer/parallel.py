@@ -537,19 +537,22 @@ def summary_lines(counts: list[ModuleCount], run: RunResult) -> list[str]:
     for c in counts:
         for name in ("graded", "kept", "problems", "late", "not_graded", "missing"):
             setattr(total, name, getattr(total, name) + getattr(c, name))
-    done = run.plan.count
+    done = len([o for o in run.outcomes if o.graded]) if run.interrupted else run.plan.count
     per = f", {run.seconds / done:.2f} s per graded notebook" if done else ""
     peak = max(run.worker_peak_bytes, default=0)
+    memory = f"{peak / 2**20:.0f} MiB" if peak else "not reported (workers stopped)"
     lines.append(f"total: graded {total.graded + total.kept} ({total.graded} this run), graded with "
                  f"problems {total.problems}, late {total.late}, missing {total.missing}, "
                  f"could not be graded {total.not_graded}")
     if run.workers:
         lines.append(f"{done} submission(s) in {run.seconds:.1f} s with {run.workers} worker(s){per}; "
-                     f"peak worker memory {peak / 2**20:.0f} MiB; reference results computed "
+                     f"peak worker memory {memory}; reference results computed "
                      f"{run.reference_cache.get('misses', 0)}, reused {run.reference_cache.get('hits', 0)}; "
                      f"log: {run.log_path}")
     if run.interrupted:
-        lines.append("interrupted: run the same command again to grade the rest (what was graded is kept)")
+        again = " ".join(a for a in sys.argv[1:] if a != "--force") if sys.argv[1:] else "autograde"
+        lines.append(f"interrupted: run `python -m course {again}` (without --force) to grade the rest "
+                     "(what was graded is kept)")
     return lines
 
 

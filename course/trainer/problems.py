@@ -145,8 +145,9 @@ def _ungraded_rows(students=None) -> list[tuple[str, str, str, str, str]]:
 
 def summary_lines(rows: list | None = None) -> list[str]:
     rows = _ungraded_rows() if rows is None else rows
+    with_problems = {(student, assignment, notebook) for student, assignment, notebook, _ in _problems}
     lines = [f"autograde summary: {len(set(_graded))} notebook(s) graded this run, "
-             f"{len(_problems)} with problems"]
+             f"{len(with_problems)} with problems ({len(_problems)} problem line(s) below)"]
     lines += [f"  {s}\t{a}/{n}\tgraded with problems: {p}" for s, a, n, p in _problems]
     lines += [f"  {s}\t{a}/{n}\tNOT GRADED: {why}" for _, a, s, n, why in rows]
     return lines

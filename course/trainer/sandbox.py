@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import functools
 import os
+import re
 import shutil
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -28,6 +30,10 @@ ETC_FILES = ("/etc/alternatives", "/etc/localtime", "/etc/ld.so.cache", "/etc/fo
 PASSED_VARS = ("NBGRADER_EXECUTION", "OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE", "OMP_NUM_THREADS",
                "TZ")
 TRAINEE_HOME = "/home/trainee"
+# What a kernel writes that never explains its death: font and plot-cache warnings.
+KERNEL_NOISE = re.compile(r"Fontconfig|font ?cache|Matplotlib (created|is building)|MPLCONFIGDIR|"
+                          r"is not a writable directory|^\s*warnings\.warn\(", re.IGNORECASE)
+OUT_OF_MEMORY = re.compile(r"MemoryError|Cannot allocate memory|out of memory|bad_alloc", re.IGNORECASE)
 
 
 class SandboxUnavailable(RuntimeError):
@@ -108,7 +114,9 @@ class Sandbox(LoggingConfigurable):
                    PATH=f"{Path(sys.executable).parent}:/usr/local/bin:/usr/bin:/bin",
                    IPYTHONDIR="/tmp/.ipython", MPLCONFIGDIR="/tmp/.matplotlib",
                    XDG_CACHE_HOME="/tmp/.cache", PYTHONDONTWRITEBYTECODE="1",
-                   ETP_ACADEMY_DATA=str(data_dir()))
+                   ETP_ACADEMY_DATA=str(data_dir()),
+                   # the trainee parts bound below, whatever copy the install's .pth names
+                   PYTHONPATH=str(Path(course.__file__).resolve().parents[1]))
         return env
 
     def share_data(self) -> None:
@@ -192,6 +200,7 @@ class SandboxedKernelManager(AsyncKernelManager):
     workdir: Path | None = None
     rundir: Path | None = None
     kernel_env: dict[str, str] = {}  # e.g. the submission's world seed
+    _process = None
     LOG_NAME = "kernel.log"
 
     async def _async_launch_kernel(self, kernel_cmd, **kw):
@@ -201,19 +210,54 @@ class SandboxedKernelManager(AsyncKernelManager):
         if self.rundir is not None:
             with open(self.rundir / self.LOG_NAME, "ab") as log:
                 kw.update(stdout=log, stderr=log)
-                return await super()._async_launch_kernel(kernel_cmd, **kw)
-        return await super()._async_launch_kernel(kernel_cmd, **kw)
+                return await self._launch_and_keep(kernel_cmd, **kw)
+        return await self._launch_and_keep(kernel_cmd, **kw)
+
+    async def _launch_and_keep(self, kernel_cmd, **kw):
+        # The process, kept past the provisioner's cleanup: its exit status tells how it died.
+        info = await super()._async_launch_kernel(kernel_cmd, **kw)
+        self._process = getattr(self.provisioner, "process", None)
+        return info
 
     def last_words(self) -> str:
-        """The kernel's last line of output: why it died, when it says."""
+        """Why the kernel died: how it ended (a signal, out of memory) and its last line that
+        says something (not a font or cache warning)."""
+        lines = self._log_tail()
+        said = [line for line in lines if line.strip() and not KERNEL_NOISE.search(line)]
+        last = "".join(ch if ch.isprintable() else "?" for ch in said[-1][:200]) if said else ""
+        how = self.how_it_ended(any(OUT_OF_MEMORY.search(line) for line in lines))
+        return "; ".join(part for part in (how, last) if part)  # trainee-written text made printable
+
+    def how_it_ended(self, memory_said: bool = False) -> str:
+        """The kernel's end in words: out of memory, the signal that stopped it, or its exit code."""
+        code = self._process.poll() if self._process is not None else None
+        # bwrap exits with 128 + the signal that stopped the kernel inside it
+        signum = -code if code is not None and code < 0 else (
+            code - 128 if code is not None and code > 128 and self.sandbox is not None else None)
+        memory = self.sandbox.memory_mb if self.sandbox is not None else None
+        if memory_said:
+            return "out of memory" + (f" (a graded kernel may use {memory} MiB)" if memory else "")
+        if signum == signal.SIGKILL:
+            return "killed (SIGKILL): most likely out of memory, or stopped from outside"
+        if signum == signal.SIGXFSZ:
+            limit = f" of {self.sandbox.max_file_mb} MiB" if self.sandbox is not None else ""
+            return f"stopped for writing a file over the limit{limit} (SIGXFSZ)"
+        if signum == signal.SIGXCPU:
+            return "stopped for using too much CPU time (SIGXCPU)"
+        if signum:
+            try:
+                return f"stopped by signal {signal.Signals(signum).name}"
+            except ValueError:
+                return f"stopped by signal {signum}"
+        return f"exited with code {code}" if code else ""
+
+    def _log_tail(self) -> list[str]:
         path = self.rundir / self.LOG_NAME if self.rundir else None
         if path is None or not path.is_file():
-            return ""
+            return []
         with open(path, "rb") as fh:
-            fh.seek(max(0, path.stat().st_size - 2000))
-            lines = fh.read().decode("utf-8", "replace").strip().splitlines()
-        last = lines[-1][:200] if lines else ""
-        return "".join(ch if ch.isprintable() else "?" for ch in last)  # trainee-written text
+            fh.seek(max(0, path.stat().st_size - 4000))
+            return fh.read().decode("utf-8", "replace").splitlines()
 
     def format_kernel_cmd(self, extra_arguments=None):
         cmd = super().format_kernel_cmd(extra_arguments)

@@ -58,17 +58,19 @@ def _calls_and_questions(source: str):
 
 
 def seal_source(source: str) -> str:
-    """``source`` with every quiz call's answer hashed and explanation hidden."""
+    """``source`` with every quiz call's answer hashed and its explanation locked: only a right
+    answer opens it. A data-dependent question (no key in the notebook) keeps no explanation:
+    no answer in the notebook could open it, and it would name the trainee's own key."""
     offset = _offsets(source)
     edits = []
     for call, question in _calls_and_questions(source):
         if question.key:
-            continue  # already sealed (a data-dependent key has none: its explanation is sealed)
+            continue  # already sealed
         for kw in call.keywords:
             if kw.arg == "answer":
                 replacement = f"key={json.dumps(question.sealed_key())}"
             elif kw.arg == "explanation":
-                replacement = f"explanation={json.dumps(keys.seal_text(question.explanation))}"
+                replacement = f"explanation={json.dumps(_locked_explanation(question))}"
             else:
                 continue
             edits.append((offset(kw.lineno, kw.col_offset),
@@ -76,6 +78,13 @@ def seal_source(source: str) -> str:
     for start, end, replacement in sorted(edits, reverse=True):
         source = source[:start] + replacement + source[end:]
     return source
+
+
+def _locked_explanation(question) -> str:
+    if not question.has_plain_answer or not question.explanation:
+        return ""
+    right = [question.canonical(answer) for answer in question.accepted_responses()]
+    return keys.lock_text(question.explanation, question.qid, right)
 
 
 def questions_in(source: str) -> list:

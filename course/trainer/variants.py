@@ -126,6 +126,24 @@ class Ledger:
         return found
 
 
+def world_mismatch(student: str, foreign: list[int], committed_as: dict[str, str],
+                   roster: dict[int, str], seed_of) -> str:
+    """Why an answer file's worlds are not ``student``'s, in the trainer's words: another
+    trainee's world reads as a copy; a world derived from an id on no roster reads as a set-up
+    problem (a login name that is not the roster id). ``roster``: {seed: trainee} of the
+    gradebook; ``committed_as``: the file's {seed: id}, believed only where the seed matches."""
+    owners = sorted({roster[s] for s in foreign if roster.get(s, student) != student})
+    if owners:
+        return (f"the quiz answers were committed in the world of {', '.join(owners)}, not this "
+                "trainee's (a copied answers.json?)")
+    names = sorted({name for s in foreign if (name := committed_as.get(str(s))) and seed_of(name) == s})
+    if names:
+        return (f"answers committed as {', '.join(names)}, handed in as {student}: check the trainee's "
+                f"id (their world follows the id they work under; graded in the world of {student})")
+    return (f"the quiz answers were committed in a world that is not {student}'s nor any trainee's on "
+            "the roster: check the trainee's id (their world follows the id they work under)")
+
+
 @contextlib.contextmanager
 def _locked(path: Path):
     with open(path, "a") as fh:
