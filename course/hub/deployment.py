@@ -148,21 +148,21 @@ def services(*, course_id: str, course_dir: Path, grader: str | None, formgrader
 
 
 def exchange_service(*, course_id: str, port: int, data: Path, account: str | None,
-                     max_upload_mb: float, quota_mb: float, python: str = sys.executable) -> dict:
-    """ngshare (``course.hub.exchange``), as its own account: the course's exchange."""
-    service = {
-        "name": EXCHANGE_SERVICE,
-        "url": f"http://127.0.0.1:{port}",
-        "command": [python, "-m", "course.hub.exchange", "--data", str(data), "--course-id", course_id,
-                    "--trainer-group", trainer_group(course_id),
-                    "--trainee-group", trainee_group(course_id),
-                    "--formgrader", formgrader_service(course_id),
-                    "--max-upload-mb", str(max_upload_mb), "--quota-mb", str(quota_mb)],
-        "cwd": str(data),
-        "environment": {"PYTHONPATH": str(REPO)},
-        "display": False,
-    }
-    if account:
+                     max_upload_mb: float, quota_mb: float, python: str = sys.executable,
+                     jail: bool = False) -> dict:
+    """ngshare (``course.hub.exchange``) as its own account, in its jail when ``jail`` (which
+    sees the Python install, this checkout read-only and its data folder)."""
+    command = [python, "-m", "course.hub.exchange", "--data", str(data), "--course-id", course_id,
+               "--trainer-group", trainer_group(course_id), "--trainee-group", trainee_group(course_id),
+               "--formgrader", formgrader_service(course_id),
+               "--max-upload-mb", str(max_upload_mb), "--quota-mb", str(quota_mb)]
+    if jail and account:  # runs as root only to mount, then as the account
+        from .jail import jail_command, python_paths
+
+        command = jail_command(account, [*python_paths(), str(REPO)], [str(data)], chdir=str(data)) + command
+    service = {"name": EXCHANGE_SERVICE, "url": f"http://127.0.0.1:{port}", "command": command,
+               "cwd": str(data), "environment": {"PYTHONPATH": str(REPO)}, "display": False}
+    if account and not jail:
         service["user"] = account
     return service
 

@@ -15,7 +15,10 @@ This launcher runs ngshare's own application with what a single-host course need
   instructors, trainees students), at start and every ``--roster-every`` seconds;
 - a request body limit (``--max-upload-mb``) and a stored-bytes quota per trainee
   (``--quota-mb``, every submission counted), so nobody fills the disk;
-- its database and files in a folder of its own account, mode 0700.
+- its database and files in a folder of its own account, mode 0700;
+- releases and hand-ins added to the database session explicitly: ngshare 0.6.0 relies on
+  SQLAlchemy 1.x cascading a new assignment or submission in through its course, which
+  SQLAlchemy 2 no longer does (both were silently dropped).
 """
 from __future__ import annotations
 
@@ -27,8 +30,8 @@ from urllib.parse import urlparse
 
 import requests
 from ngshare import dbutil
-from ngshare.database import Course, File, Submission, User
-from ngshare.ngshare import MyApplication, MyRequestHandler, SubmitAssignment
+from ngshare.database import Assignment, Course, Submission, User
+from ngshare.ngshare import DownloadReleaseAssignment, MyApplication, MyRequestHandler, SubmitAssignment
 from sqlalchemy.orm import Session
 from tornado.httpserver import HTTPServer
 from tornado.ioloop import IOLoop, PeriodicCallback
@@ -58,22 +61,56 @@ def hub_identity():
     return user_for_token
 
 
-# -- the quota ------------------------------------------------------------------------------------
+def refuse_anonymous(prepare):
+    """``MyRequestHandler.prepare``: a request without a hub identity ends with 403 (ngshare
+    itself would fail on it later, with a 500)."""
+    def checked(handler) -> None:
+        prepare(handler)
+        if handler.user is None:
+            handler.json_error(403, "Permission denied (no hub token that may use this service)")
+    return checked
+
+
+# -- releases and hand-ins ------------------------------------------------------------------------
 def stored_bytes(db: Session, user_id: str) -> int:
     """What a user's submissions hold in the exchange, every one counted."""
     return sum(f.size or 0 for s in db.query(Submission).filter(Submission.student_id == user_id)
                for f in s.files)
 
 
-class QuotaSubmit(SubmitAssignment):
-    """ngshare's submission, refused once the sender's submissions would pass the quota."""
+class Release(DownloadReleaseAssignment):
+    """ngshare's release (instructors only; an existing assignment is refused)."""
 
     def post(self, course_id, assignment_id):
+        course = self.find_course(course_id)
+        self.check_course_instructor(course)
+        if self.db.query(Assignment).filter(Assignment.id == assignment_id,
+                                            Assignment.course == course).one_or_none():
+            self.json_error(409, "Assignment already exists")
+        assignment = Assignment(assignment_id, course)
+        self.db.add(assignment)
+        self.json_files_unpack(self.get_argument("files", None), assignment.files)
+        self.db.commit()
+        self.json_success()
+
+
+class QuotaSubmit(SubmitAssignment):
+    """ngshare's hand-in, stored under its sender (the token's owner, whatever the form says),
+    refused once the sender's hand-ins would pass the quota."""
+
+    def post(self, course_id, assignment_id):
+        course = self.find_course(course_id)
+        self.check_course_user(course)
+        assignment = self.find_assignment(course, assignment_id)
         quota = self.settings["etp_quota_bytes"]
-        if self.user is not None and stored_bytes(self.db, self.user.id) + len(self.request.body) > quota:
+        if stored_bytes(self.db, self.user.id) + len(self.request.body) > quota:
             self.json_error(413, f"Your submissions would pass your {quota // MB} MB in the "
                                  "exchange; ask your trainer.")
-        super().post(course_id, assignment_id)
+        submission = Submission(self.user, assignment)
+        self.db.add(submission)
+        self.json_files_unpack(self.get_body_argument("files", None), submission.files)
+        self.db.commit()
+        self.json_success(timestamp=self.strftime(submission.timestamp))
 
 
 # -- the roster -----------------------------------------------------------------------------------
@@ -144,10 +181,12 @@ def main(argv: list[str] | None = None) -> None:
     os.chdir(data)  # ngshare checks each stored path stays below the working folder
     dbutil.upgrade(database, cmd_opts=namedtuple("CmdOpts", ["x"])(["data=true", f"storage={storage}"]))
     MyRequestHandler.user_for_token = hub_identity()
+    MyRequestHandler.prepare = refuse_anonymous(MyRequestHandler.prepare)
     prefix = os.environ["JUPYTERHUB_SERVICE_PREFIX"]
     app = MyApplication(prefix, database, storage, admin=[], debug=False, autoreload=False)
     app.settings["etp_quota_bytes"] = int(args.quota_mb * MB)
-    app.add_handlers(r".*", [(prefix + r"submission/([^/]+)/([^/]+)", QuotaSubmit)])  # before ngshare's
+    app.add_handlers(r".*", [(prefix + r"assignment/([^/]+)/([^/]+)", Release),  # before ngshare's own
+                             (prefix + r"submission/([^/]+)/([^/]+)", QuotaSubmit)])
     sync = roster_sync(app, args.course_id, args.trainer_group, args.trainee_group, args.formgrader)
     sync()
     PeriodicCallback(sync, args.roster_every * 1000).start()

@@ -114,7 +114,7 @@ c.JupyterHub.services = hub.services(
     formgrader_config=hub.prepare_formgrader_config(ROOT / "formgrader-config", bool(SUBDOMAIN_HOST)))
 c.JupyterHub.services.append(hub.exchange_service(
     course_id=COURSE_ID, port=EXCHANGE_PORT, data=ROOT / "exchange",
-    account=EXCHANGE_USER if AS_ROOT else None,
+    account=EXCHANGE_USER if AS_ROOT else None, jail=JAIL,
     max_upload_mb=float(os.environ.get("ETP_EXCHANGE_MAX_UPLOAD_MB", "10")),
     quota_mb=float(os.environ.get("ETP_EXCHANGE_QUOTA_MB", "100"))))
 
