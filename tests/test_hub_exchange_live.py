@@ -32,7 +32,7 @@ from hub_harness import COURSE_ID, DUMMY_LAYER, KERNEL_SETUP, MODULE, REPO, _sta
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(900)]
 
-NGSHARE = "/services/ngshare/api"
+NGSHARE = "/services/ngshare"
 OTHER_MODULE = "m1_architecture"
 MAX_UPLOAD_MB, QUOTA_MB = 1, 3
 LAYER = DUMMY_LAYER + "c.Authenticator.allowed_users.add({users[mallory]!r})\n"
@@ -220,7 +220,7 @@ print(json.dumps(found))
 
 DIRECT = '''
 import json, os, urllib.parse, urllib.request, urllib.error
-base = {url!r} + "/api"
+base = {url!r}
 def call(method, path, token=True, **fields):
     data = urllib.parse.urlencode(fields).encode() if fields else None
     headers = {{"Authorization": "token " + os.environ["JUPYTERHUB_API_TOKEN"]}} if token else {{}}

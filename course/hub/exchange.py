@@ -68,6 +68,7 @@ def refuse_anonymous(prepare):
         prepare(handler)
         if handler.user is None:
             handler.json_error(403, "Permission denied (no hub token that may use this service)")
+    checked.refuses_anonymous = True
     return checked
 
 
@@ -171,22 +172,29 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
-def main(argv: list[str] | None = None) -> None:
-    args = parse(argv)
-    data = Path(args.data)
+def make_app(data: Path, prefix: str, quota_bytes: int, user_for_token) -> MyApplication:
+    """ngshare's application on ``data`` (database and files, made 0700), with this module's
+    release, hand-in and identity (``user_for_token(handler, token)``: ``{"name": ...}`` or None)."""
     (data / "files").mkdir(parents=True, exist_ok=True)
     for folder in (data, data / "files"):
         folder.chmod(0o700)
     database, storage = f"sqlite:///{data / 'ngshare.sqlite'}", str(data / "files")
-    os.chdir(data)  # ngshare checks each stored path stays below the working folder
     dbutil.upgrade(database, cmd_opts=namedtuple("CmdOpts", ["x"])(["data=true", f"storage={storage}"]))
-    MyRequestHandler.user_for_token = hub_identity()
-    MyRequestHandler.prepare = refuse_anonymous(MyRequestHandler.prepare)
-    prefix = os.environ["JUPYTERHUB_SERVICE_PREFIX"]
+    MyRequestHandler.user_for_token = user_for_token
+    if not getattr(MyRequestHandler.prepare, "refuses_anonymous", False):
+        MyRequestHandler.prepare = refuse_anonymous(MyRequestHandler.prepare)
     app = MyApplication(prefix, database, storage, admin=[], debug=False, autoreload=False)
-    app.settings["etp_quota_bytes"] = int(args.quota_mb * MB)
+    app.settings["etp_quota_bytes"] = quota_bytes
     app.add_handlers(r".*", [(prefix + r"assignment/([^/]+)/([^/]+)", Release),  # before ngshare's own
                              (prefix + r"submission/([^/]+)/([^/]+)", QuotaSubmit)])
+    return app
+
+
+def main(argv: list[str] | None = None) -> None:
+    args = parse(argv)
+    data = Path(args.data)
+    os.chdir(data)
+    app = make_app(data, os.environ["JUPYTERHUB_SERVICE_PREFIX"], int(args.quota_mb * MB), hub_identity())
     sync = roster_sync(app, args.course_id, args.trainer_group, args.trainee_group, args.formgrader)
     sync()
     PeriodicCallback(sync, args.roster_every * 1000).start()
