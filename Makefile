@@ -24,6 +24,7 @@ $(VENV)/.installed: requirements.txt pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet -r requirements.txt
+	$(PY) -m pip install --quiet --no-deps ngshare-exchange==0.5.3  # pins jupyter-core<4.11.2; runs on 5.x
 	$(PY) -m pip install --quiet --no-deps -e .
 	touch $@
 

@@ -192,8 +192,9 @@ def _processes_of(uids: set[int]) -> list[int]:
     return found
 
 
-def _start_hub(test_layer: str, extra_env: dict, tag: str):
-    """A hub on the course's config under a throw-away root: (Hub, cleanup)."""
+def _start_hub(test_layer: str, extra_env: dict, tag: str, extra_trainees: tuple[str, ...] = ()):
+    """A hub on the course's config under a throw-away root: (Hub, cleanup). ``extra_trainees``:
+    more trainees beside ana and ben, by role name (``users[name]`` holds their account)."""
     if os.geteuid() != 0:
         pytest.skip("the live hub runs each server as its own Unix account: useradd needs root")
     why = _need_proxy()
@@ -202,7 +203,9 @@ def _start_hub(test_layer: str, extra_env: dict, tag: str):
     tmp = Path(tempfile.mkdtemp(prefix="etp-hub-"))
     tmp.chmod(0o755)
     users = {"trainer": f"etpt-trainer-{tag}", "ana": f"etpt-ana-{tag}", "ben": f"etpt-ben-{tag}",
-             "grader": f"etpt-grader-{tag}"}
+             "grader": f"etpt-grader-{tag}", "exchange": f"etpt-xchg-{tag}",
+             **{name: f"etpt-{name}-{tag}" for name in extra_trainees}}
+    trainees = [users[name] for name in ("ana", "ben", *extra_trainees)]
     homes = tmp / "home"
     homes.mkdir()
     homes.chmod(0o755)
@@ -211,7 +214,8 @@ def _start_hub(test_layer: str, extra_env: dict, tag: str):
     port = _free_port()
     env = dict(os.environ, ETP_HUB_ROOT=str(tmp / "hub"), NBGRADER_EXCHANGE=str(tmp / "exchange"),
                ETP_COURSE_DIR=str(tmp / "course"), ETP_GRADER_USER=users["grader"],
-               ETP_HUB_TRAINERS=users["trainer"], ETP_HUB_TRAINEES=f"{users['ana']},{users['ben']}",
+               ETP_EXCHANGE_USER=users["exchange"], ETP_EXCHANGE_PORT=str(_free_port()),
+               ETP_HUB_TRAINERS=users["trainer"], ETP_HUB_TRAINEES=",".join(trainees),
                ETP_HUB_ADMINS=users["trainer"], ETP_HUB_BIND_URL=f"http://127.0.0.1:{port}",
                ETP_HUB_CREATE_USERS="0", ETP_HUB_HOME_ROOT=str(homes),
                ETP_FORMGRADER_PORT=str(_free_port()), ETP_QUIZ_SERVICE_PORT=str(_free_port()),

@@ -164,6 +164,7 @@ def test_the_single_host_config_names_the_same_things(tmp_path, monkeypatch):
     """deploy/jupyterhub/jupyterhub_config.py, loaded with its folders under a temporary root."""
     for name, value in {"ETP_HUB_ROOT": tmp_path / "hub", "NBGRADER_EXCHANGE": tmp_path / "exchange",
                         "ETP_COURSE_DIR": tmp_path / "course", "ETP_GRADER_USER": "nobody",
+                        "ETP_EXCHANGE_USER": "nobody",
                         "ETP_HUB_CREATE_USERS": "0", "ETP_HUB_TRAINEES": "ana ben",
                         "ETP_HUB_TRAINERS": "tess", "ETP_HUB_ADMINS": "tess",
                         "NBGRADER_DB_URL": "postgresql+psycopg2://etp@db/gradebook"}.items():
@@ -174,7 +175,7 @@ def test_the_single_host_config_names_the_same_things(tmp_path, monkeypatch):
                                              hub.trainer_group(COURSE_ID): {"users": ["nobody", "tess"]}}
     assert config.JupyterHub.load_roles == hub.roles(COURSE_ID)
     services = {s["name"]: s for s in config.JupyterHub.services}
-    assert set(services) == {COURSE_ID, QUIZ}
+    assert set(services) == {COURSE_ID, QUIZ, hub.EXCHANGE_SERVICE}
     assert services[COURSE_ID]["environment"]["NBGRADER_DB_URL"].startswith("postgresql")
     assert services[COURSE_ID]["environment"]["JUPYTERHUB_DEFAULT_URL"] == "/formgrader"
     assert config.NativeAuthenticator.open_signup is False
@@ -184,12 +185,16 @@ def test_the_single_host_config_names_the_same_things(tmp_path, monkeypatch):
     assert config.Spawner.environment == hub.trainee_environment(
         runtime, COURSE_ID, True, config.Spawner.environment["ETP_QUIZ_SERVICE_URL"])
     assert hub.runtime_course_copy_ok(runtime)
-    assert oct((tmp_path / "exchange").stat().st_mode)[-4:] == "1777"
+    assert not (tmp_path / "exchange").exists()  # no shared folder: the ngshare service
+    assert oct((tmp_path / "hub" / "exchange").stat().st_mode)[-3:] == "700"
+    exchange_url = services[COURSE_ID]["environment"]["ETP_NGSHARE_URL"]
+    assert exchange_url == f"{services[hub.EXCHANGE_SERVICE]['url']}/services/{hub.EXCHANGE_SERVICE}"
     assert oct((tmp_path / "hub" / "quiz").stat().st_mode)[-3:] == "700"
     assert oct((tmp_path / "course").stat().st_mode)[-3:] == "700"
     spec = (runtime / "jupyter" / "kernels" / "python3" / "kernel.json").read_text()
     assert '"-S"' in spec and '"ETP_COURSE_ID": "etp-ops-academy"' in spec and '"ETP_VARIANTS": "on"' in spec
-    assert "JupyterHubAuthPlugin" in (runtime / "config" / "nbgrader_config.py").read_text()
+    trainee_config = (runtime / "config" / "nbgrader_config.py").read_text()
+    assert "JupyterHubAuthPlugin" in trainee_config and f"configureExchange(c, {exchange_url!r})" in trainee_config
     if os.geteuid() == 0:  # each server and the formgrader in a jail of their own account
         assert config.JupyterHub.spawner_class == "course.hub.jail.JailedSpawner"
         assert "bwrap" in services[COURSE_ID]["command"][0] and "user" not in services[COURSE_ID]

@@ -128,11 +128,11 @@ def test_a_team_on_the_hub_from_release_to_gradebook(hub):
     assert set(record) == {"qid", "attempts", "explanation"} and "key" not in json.dumps(record)
     assert hub.call(ben, "GET", f"/services/{QUIZ}/api/answers/{MODULE}?user={ana}").status_code == 403
     kernel = hub.server(ben, "POST", "/api/kernels", json={"name": "python3", "path": MODULE}).json()
-    probe = hub.run(ben, kernel["id"], PROBE.format(exchange=str(hub.root / "exchange"),
+    probe = hub.run(ben, kernel["id"], PROBE.format(exchange=str(hub.root / "hub" / "exchange"),
                                                     course=str(hub.root / "course"), other=ana,
                                                     sources=str(REPO / "source")))
     assert json.loads(probe.strip().splitlines()[-1]) == {
-        "inbound listing": "PermissionError", "other's submission": "FileNotFoundError",
+        "inbound listing": "FileNotFoundError", "other's submission": "FileNotFoundError",
         "course folder": "FileNotFoundError", "course sources": False,
         "trainer code": "ModuleNotFoundError", "quiz record with my server's token": 403}
 

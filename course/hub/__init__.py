@@ -7,6 +7,8 @@
 - ``course.hub.ledger``: the service's storage (SQLite, in a folder trainees cannot write).
 - ``course.hub.keyring``: the questions and plain keys of the source notebooks, and the keys and
   facts of each trainee's own world.
+- ``course.hub.exchange``: the exchange, ngshare as a hub service: a hand-in is stored under
+  its sender's hub name; roster from the hub groups, request limit and quota per trainee.
 - ``course.hub.deployment``: the pieces ``deploy/jupyterhub/jupyterhub_config.py`` is made of
   (groups, roles, services, the trainees' servers, the exchange).
 

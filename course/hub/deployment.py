@@ -24,6 +24,7 @@ from pathlib import Path
 import course
 from .. import lab
 from ..data import world
+from .exchange import SERVICE_NAME as EXCHANGE_SERVICE
 from .quiz_service import READ_ANSWERS_SCOPE, SERVICE_NAME as QUIZ_SERVICE
 
 REPO = Path(__file__).resolve().parents[2]
@@ -78,6 +79,13 @@ def roles(course_id: str) -> list[dict]:
         {"name": "etp-formgrader", "description": "The formgrader service reads the quiz record",
          "services": [formgrader],
          "scopes": [f"access:services!service={QUIZ_SERVICE}", READ_ANSWERS_SCOPE]},
+        {"name": "etp-ngshare-users", "description": "Trainees and trainers reach the exchange service",
+         "groups": [trainee_group(course_id), trainer_group(course_id)], "services": [formgrader],
+         "scopes": [f"access:services!service={EXCHANGE_SERVICE}"]},
+        {"name": "etp-exchange", "description": "The exchange reads the course's groups (its roster)",
+         "services": [EXCHANGE_SERVICE],
+         "scopes": [f"read:groups!group={trainee_group(course_id)}",
+                    f"read:groups!group={trainer_group(course_id)}"]},
     ]
 
 
@@ -86,20 +94,21 @@ def server_token_scopes() -> list[str]:
     activity, reach its server, commit quizzes, and read its owner's groups (nbgrader's
     JupyterHubAuthPlugin). The hub gives each server only those its owner holds."""
     return ["users:activity!user", "access:servers!server",
-            f"access:services!service={QUIZ_SERVICE}", "read:users:name!user",
+            f"access:services!service={QUIZ_SERVICE}", f"access:services!service={EXCHANGE_SERVICE}",
+            "read:users:name!user",
             "read:users:groups!user"]
 
 
 # -- services -------------------------------------------------------------------------------------
 def services(*, course_id: str, course_dir: Path, grader: str | None, formgrader_port: int,
-             quiz_port: int, quiz_data: Path, quiz_url: str, exchange: Path,
+             quiz_port: int, quiz_data: Path, quiz_url: str, exchange_url: str,
              variants: bool, db_url: str | None, python: str = sys.executable,
              formgrader_config: Path, quiz_user: str | None = None, jail: bool = False) -> list[dict]:
     """The formgrader (as the grader account, in its jail when ``jail``) and the quiz service."""
     bin_dir = Path(python).parent
     formgrader_env = {
         "JUPYTERHUB_DEFAULT_URL": "/formgrader",  # the formgrader as a page of its own (no iframe)
-        "NBGRADER_EXCHANGE": str(exchange),
+        "ETP_NGSHARE_URL": exchange_url,  # the course's nbgrader_config.py: ngshare's exchange
         "ETP_QUIZ_SERVICE_URL": quiz_url,  # hub mode: keyless releases, answers from the service
         world.COURSE_ENV: course_id, world.VARIANTS_ENV: "on" if variants else "off",
         "PATH": f"{bin_dir}:/usr/local/bin:/usr/bin:/bin",
@@ -114,7 +123,7 @@ def services(*, course_id: str, course_dir: Path, grader: str | None, formgrader
         from .jail import KERNEL_ARGS, KERNEL_ENV, jail_command, python_paths
 
         command = jail_command(grader, [*python_paths(), str(REPO), str(formgrader_config)],
-                               [str(course_dir), str(exchange)], chdir=str(course_dir),
+                               [str(course_dir)], chdir=str(course_dir),
                                host_proc=True) + command + KERNEL_ARGS
         formgrader_env["HOME"] = pwd.getpwnam(grader).pw_dir
         formgrader_env.update(KERNEL_ENV)
@@ -143,13 +152,37 @@ def services(*, course_id: str, course_dir: Path, grader: str | None, formgrader
     return [formgrader, quiz]
 
 
+def exchange_service(*, course_id: str, port: int, data: Path, account: str | None,
+                     max_upload_mb: float, quota_mb: float, python: str = sys.executable,
+                     jail: bool = False) -> dict:
+    """ngshare (``course.hub.exchange``) as its own account, in its jail when ``jail`` (which
+    sees the Python install, this checkout read-only and its data folder)."""
+    command = [python, "-m", "course.hub.exchange", "--data", str(data), "--course-id", course_id,
+               "--trainer-group", trainer_group(course_id), "--trainee-group", trainee_group(course_id),
+               "--formgrader", formgrader_service(course_id),
+               "--max-upload-mb", str(max_upload_mb), "--quota-mb", str(quota_mb)]
+    if jail and account:  # runs as root only to mount, then as the account
+        from .jail import jail_command, python_paths
+
+        command = jail_command(account, [*python_paths(), str(REPO)], [str(data)], chdir=str(data)) + command
+    service = {"name": EXCHANGE_SERVICE, "url": f"http://127.0.0.1:{port}", "command": command,
+               "cwd": str(data), "environment": {"PYTHONPATH": str(REPO)}, "display": False}
+    if account and not jail:
+        service["user"] = account
+    return service
+
+
 # -- the folders the hub prepares at start ---------------------------------------------------------
-def prepare_exchange(exchange: Path) -> Path:
-    """nbgrader's exchange: every account may write into it, the sticky bit keeps each one's
-    entries its own (nbgrader then sets inbound 733 and outbound 755 per course)."""
-    exchange.mkdir(parents=True, exist_ok=True)
-    exchange.chmod(0o1777)
-    return exchange
+def prepare_exchange_data(folder: Path, account: str | None) -> Path:
+    """The exchange's database and files: its account's alone (0700). No trainee writes there:
+    everything goes through the ngshare service, which knows who sends it."""
+    folder.mkdir(parents=True, exist_ok=True)
+    if account and os.geteuid() == 0:
+        info = pwd.getpwnam(account)
+        for path in [folder, *folder.rglob("*")]:
+            os.chown(path, info.pw_uid, info.pw_gid, follow_symlinks=False)
+    folder.chmod(0o700)
+    return folder
 
 
 def prepare_course_dir(course_dir: Path, grader: str | None, repo: Path = REPO) -> Path:
@@ -192,17 +225,19 @@ def prepare_formgrader_config(folder: Path, frame_self: bool) -> Path:
     return folder
 
 
-def student_config(course_id: str, exchange: Path) -> str:
-    """The trainees' global nbgrader_config.py: the course, the exchange, hub groups as the roster."""
+def student_config(course_id: str, exchange_url: str) -> str:
+    """The trainees' global nbgrader_config.py: the course, ngshare as the exchange, hub groups
+    as the roster."""
     return ('"""nbgrader settings of every trainee server on the hub (written at hub start)."""\n'
             "from nbgrader.auth import JupyterHubAuthPlugin\n"
+            "from ngshare_exchange import configureExchange\n"
             "c = get_config()  # noqa: F821\n"
             f"c.CourseDirectory.course_id = {course_id!r}\n"
-            f"c.Exchange.root = {str(exchange)!r}\n"
+            f"configureExchange(c, {exchange_url!r})\n"
             "c.Authenticator.plugin_class = JupyterHubAuthPlugin\n")
 
 
-def prepare_trainee_runtime(runtime: Path, course_id: str, exchange: Path, variants: bool) -> Path:
+def prepare_trainee_runtime(runtime: Path, course_id: str, exchange_url: str, variants: bool) -> Path:
     """What every trainee's server runs on, rebuilt from this checkout at hub start (world-readable,
     writable by the hub's account alone):
 
@@ -212,7 +247,7 @@ def prepare_trainee_runtime(runtime: Path, course_id: str, exchange: Path, varia
     - ``server/course``: the trainee parts and ``course.lab`` for the server process (its
       pre-save hook), first on the server's ``PYTHONPATH``;
     - ``lab/settings``: the trainee Lab's settings (formgrader and Create Assignment left out);
-    - ``config/nbgrader_config.py``: the course id, the exchange, the hub groups as the roster.
+    - ``config/nbgrader_config.py``: the course id, the ngshare exchange, the hub groups as the roster.
     """
     world_env = {world.COURSE_ENV: course_id, world.VARIANTS_ENV: "on" if variants else "off"}
     lab.prepare_trainee_runtime(runtime, world_env)
@@ -224,7 +259,7 @@ def prepare_trainee_runtime(runtime: Path, course_id: str, exchange: Path, varia
     shutil.copy2(Path(lab.__file__), server / "lab.py")
     config = runtime / "config"
     config.mkdir(parents=True, exist_ok=True)
-    (config / "nbgrader_config.py").write_text(student_config(course_id, exchange), encoding="utf-8")
+    (config / "nbgrader_config.py").write_text(student_config(course_id, exchange_url), encoding="utf-8")
     for path in [runtime, *runtime.rglob("*")]:
         path.chmod(0o755 if path.is_dir() else 0o644)
     return runtime

@@ -9,7 +9,8 @@ starts the server instead inside ``bwrap`` (as root, which mounts) and drops to 
 - the system's programs and ``/etc`` (read-only), a private ``/tmp``, its own ``/proc``;
 - the Python install and the hub's environment (read-only; the course checkout is not there, so
   the editable install of ``course`` finds nothing and only the trainee runtime's copy imports);
-- the trainee runtime (read-only), the exchange, and the account's own home (read-write).
+- the trainee runtime (read-only) and the account's own home (read-write); the exchange is
+  the ngshare service, reached over HTTP.
 
 Its network is the host's (the hub, the proxy and the quiz service are on 127.0.0.1), so its
 kernels' channels listen on no port: they use ``ipc`` sockets in the jail's private ``/tmp``

@@ -203,12 +203,14 @@ def add_records(graded, problems, courses) -> None:
 
 
 def keep_feedback_pages(root: Path, assignment=None, student=None, notebooks=None) -> None:
-    """Remove everything but the HTML pages from the feedback folders of this run."""
+    """Remove everything but the HTML pages (and the submission's ``timestamp.txt``, which
+    ngshare's release_feedback files them under) from the feedback folders of this run."""
     del notebooks  # nbgrader passes the notebooks of the last submission only
     feedback = Path(root) / "feedback"
     for folder in feedback.glob(f"{student or '*'}/{assignment or '*'}"):
         for path in sorted(folder.rglob("*"), key=lambda p: -len(p.parts)):
-            if path.is_symlink() or (path.is_file() and path.suffix != ".html"):
+            if path.is_symlink() or (path.is_file() and path.suffix != ".html"
+                                     and path.name != "timestamp.txt"):
                 path.unlink()
             elif path.is_dir() and not any(path.iterdir()):
                 path.rmdir()

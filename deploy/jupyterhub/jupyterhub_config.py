@@ -12,7 +12,9 @@ Settings come from the environment (defaults in brackets):
   ETP_HUB_TRAINEES    trainees, loaded into nbgrader-<course_id>    []
   ETP_COURSE_DIR      the trainer's course folder                   [/srv/nbgrader/etp-ops-academy]
   ETP_GRADER_USER     system account the formgrader runs as         [grader-etp-ops-academy]
-  NBGRADER_EXCHANGE   nbgrader's exchange                           [/srv/nbgrader/exchange]
+  ETP_EXCHANGE_USER   system account the ngshare exchange runs as   [exchange-<course_id>]
+  ETP_EXCHANGE_MAX_UPLOAD_MB  largest hand-in (one request)         [10]
+  ETP_EXCHANGE_QUOTA_MB       a trainee's stored hand-ins, all told [100]
   NBGRADER_DB_URL     the gradebook (PostgreSQL URL)                [SQLite in the course folder]
   ETP_VARIANTS        "off": one world for all                      [on]
   ETP_HUB_CREATE_USERS  "0": system accounts are made by the admin  [1]
@@ -23,7 +25,8 @@ Settings come from the environment (defaults in brackets):
 Who is who: trainees are the hub group ``nbgrader-etp-ops-academy``, trainers
 ``formgrade-etp-ops-academy`` (nbgrader's names). The formgrader is the hub service
 ``etp-ops-academy`` (trainers only); the quiz service ``etp-quiz`` records quiz answers where no
-trainee can write. Authentication: NativeAuthenticator, sign-ups approved by an admin
+trainee can write; the exchange is the hub service ``ngshare`` (``course.hub.exchange``: a
+hand-in is stored under its sender's hub name, only instructors release and collect). Authentication: NativeAuthenticator, sign-ups approved by an admin
 (``open_signup = False``); any other JupyterHub authenticator can replace it below.
 """
 import os
@@ -41,9 +44,9 @@ c = get_config()  # noqa: F821 (provided by JupyterHub's config loader)
 
 COURSE_ID = os.environ.get(world.COURSE_ENV) or world.COURSE_ID
 ROOT = Path(os.environ.get("ETP_HUB_ROOT", "/srv/etp-academy"))
-EXCHANGE = Path(os.environ.get("NBGRADER_EXCHANGE", "/srv/nbgrader/exchange"))
 COURSE_DIR = Path(os.environ.get("ETP_COURSE_DIR", f"/srv/nbgrader/{COURSE_ID}"))
 GRADER = os.environ.get("ETP_GRADER_USER", f"grader-{COURSE_ID}")
+EXCHANGE_USER = os.environ.get("ETP_EXCHANGE_USER", f"exchange-{COURSE_ID}")
 VARIANTS = os.environ.get(world.VARIANTS_ENV, "on").strip().lower() not in ("off", "0", "false", "no")
 AS_ROOT = os.geteuid() == 0
 CREATE_USERS = os.environ.get("ETP_HUB_CREATE_USERS", "1") != "0" and AS_ROOT
@@ -53,10 +56,12 @@ SUBDOMAIN_HOST = os.environ.get("ETP_HUB_SUBDOMAIN_HOST", "")
 BIND_URL = os.environ.get("ETP_HUB_BIND_URL", "http://:8000")
 FORMGRADER_PORT = int(os.environ.get("ETP_FORMGRADER_PORT", "9999"))
 QUIZ_PORT = int(os.environ.get("ETP_QUIZ_SERVICE_PORT", "10101"))
+EXCHANGE_PORT = int(os.environ.get("ETP_EXCHANGE_PORT", "10102"))
 PROXY_PORT = int(os.environ.get("ETP_PROXY_API_PORT", "8001"))
 HUB_PORT = int(os.environ.get("ETP_HUB_API_PORT", "8081"))
 # Where trainee kernels and the formgrader reach the quiz service: straight to the service.
 QUIZ_URL = os.environ.get("ETP_QUIZ_SERVICE_URL", f"http://127.0.0.1:{QUIZ_PORT}/services/{hub.QUIZ_SERVICE}/")
+EXCHANGE_URL = f"http://127.0.0.1:{EXCHANGE_PORT}/services/{hub.EXCHANGE_SERVICE}"  # ngshare-exchange's form
 
 ROOT.mkdir(parents=True, exist_ok=True)
 ROOT.chmod(0o755)
@@ -97,26 +102,31 @@ c.JupyterHub.load_groups = hub.groups(COURSE_ID, hub.names(os.environ.get("ETP_H
 c.JupyterHub.custom_scopes = hub.custom_scopes()
 c.JupyterHub.load_roles = hub.roles(COURSE_ID)
 
-# -- shared folders: the exchange, the trainer's course folder --------------------------------------
-hub.prepare_exchange(EXCHANGE)
+# -- the trainer's course folder; the exchange's private folder -----------------------------------
 if CREATE_USERS:
     hub.ensure_system_user(GRADER, HOME_ROOT, system=True)
+    hub.ensure_system_user(EXCHANGE_USER, HOME_ROOT, system=True)
+hub.prepare_exchange_data(ROOT / "exchange", EXCHANGE_USER if AS_ROOT else None)
 hub.prepare_course_dir(COURSE_DIR, GRADER if AS_ROOT else None)
 
-# -- services: the formgrader (trainers) and the quiz service ---------------------------------------
+# -- services: the formgrader (trainers), the quiz service, the exchange ----------------------------
 c.JupyterHub.services = hub.services(
     course_id=COURSE_ID, course_dir=COURSE_DIR, grader=GRADER if AS_ROOT else None,
     formgrader_port=FORMGRADER_PORT, quiz_port=QUIZ_PORT, quiz_data=ROOT / "quiz",
-    quiz_url=QUIZ_URL, exchange=EXCHANGE, variants=VARIANTS,
+    quiz_url=QUIZ_URL, exchange_url=EXCHANGE_URL, variants=VARIANTS,
     db_url=os.environ.get("NBGRADER_DB_URL"), jail=JAIL,
     formgrader_config=hub.prepare_formgrader_config(ROOT / "formgrader-config", bool(SUBDOMAIN_HOST)))
+c.JupyterHub.services.append(hub.exchange_service(
+    course_id=COURSE_ID, port=EXCHANGE_PORT, data=ROOT / "exchange",
+    account=EXCHANGE_USER if AS_ROOT else None, jail=JAIL,
+    max_upload_mb=float(os.environ.get("ETP_EXCHANGE_MAX_UPLOAD_MB", "10")),
+    quota_mb=float(os.environ.get("ETP_EXCHANGE_QUOTA_MB", "100"))))
 
 # -- every trainee's server: JupyterLab on the trainee install --------------------------------------
-RUNTIME = hub.prepare_trainee_runtime(ROOT / "trainee", COURSE_ID, EXCHANGE, VARIANTS)
-if JAIL:  # the server sees the system, the Python install, the runtime, the exchange, its home
+RUNTIME = hub.prepare_trainee_runtime(ROOT / "trainee", COURSE_ID, EXCHANGE_URL, VARIANTS)
+if JAIL:  # the server sees the system, the Python install, the runtime, its home
     c.JupyterHub.spawner_class = "course.hub.jail.JailedSpawner"
     c.JailedSpawner.read_only = [str(RUNTIME)]
-    c.JailedSpawner.writable = [str(EXCHANGE)]
 c.Spawner.default_url = "/lab"
 c.Spawner.notebook_dir = "~"
 c.Spawner.cmd = [str(Path(sys.executable).parent / "jupyterhub-singleuser")]
