@@ -319,7 +319,10 @@ def test_ngshare_answers_on_a_read_only_root_as_uid_1000(image, manifests, node)
                         probe=f"http://127.0.0.1:{container['ports'][0]['containerPort']}/healthz",
                         read_only_root=True)
     assert "PROBE 200" in result.stdout, (result.stdout + result.stderr)[-3000:]
-    assert (volume / "ngshare.db").stat().st_uid == POD_UID
+    data = Path(re.search(r"--data (\S+)", shlex.join(container["command"])).group(1))
+    folder = volume / data.relative_to("/srv/ngshare")
+    assert (folder.stat().st_uid, folder.stat().st_mode & 0o777) == (POD_UID, 0o700)
+    assert (folder / "ngshare.sqlite").stat().st_uid == POD_UID
 
 
 @needs_root

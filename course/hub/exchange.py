@@ -193,6 +193,7 @@ def make_app(data: Path, prefix: str, quota_bytes: int, user_for_token) -> MyApp
 def main(argv: list[str] | None = None) -> None:
     args = parse(argv)
     data = Path(args.data)
+    data.mkdir(parents=True, exist_ok=True)  # a folder of its own inside a volume it cannot chmod
     os.chdir(data)
     app = make_app(data, os.environ["JUPYTERHUB_SERVICE_PREFIX"], int(args.quota_mb * MB), hub_identity())
     sync = roster_sync(app, args.course_id, args.trainer_group, args.trainee_group, args.formgrader)
