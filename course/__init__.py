@@ -19,5 +19,5 @@ Trainer side (never in a trainee's install or a graded kernel):
 __version__ = "0.1.0"
 
 # The parts of this package a trainee's install holds; the sandbox exposes only these.
-TRAINEE_PARTS = ("__init__.py", "checks.py", "handover.py", "quiz", "data", "incident_template.py",
+TRAINEE_PARTS = ("__init__.py", "checks.py", "figures.py", "handover.py", "quiz", "data", "incident_template.py",
                  "certification")

@@ -93,8 +93,8 @@ function choiceInput({ fields, kind, ids, changed }) {
 
 function textInput({ fields, kind, ids, changed }) {
   const numeric = kind === "numeric";
-  const input = node("input", { type: "text", class: "etp-text", id: ids.input,
-    "aria-labelledby": ids.prompt, "aria-describedby": fields.unit ? ids.unit : null,
+  const input = node("input", { type: "text", class: "etp-text", id: ids.input, // labelled by the prompt
+    "aria-describedby": fields.unit ? ids.unit : null,
     placeholder: fields.placeholder, inputmode: numeric ? "decimal" : null,
     autocomplete: "off", spellcheck: "false" });
   const row = node("div", { class: "etp-text-row" }, input);
@@ -232,6 +232,7 @@ const INPUTS = {
   ordering: orderingInput,
   matching: matchingInput,
 };
+const LABELLED = { numeric: true, short_text: true };
 
 // -- the quiz -------------------------------------------------------------------------------
 
@@ -256,7 +257,9 @@ function render({ model, el }) {
   const root = node("section", { class: "etp-quiz", "aria-labelledby": ids.prompt,
                                  "data-qid": qid, "data-kind": kind },
     node("div", { class: "etp-quiz-kind", text: `Quiz · ${model.get("kind_label")}` }), // qid: data-qid
-    node("p", { class: "etp-quiz-prompt", id: ids.prompt, text: model.get("prompt") }),
+    // A text box's prompt is its <label>: a real label, not only a reference or a description.
+    node(LABELLED[kind] ? "label" : "p", { class: "etp-quiz-prompt", id: ids.prompt,
+                                           for: LABELLED[kind] ? ids.input : null, text: model.get("prompt") }),
     input.element,
     node("div", { class: "etp-actions" }, submit, status),
     feedback, spoken);

@@ -12,7 +12,8 @@ from nbgrader.preprocessors import (AssignLatePenalties, ClearMarkScheme, Execut
 from .execute import SandboxedExecute
 from .feedback import RequireManualGrades
 from .manual_grades import KeepManualGrades, RememberManualGrades
-from .preprocessors import HideHiddenTests, QuizCallsWithoutKeys, SealQuizKeys, WidgetsAsText
+from .preprocessors import (CollapseQuizCells, HideHiddenTests, QuizCallsWithoutKeys, SealQuizKeys,
+                            WidgetsAsText)
 from .problems import RecordProblems
 from .schedule import GrantExtensions
 from .sanitize import CleanText, RestoreReleasedCells
@@ -23,13 +24,15 @@ def _default(converter, trait: str) -> list:
 
 
 def assignment_preprocessors() -> list:
-    """nbgrader's generate_assignment steps with quiz sealing after the hidden tests are gone.
+    """nbgrader's generate_assignment steps with quiz sealing after the hidden tests are gone,
+    and every quiz cell's input collapsed.
 
     The gradebook keeps the plain source (saved earlier), which autograde restores into the
     locked quiz cells; the checksums computed after sealing match the released cells.
     """
     steps = _default(GenerateAssignment, "preprocessors")
     steps.insert(steps.index(ClearMarkScheme) + 1, SealQuizKeys)
+    steps.insert(steps.index(SealQuizKeys) + 1, CollapseQuizCells)
     return steps
 
 

@@ -1,6 +1,8 @@
 """nbgrader preprocessors of the course.
 
 - ``SealQuizKeys`` (generate_assignment): plain quiz answers become salted hashes.
+- ``CollapseQuizCells`` (generate_assignment): a quiz cell opens with its input collapsed: the
+  trainee sees the quiz, not the call that draws it.
 - ``QuizCallsWithoutKeys`` (generate_feedback): each quiz call shows without its answer, key and
   explanation arguments: no hash list, no sealed text, nothing of the key.
 - ``HideHiddenTests`` (generate_feedback): hidden test code leaves the feedback, as cell source
@@ -21,6 +23,20 @@ class SealQuizKeys(NbGraderPreprocessor):
     def preprocess_cell(self, cell, resources, index):
         if cell.cell_type == "code":
             cell.source = seal_source(cell.source)
+        return cell, resources
+
+
+def has_quiz_call(source: str) -> bool:
+    try:
+        return any(True for _ in _quiz_calls(ast.parse(source)))
+    except SyntaxError:
+        return False  # magics or prose: no quiz call here
+
+
+class CollapseQuizCells(NbGraderPreprocessor):
+    def preprocess_cell(self, cell, resources, index):
+        if cell.cell_type == "code" and has_quiz_call(cell.source):
+            cell.metadata.setdefault("jupyter", {})["source_hidden"] = True
         return cell, resources
 
 
