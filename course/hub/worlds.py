@@ -100,6 +100,10 @@ class WorldPool:
     async def _work(self) -> None:
         process = None
         try:
+            try:  # ready (Python and pandas loaded) before the first job
+                process = await self._spawn()
+            except OSError as err:
+                log.warning("a world worker did not start: %s", err)
             while True:
                 _, _, assignment, seed, future = await self.jobs.get()
                 key = (assignment, seed)
