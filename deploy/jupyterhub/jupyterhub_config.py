@@ -12,6 +12,7 @@ Settings come from the environment (defaults in brackets):
   ETP_HUB_TRAINEES    trainees, loaded into nbgrader-<course_id>    []
   ETP_COURSE_DIR      the trainer's course folder                   [/srv/nbgrader/etp-ops-academy]
   ETP_GRADER_USER     system account the formgrader runs as         [grader-etp-ops-academy]
+  ETP_QUIZ_USER       system account the quiz service runs as       [quiz-etp-ops-academy]
   NBGRADER_EXCHANGE   nbgrader's exchange                           [/srv/nbgrader/exchange]
   NBGRADER_DB_URL     the gradebook (PostgreSQL URL)                [SQLite in the course folder]
   ETP_VARIANTS        "off": one world for all                      [on]
@@ -44,6 +45,7 @@ ROOT = Path(os.environ.get("ETP_HUB_ROOT", "/srv/etp-academy"))
 EXCHANGE = Path(os.environ.get("NBGRADER_EXCHANGE", "/srv/nbgrader/exchange"))
 COURSE_DIR = Path(os.environ.get("ETP_COURSE_DIR", f"/srv/nbgrader/{COURSE_ID}"))
 GRADER = os.environ.get("ETP_GRADER_USER", f"grader-{COURSE_ID}")
+QUIZ_USER = os.environ.get("ETP_QUIZ_USER", f"quiz-{COURSE_ID}")
 VARIANTS = os.environ.get(world.VARIANTS_ENV, "on").strip().lower() not in ("off", "0", "false", "no")
 AS_ROOT = os.geteuid() == 0
 CREATE_USERS = os.environ.get("ETP_HUB_CREATE_USERS", "1") != "0" and AS_ROOT
@@ -97,7 +99,10 @@ c.JupyterHub.load_roles = hub.roles(COURSE_ID)
 hub.prepare_exchange(EXCHANGE)
 if CREATE_USERS:
     hub.ensure_system_user(GRADER, HOME_ROOT, system=True)
+    hub.ensure_system_user(QUIZ_USER, HOME_ROOT, system=True)
 hub.prepare_course_dir(COURSE_DIR, GRADER if AS_ROOT else None)
+QUIZ_SOURCE = hub.prepare_quiz_service(ROOT / "quiz", ROOT / "quiz-source", COURSE_DIR,
+                                       QUIZ_USER if AS_ROOT else None)
 
 # -- services: the formgrader (trainers) and the quiz service ---------------------------------------
 c.JupyterHub.services = hub.services(
@@ -105,6 +110,7 @@ c.JupyterHub.services = hub.services(
     formgrader_port=FORMGRADER_PORT, quiz_port=QUIZ_PORT, quiz_data=ROOT / "quiz",
     quiz_url=QUIZ_URL, exchange=EXCHANGE, variants=VARIANTS,
     db_url=os.environ.get("NBGRADER_DB_URL"), jail=JAIL,
+    quiz_user=QUIZ_USER if AS_ROOT else None, quiz_source=QUIZ_SOURCE,
     formgrader_config=hub.prepare_formgrader_config(ROOT / "formgrader-config", bool(SUBDOMAIN_HOST)))
 
 # -- every trainee's server: JupyterLab on the trainee install --------------------------------------
