@@ -270,3 +270,35 @@ def test_no_world_worker_outlives_the_service(tmp_path, stop):
     service.wait(30)
     gone, alive = psutil.wait_procs(children, timeout=15)
     assert not alive, [p.cmdline() for p in alive]
+
+
+# -- Module 6's drill on a hub ---------------------------------------------------------------
+def test_an_honest_drill_on_the_hub_is_not_flagged_and_its_debrief_shows_the_verdicts(slow, tmp_path, monkeypatch):
+    import course.quiz.drill as drill_module
+    from course.data import scenario
+    from course.quiz import Drill
+    from course.quiz.questions import SingleChoice
+    from course.trainer import hub_grading
+
+    keyring = Keyring(REPO)
+    shown = {}
+    monkeypatch.setattr(drill_module, "display", lambda box: shown.setdefault(box.view.question.qid, box))
+    with world.using(keyring.seed_for("bob")):
+        drill = Drill(scenario.redis_drill(), prefix="m6-ex61-", speed=5, answer_file=tmp_path / "answers.json")
+    drill.service = Client(slow.url, "tok-bob")
+    for step in drill.order:
+        qid = drill.qid_of(step)
+        question = keyring.entry(qid).question
+        if isinstance(question, SingleChoice):
+            drill.ask("single_choice", qid, question.prompt, options=question.options)
+            response = question.accepted_responses()[0]
+        else:
+            drill.ask("short_text", qid, question.prompt)
+            response = "00:42"
+        assert shown[qid].view.commit(response) is not None
+    record = slow.service.answers("m6_incident_response", "bob")
+    assert len(record["questions"]["m6-ex61-clock"]) == len(drill.order)
+    assert hub_grading.handed_in_differs(tmp_path / "answers.json", record) == ""
+    decisions = drill.debrief()["your decision"].tolist()
+    assert all(d.endswith("(correct)") or d.endswith("(not correct)") for d in decisions), decisions
+    assert "checked when graded" not in " ".join(decisions)
