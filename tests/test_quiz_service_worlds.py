@@ -302,3 +302,31 @@ def test_an_honest_drill_on_the_hub_is_not_flagged_and_its_debrief_shows_the_ver
     decisions = drill.debrief()["your decision"].tolist()
     assert all(d.endswith("(correct)") or d.endswith("(not correct)") for d in decisions), decisions
     assert "checked when graded" not in " ".join(decisions)
+
+
+# -- the audit on a hub ----------------------------------------------------------------------
+def test_the_audit_on_a_hub_compares_each_answer_file_with_the_services_record(slow, tmp_path, monkeypatch, capsys):
+    from course.trainer import audit
+
+    for user, response in (("alice", "P0"), ("bob", "P0"), ("dave", "P2")):
+        call(slow.url + "api/quizzes/m2-ex21-pdf", f"tok-{user}", {"response": response})
+    submitted = tmp_path / "course" / "submitted"
+    honest = AnswerStore(submitted / "alice" / "m2_sla_severity" / "answers.json")
+    honest.record("m2-ex21-pdf", "P0", "p0", False)  # what her widget's local copy holds
+    forged = AnswerStore(submitted / "bob" / "m2_sla_severity" / "answers.json")
+    forged.record("m2-ex21-pdf", "P2", "p2", True)  # consistent seals: the local audit finds nothing
+    (submitted / "dave" / "m2_sla_severity").mkdir(parents=True)  # handed in without a file
+
+    monkeypatch.delenv("ETP_QUIZ_SERVICE_DB", raising=False)
+    monkeypatch.delenv("ETP_QUIZ_SERVICE_URL", raising=False)
+    assert audit.main([str(tmp_path / "course")]) == 0  # without the service: "fine"
+    capsys.readouterr()
+    monkeypatch.setenv("ETP_QUIZ_SERVICE_URL", slow.url)
+    monkeypatch.setenv("ETP_QUIZ_SERVICE_TOKEN", "tok-trainer")
+    assert audit.main([str(tmp_path / "course")]) == 1
+    out = capsys.readouterr().out
+    lines = {line.split("\t")[0]: line for line in out.splitlines() if "\t" in line}
+    assert set(lines) == {"bob", "dave"}
+    assert "m2-ex21-pdf" in lines["bob"] and "quiz service's record" in lines["bob"]
+    assert "no answers.json" in lines["dave"]
+    assert "1 of 3 answer file(s) fine" in out and "compared with the quiz service's record" in out
