@@ -172,7 +172,7 @@ def _start_hub(test_layer: str, extra_env: dict, tag: str):
     tmp = Path(tempfile.mkdtemp(prefix="etp-hub-"))
     tmp.chmod(0o755)
     users = {"trainer": f"etpt-trainer-{tag}", "ana": f"etpt-ana-{tag}", "ben": f"etpt-ben-{tag}",
-             "grader": f"etpt-grader-{tag}"}
+             "grader": f"etpt-grader-{tag}", "quiz": f"etpt-quiz-{tag}"}
     homes = tmp / "home"
     homes.mkdir()
     homes.chmod(0o755)
@@ -181,6 +181,7 @@ def _start_hub(test_layer: str, extra_env: dict, tag: str):
     port = _free_port()
     env = dict(os.environ, ETP_HUB_ROOT=str(tmp / "hub"), NBGRADER_EXCHANGE=str(tmp / "exchange"),
                ETP_COURSE_DIR=str(tmp / "course"), ETP_GRADER_USER=users["grader"],
+               ETP_QUIZ_USER=users["quiz"],
                ETP_HUB_TRAINERS=users["trainer"], ETP_HUB_TRAINEES=f"{users['ana']},{users['ben']}",
                ETP_HUB_ADMINS=users["trainer"], ETP_HUB_BIND_URL=f"http://127.0.0.1:{port}",
                ETP_HUB_CREATE_USERS="0", ETP_HUB_HOME_ROOT=str(homes),
@@ -198,6 +199,7 @@ def _start_hub(test_layer: str, extra_env: dict, tag: str):
     process = subprocess.Popen([str(VENV_BIN / "jupyterhub"), "-f", str(config)], cwd=tmp, env=env,
                                stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
     running = Hub(tmp, port, users)
+    running.process = process
 
     def cleanup() -> None:
         proxy_pid = tmp / "hub" / "state" / "jupyterhub-proxy.pid"

@@ -198,13 +198,13 @@ quiz = Quiz(facts=probe)
 '''
 
 
-def probe_course(root: Path, targets: dict[str, str]) -> Path:
+def probe_course(root: Path, targets: dict[str, str], explanation: str = "uid {uid}") -> Path:
     """A course whose one source notebook's setup cell reports its account and tries to write."""
     nb = nbformat.v4.new_notebook()
     setup = nbformat.v4.new_code_cell(f"TARGETS = {targets!r}\n" + PROBE_SETUP)
     setup.metadata["nbgrader"] = {"locked": True, "grade_id": "m9-setup", "grade": False, "solution": False}
     ask = nbformat.v4.new_code_cell('quiz.single_choice("m9-probe", "Who ran the setup?", '
-                                    'options=["a", "b"], answer="a", explanation="uid {uid}")')
+                                    f'options=["a", "b"], answer="a", explanation={explanation!r})')
     nb.cells = [setup, ask]
     (root / "source" / "m9_probe").mkdir(parents=True)
     nbformat.write(nb, root / "source" / "m9_probe" / "m9_probe.ipynb")

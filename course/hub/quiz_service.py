@@ -294,7 +294,9 @@ class WarmHandler(Handler):
 
 class StatusHandler(Handler):
     async def get(self):
-        self.answer({"quizzes": len(self.service.keyring.entries), "course_id": self.service.keyring.course_id})
+        entries = self.service.keyring.entries.values()
+        self.answer({"quizzes": sum(not entry.is_log for entry in entries),
+                     "course_id": self.service.keyring.course_id})
 
 
 def hub_identity() -> Identity:
