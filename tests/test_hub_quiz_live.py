@@ -75,7 +75,8 @@ def test_the_quiz_service_and_a_trainers_setup_cell_run_unprivileged(probed_hub)
     assert workers and all(p.uids().real == quiz_uid for p in workers)
     data = hub.root / "hub" / "quiz"
     assert data.stat().st_uid == quiz_uid and oct(data.stat().st_mode)[-3:] == "700"
-    assert not (REPO / "course" / "written-by-a-setup-cell").exists()
+    for folder in (REPO / "course", hub.root / "course", data):
+        assert not (folder / "written-by-a-setup-cell").exists()
 
 
 def test_nothing_of_the_quiz_service_is_left_when_the_hub_stops(probed_hub):
@@ -85,4 +86,4 @@ def test_nothing_of_the_quiz_service_is_left_when_the_hub_stops(probed_hub):
     hub.process.wait(60)
     left = quiz_processes(hub.root, "course.hub.quiz_service") + quiz_processes(hub.root, "course.hub.world_worker")
     gone, alive = psutil.wait_procs(left, timeout=15)
-    assert not alive, [p.cmdline() for p in alive]
+    assert not alive, [(p.pid, p.ppid(), p.cmdline()[:3]) for p in alive]

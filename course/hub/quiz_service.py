@@ -351,6 +351,17 @@ async def warm_trainees(service: QuizService, group: str, every_s: float = 60.0)
         await asyncio.sleep(every_s)
 
 
+async def stop_with_parent(stop: asyncio.Event, every_s: float = 1.0) -> None:
+    """Stop when the process that started this one ends. The hub stops the service by signalling
+    its jail's Bubblewrap, whose end a service running as another uid is not told of (the
+    parent-death signal of a root parent is refused to it), so the service looks for itself."""
+    parent = os.getppid()
+    while os.getppid() == parent:
+        await asyncio.sleep(every_s)
+    log.info("the process that started the service ended: stopping")
+    stop.set()
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--course-root", required=True, help="the course folder holding source/")
@@ -380,6 +391,7 @@ def main(argv: list[str] | None = None) -> None:
         loop = asyncio.get_running_loop()
         for signum in (signal.SIGTERM, signal.SIGINT):  # the hub stops its services so
             loop.add_signal_handler(signum, stop.set)
+        watching = asyncio.ensure_future(stop_with_parent(stop))
         pool.start()
         server = HTTPServer(app, max_body_size=MAX_BODY_BYTES * 4)
         server.listen(url.port or 80, url.hostname or "127.0.0.1")
@@ -390,6 +402,7 @@ def main(argv: list[str] | None = None) -> None:
         await stop.wait()
         server.stop()
         warming.cancel()
+        watching.cancel()
         await pool.close()  # no world worker outlives the service
         log.info("stopped")
 

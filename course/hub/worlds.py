@@ -182,9 +182,9 @@ class WorldPool:
         binds = {path: "--ro-bind" for path in read_only}
         binds[str(self.cache.resolve())] = "--bind"
         parents = {str(a) for p in binds for a in Path(p).parents if str(a) != "/"}
-        for folder in sorted(parents, key=lambda s: s.count("/")):
+        for folder in sorted(parents, key=lambda s: s.count("/")):  # read-only: only the cache is written
             if not any(folder == s or folder.startswith(s + "/") for s in ("/usr", "/bin", "/lib")):
-                args += ["--perms", "0755", "--dir", folder]
+                args += ["--perms", "0555", "--dir", folder]
         for path in sorted(binds, key=lambda p: p.count("/")):
             args += [binds[path], path, path]
         for name, value in env.items():
