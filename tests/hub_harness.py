@@ -203,7 +203,7 @@ def _start_hub(test_layer: str, extra_env: dict, tag: str, extra_trainees: tuple
     tmp = Path(tempfile.mkdtemp(prefix="etp-hub-"))
     tmp.chmod(0o755)
     users = {"trainer": f"etpt-trainer-{tag}", "ana": f"etpt-ana-{tag}", "ben": f"etpt-ben-{tag}",
-             "grader": f"etpt-grader-{tag}", "exchange": f"etpt-xchg-{tag}",
+             "grader": f"etpt-grader-{tag}", "exchange": f"etpt-xchg-{tag}", "quiz": f"etpt-quiz-{tag}",
              **{name: f"etpt-{name}-{tag}" for name in extra_trainees}}
     trainees = [users[name] for name in ("ana", "ben", *extra_trainees)]
     homes = tmp / "home"
@@ -215,6 +215,7 @@ def _start_hub(test_layer: str, extra_env: dict, tag: str, extra_trainees: tuple
     env = dict(os.environ, ETP_HUB_ROOT=str(tmp / "hub"), NBGRADER_EXCHANGE=str(tmp / "exchange"),
                ETP_COURSE_DIR=str(tmp / "course"), ETP_GRADER_USER=users["grader"],
                ETP_EXCHANGE_USER=users["exchange"], ETP_EXCHANGE_PORT=str(_free_port()),
+               ETP_QUIZ_USER=users["quiz"],
                ETP_HUB_TRAINERS=users["trainer"], ETP_HUB_TRAINEES=",".join(trainees),
                ETP_HUB_ADMINS=users["trainer"], ETP_HUB_BIND_URL=f"http://127.0.0.1:{port}",
                ETP_HUB_CREATE_USERS="0", ETP_HUB_HOME_ROOT=str(homes),

@@ -164,7 +164,7 @@ def test_the_single_host_config_names_the_same_things(tmp_path, monkeypatch):
     """deploy/jupyterhub/jupyterhub_config.py, loaded with its folders under a temporary root."""
     for name, value in {"ETP_HUB_ROOT": tmp_path / "hub", "NBGRADER_EXCHANGE": tmp_path / "exchange",
                         "ETP_COURSE_DIR": tmp_path / "course", "ETP_GRADER_USER": "nobody",
-                        "ETP_EXCHANGE_USER": "nobody",
+                        "ETP_EXCHANGE_USER": "nobody", "ETP_QUIZ_USER": "nobody",
                         "ETP_HUB_CREATE_USERS": "0", "ETP_HUB_TRAINEES": "ana ben",
                         "ETP_HUB_TRAINERS": "tess", "ETP_HUB_ADMINS": "tess",
                         "NBGRADER_DB_URL": "postgresql+psycopg2://etp@db/gradebook"}.items():
@@ -198,3 +198,7 @@ def test_the_single_host_config_names_the_same_things(tmp_path, monkeypatch):
     if os.geteuid() == 0:  # each server and the formgrader in a jail of their own account
         assert config.JupyterHub.spawner_class == "course.hub.jail.JailedSpawner"
         assert "bwrap" in services[COURSE_ID]["command"][0] and "user" not in services[COURSE_ID]
+        quiz = services[QUIZ]["command"]  # the quiz service as its own account, in its jail
+        assert "bwrap" in quiz[0] and "--reuid=65534" in quiz and "user" not in services[QUIZ]
+        assert quiz[quiz.index("--course-root") + 1] == str(tmp_path / "hub" / "quiz-source")
+        assert (tmp_path / "hub" / "quiz").stat().st_uid == 65534

@@ -86,6 +86,9 @@ def roles(course_id: str) -> list[dict]:
          "services": [EXCHANGE_SERVICE],
          "scopes": [f"read:groups!group={trainee_group(course_id)}",
                     f"read:groups!group={trainer_group(course_id)}"]},
+        {"name": "etp-quiz-service", "description": "The quiz service makes trainees' worlds ahead",
+         "services": [QUIZ_SERVICE],
+         "scopes": [f"read:groups!group={trainee_group(course_id)}"]},
     ]
 
 
@@ -103,8 +106,10 @@ def server_token_scopes() -> list[str]:
 def services(*, course_id: str, course_dir: Path, grader: str | None, formgrader_port: int,
              quiz_port: int, quiz_data: Path, quiz_url: str, exchange_url: str,
              variants: bool, db_url: str | None, python: str = sys.executable,
-             formgrader_config: Path, quiz_user: str | None = None, jail: bool = False) -> list[dict]:
-    """The formgrader (as the grader account, in its jail when ``jail``) and the quiz service."""
+             formgrader_config: Path, quiz_user: str | None = None, jail: bool = False,
+             quiz_source: Path | None = None) -> list[dict]:
+    """The formgrader (as the grader account, in its jail when ``jail``) and the quiz service
+    (as ``quiz_user``, in its jail when ``jail``, keys from ``quiz_source``)."""
     bin_dir = Path(python).parent
     formgrader_env = {
         "JUPYTERHUB_DEFAULT_URL": "/formgrader",  # the formgrader as a page of its own (no iframe)
@@ -138,16 +143,25 @@ def services(*, course_id: str, course_dir: Path, grader: str | None, formgrader
     }
     if grader and not jail:
         formgrader["user"] = grader
+    quiz_command = [python, "-m", "course.hub.quiz_service", "--course-root", str(quiz_source or course_dir),
+                    "--data", str(quiz_data), "--course-id", course_id,
+                    "--variants", "on" if variants else "off",
+                    "--trainee-group", trainee_group(course_id)]
+    quiz_env = {"PYTHONPATH": str(REPO), "PATH": f"{bin_dir}:/usr/local/bin:/usr/bin:/bin"}
+    if quiz_user and jail:  # as its own account, the checkout and source read-only; worlds in the sandbox
+        from .jail import jail_command, python_paths
+
+        quiz_command = jail_command(quiz_user, [*python_paths(), str(REPO), str(quiz_source or course_dir)],
+                                    [str(quiz_data)], chdir=str(quiz_data), host_proc=True) + quiz_command
+        quiz_env["HOME"] = str(quiz_data)
     quiz = {
         "name": QUIZ_SERVICE,
         "url": f"http://127.0.0.1:{quiz_port}",
-        "command": [python, "-m", "course.hub.quiz_service", "--course-root", str(course_dir),
-                    "--data", str(quiz_data), "--course-id", course_id,
-                    "--variants", "on" if variants else "off"],
-        "environment": {"PYTHONPATH": str(REPO)},
+        "command": quiz_command,
+        "environment": quiz_env,
         "display": False,
     }
-    if quiz_user:
+    if quiz_user and not jail:
         quiz["user"] = quiz_user
     return [formgrader, quiz]
 
@@ -170,6 +184,28 @@ def exchange_service(*, course_id: str, port: int, data: Path, account: str | No
     if account and not jail:
         service["user"] = account
     return service
+def prepare_quiz_service(data: Path, source_copy: Path, course_dir: Path, account: str | None) -> Path:
+    """The quiz service's folders: its data (answers, worlds) owned by its account, 0700; and a
+    copy of the course's source notebooks it may read (the course folder is the grader's alone),
+    refreshed from the course folder at every hub start. Returns the copy's course root."""
+    info = pwd.getpwnam(account) if account and os.geteuid() == 0 else None
+    data.mkdir(parents=True, exist_ok=True)
+    if info is not None:  # answers recorded when the service ran as root are its own now
+        for path in [data, *data.rglob("*")]:
+            os.chown(path, info.pw_uid, info.pw_gid, follow_symlinks=False)
+    data.chmod(0o700)
+    if source_copy.exists():
+        shutil.rmtree(source_copy)
+    (source_copy / "source").mkdir(parents=True)
+    for notebook in sorted((course_dir / "source").glob("*/*.ipynb")):
+        target = source_copy / "source" / notebook.parent.name / notebook.name
+        target.parent.mkdir(exist_ok=True)
+        shutil.copy2(notebook, target)
+    for path in [source_copy, *source_copy.rglob("*")]:  # root's; the service's group reads it
+        if info is not None:
+            os.chown(path, 0, info.pw_gid, follow_symlinks=False)
+        path.chmod(0o750 if path.is_dir() else 0o640)
+    return source_copy
 
 
 # -- the folders the hub prepares at start ---------------------------------------------------------
@@ -303,6 +339,24 @@ def ensure_system_user(name: str, home_root: str = "/home", system: bool = False
         command.append("--system")
     subprocess.run([*command, name], check=True, capture_output=True)
     Path(home_root, name).chmod(0o700)
+
+
+def join_group(group: str, accounts: list[str]) -> None:
+    """Each existing account of ``accounts`` also in ``group`` (the checkout's group, README)."""
+    import grp
+
+    try:
+        members = set(grp.getgrnam(group).gr_mem)
+    except KeyError:
+        return  # no such group: nothing to share
+    for account in accounts:
+        try:
+            pwd.getpwnam(account)
+        except KeyError:
+            continue
+        if account not in members:
+            subprocess.run(["usermod", "--append", "--groups", group, account], check=True,
+                           capture_output=True)
 
 
 def pre_spawn_hook(create_users: bool, home_root: str = "/home"):

@@ -13,11 +13,13 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from ..data import world
+from ..quiz.drill import CLOCK_SUFFIX
 from ..quiz.questions import Question
 
 SETUP_SUFFIX = "-setup"  # as course.trainer.verdicts: the locked cells that build a module's givens
@@ -29,15 +31,26 @@ class UnknownQuiz(KeyError):
 
 @dataclass(frozen=True)
 class Entry:
+    """One quiz, or (``question`` None) one drill's clock log: the stamps of its ``steps``."""
+
     assignment: str
     notebook: str
-    question: Question
+    question: Question | None
+    steps: tuple[str, ...] = ()
+
+    @property
+    def is_log(self) -> bool:
+        return self.question is None
 
     @property
     def needs_world(self) -> bool:
         """Whether its key or its explanation depends on the trainee's world."""
         question = self.question
-        return bool(question.answer_from) or "{" in (question.explanation or "")
+        return question is not None and (bool(question.answer_from) or "{" in (question.explanation or ""))
+
+
+# A drill's setup line, ``Drill(..., prefix="m6-ex61-", ...)``: its log is prefix + CLOCK_SUFFIX.
+_DRILL = re.compile(r"""\bDrill\(.*?\bprefix\s*=\s*["']([A-Za-z0-9_.-]+)["']""")
 
 
 @functools.lru_cache(maxsize=16)
@@ -74,6 +87,16 @@ class Keyring:
                     if question.qid in self.entries:
                         raise ValueError(f"quiz id {question.qid!r} is defined twice in the course")
                     self.entries[question.qid] = Entry(assignment, notebook, question)
+        for assignment, notebooks in _source_notebooks(self.root).items():
+            for notebook, (setup, questions) in notebooks.items():
+                for prefix in _DRILL.findall("\n".join(setup)):
+                    steps = tuple(q.qid[len(prefix):] for q in questions if q.qid.startswith(prefix))
+                    self.entries.setdefault(prefix + CLOCK_SUFFIX, Entry(assignment, notebook, None, steps))
+
+    @property
+    def world_assignments(self) -> list[str]:
+        """The modules with a quiz keyed (or explained) from the trainee's own world."""
+        return sorted({entry.assignment for entry in self.entries.values() if entry.needs_world})
 
     def entry(self, qid: str) -> Entry:
         try:

@@ -4,7 +4,8 @@ The file lives in a folder only the service's account can write (``prepare`` mak
 no trainee's server can touch it. Times are the service's own clock, never the trainee's. The
 first attempt of a trainee at a question is attempt 1 and stays the graded one: an attempt's
 number is given inside one write transaction, and ``UNIQUE(user, qid, n)`` keeps two Submit
-presses that arrive together from both becoming the first.
+presses that arrive together from both becoming the first. A commit may carry the id its widget
+gave it: the same id again (a retry after a timeout) returns the attempt already recorded.
 """
 from __future__ import annotations
 
@@ -32,6 +33,13 @@ CREATE TABLE IF NOT EXISTS attempts (
     UNIQUE (user, qid, n)
 );
 CREATE INDEX IF NOT EXISTS attempts_by_assignment ON attempts (assignment, user);
+CREATE TABLE IF NOT EXISTS commits (
+    user TEXT NOT NULL,
+    qid TEXT NOT NULL,
+    commit_id TEXT NOT NULL,
+    n INTEGER NOT NULL,
+    PRIMARY KEY (user, qid, commit_id)
+);
 CREATE TABLE IF NOT EXISTS worlds (
     assignment TEXT NOT NULL,
     seed INTEGER NOT NULL,
@@ -110,14 +118,19 @@ class Ledger:
 
     # -- attempts ------------------------------------------------------------------------------
     def record(self, user: str, assignment: str, qid: str, answer: Any, canonical: str,
-               correct: bool, seed: int) -> StoredAttempt:
-        """Append one attempt with the service's time; the first one stays attempt 1."""
+               correct: bool, seed: int, commit_id: str | None = None) -> StoredAttempt:
+        """Append one attempt with the service's time; the first one stays attempt 1. With a
+        ``commit_id`` already recorded, nothing is added and that attempt is returned."""
         db = self._connect()
         text = json.dumps(answer, ensure_ascii=False)
         for _ in range(5):
             try:
                 db.execute("BEGIN IMMEDIATE")
                 try:
+                    known = self._committed(db, user, qid, commit_id)
+                    if known is not None:
+                        db.execute("COMMIT")
+                        return known
                     (count,) = db.execute("SELECT COUNT(*) FROM attempts WHERE user=? AND qid=?",
                                           (user, qid)).fetchone()
                     time = now()
@@ -125,6 +138,9 @@ class Ledger:
                                " correct, seed, time) VALUES (?,?,?,?,?,?,?,?,?)",
                                (user, assignment, qid, count + 1, text, canonical, int(correct),
                                 seed, time))
+                    if commit_id is not None:
+                        db.execute("INSERT INTO commits (user, qid, commit_id, n) VALUES (?,?,?,?)",
+                                   (user, qid, commit_id, count + 1))
                     db.execute("COMMIT")
                 except BaseException:
                     db.execute("ROLLBACK")
@@ -134,6 +150,24 @@ class Ledger:
             except sqlite3.IntegrityError:
                 continue  # another writer took this number between our read and write
         raise RuntimeError(f"could not record an attempt at {qid} for {user}")
+
+    def committed(self, user: str, qid: str, commit_id: str) -> StoredAttempt | None:
+        """The attempt a commit id was recorded as, or None (not recorded, or not this caller's)."""
+        return self._committed(self._connect(), user, qid, commit_id)
+
+    @staticmethod
+    def _committed(db, user: str, qid: str, commit_id: str | None) -> StoredAttempt | None:
+        if commit_id is None:
+            return None
+        row = db.execute(
+            "SELECT a.user, a.assignment, a.qid, a.n, a.answer, a.canonical, a.correct, a.seed, a.time"
+            " FROM commits c JOIN attempts a ON a.user=c.user AND a.qid=c.qid AND a.n=c.n"
+            " WHERE c.user=? AND c.qid=? AND c.commit_id=?", (user, qid, commit_id)).fetchone()
+        return _attempt(row) if row else None
+
+    def users(self) -> list[str]:
+        """Every trainee who committed anything (their worlds are kept warm after a restart)."""
+        return [row[0] for row in self._connect().execute("SELECT DISTINCT user FROM attempts")]
 
     def attempts(self, user: str, qid: str) -> list[StoredAttempt]:
         rows = self._connect().execute(

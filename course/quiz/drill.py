@@ -19,6 +19,8 @@ seconds spent, in the answer file under ``prefix + "clock"``: seconds and times 
 kernel's clock, never the browser's. The stamps are a record for the debrief and grade nothing.
 When a step's clock starts, the same log records it (``started``, the kernel's epoch seconds), so
 a drill rebuilt after a kernel stop or restart resumes each running clock instead of restarting it.
+On a hub the quiz service records them as well (the grading compares the file with its record),
+and the debrief shows the service's verdicts.
 
 The drill is a ``Quiz``: where a grader builds its own quiz object for each ``Quiz`` of the setup
 cell, the decision cells grade like any quiz cell.
@@ -36,7 +38,8 @@ from IPython.display import display
 from .book import Quiz
 from .questions import Question
 from .store import AnswerFileError, AnswerStore, Attempt
-from .widgets import VIEWS, QuestionView, browser_module, committed_answers
+from .service_client import ServiceError
+from .widgets import VIEWS, QuestionView, browser_module, committed_answers, service_summary
 
 CLOCK_SUFFIX = "clock"  # the log's qid is the drill's prefix + this
 BRT = "America/Sao_Paulo"
@@ -167,7 +170,7 @@ _STEP_VIEWS: dict[type, type] = {}
 def _step_view(question: Question, store: AnswerStore, drill: "Drill", step: str) -> QuestionView:
     base = VIEWS[type(question)]
     cls = _STEP_VIEWS.setdefault(base, type(f"Drill{base.__name__}", (_StepView, base), {}))
-    view = cls(question, store)
+    view = cls(question, store, drill.service)
     view.drill, view.step = drill, step
     return view
 
@@ -312,6 +315,11 @@ class Drill(Quiz):
             self.store.record(self.clock_qid, entry, f"{step} {entry['decided_at']}", False)
         except (AnswerFileError, OSError):
             return  # the decision's widget has said already that the file cannot be written
+        if self.service is not None:  # on a hub the service keeps the log the grading reads
+            try:
+                self.service.commit(self.clock_qid, entry)
+            except ServiceError:
+                pass  # the decision itself is recorded; the grader is told the log differs
         if not first:
             return
         stamps[step] = entry
@@ -362,6 +370,19 @@ class Drill(Quiz):
         return seen
 
     # -- after the drill --------------------------------------------------------------------------------
+    def _decision(self, step: str, question: Question) -> str:
+        """The first line of a decision's record: the service's verdict on a hub, else the file's."""
+        if self.service is None:
+            return committed_answers(question, self.store).lines[0]
+        box = self._shown.get(step)
+        record = box.view.record if box is not None else None
+        if record is None:
+            try:
+                record = self.service.record(question.qid)
+            except ServiceError as err:
+                return f"first answer: (the quiz service cannot be reached: {err})"
+        return service_summary(question, record).splitlines()[0]
+
     def debrief(self):
         """The drill as you ran it: one row per decision (your first answer to each), with the
         inject's time, your decision and whether the playbook agrees, its time on the night's
@@ -375,7 +396,7 @@ class Drill(Quiz):
         for step in self.order:
             qid, stamp = self.qid_of(step), stamps.get(step)
             question = self.questions.get(qid)
-            answer = committed_answers(question, self.store).lines[0] if question else ""
+            answer = self._decision(step, question) if question else ""
             decision, verdict = _decision_and_verdict(answer)
             decided = pd.Timestamp(stamp["decided_at"]) if stamp else pd.NaT
             rows.append({

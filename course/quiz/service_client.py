@@ -23,6 +23,11 @@ class ServiceError(Exception):
     """The quiz service did not record or return the answer (one line, for the trainee)."""
 
 
+class Unconfirmed(ServiceError):
+    """No answer came back (timeout, lost connection, server error): the commit may have been
+    recorded. Sending it again with the same commit id is safe."""
+
+
 @dataclass
 class Record:
     """One trainee's attempts at one quiz, as the service holds them."""
@@ -30,6 +35,7 @@ class Record:
     qid: str
     attempts: list[dict] = field(default_factory=list)  # answer, canonical, correct, time, n
     explanation: str = ""
+    committed: int | None = None  # the attempt a commit id was recorded as (None: not recorded)
 
 
 class QuizService:
@@ -48,10 +54,13 @@ class QuizService:
             with _opener().open(request, timeout=self.timeout) as response:
                 return json.loads(response.read().decode("utf-8"))
         except urllib.error.HTTPError as err:
-            raise ServiceError(f"the quiz service said {err.code} ({_reason(err)})") from None
+            kind = Unconfirmed if err.code >= 500 else ServiceError
+            raise kind(f"the quiz service said {err.code} ({_reason(err)})") from None
         except (urllib.error.URLError, OSError) as err:
             reason = getattr(err, "reason", err)
-            raise ServiceError(f"the quiz service cannot be reached ({reason})") from None
+            # refused: nothing was sent; any other loss may come after the service recorded it
+            kind = ServiceError if isinstance(reason, ConnectionRefusedError) else Unconfirmed
+            raise kind(f"the quiz service cannot be reached ({reason})") from None
         except ValueError:
             raise ServiceError("the quiz service sent an answer that is not JSON") from None
 
@@ -65,16 +74,48 @@ class QuizService:
         """The caller's attempts at ``qid`` (and its explanation once they answered)."""
         return _record(qid, self._call("GET", self._path(qid)))
 
-    def commit(self, qid: str, response: Any) -> Record:
-        """Commit one answer; the service's verdict comes back with every attempt so far."""
-        return _record(qid, self._call("POST", self._path(qid), {"response": response}))
+    def commit(self, qid: str, response: Any, commit_id: str | None = None) -> Record:
+        """Commit one answer; the service's verdict comes back with every attempt so far. When
+        no answer comes back, the service is asked whether ``commit_id`` was recorded: a
+        recorded answer is never reported lost (``Unconfirmed`` only when it cannot say)."""
+        commit_id = commit_id or new_commit_id()
+        try:
+            return _record(qid, self._call("POST", self._path(qid),
+                                           {"response": response, "commit": commit_id}))
+        except Unconfirmed as err:
+            try:
+                record = self.confirm(qid, commit_id)
+            except ServiceError:
+                raise err from None
+            if record.committed is None:
+                raise
+            return record
+
+    def confirm(self, qid: str, commit_id: str) -> Record:
+        """The caller's attempts, and ``committed``: the attempt ``commit_id`` was recorded as."""
+        import urllib.parse
+
+        query = urllib.parse.urlencode({"commit": commit_id})
+        return _record(qid, self._call("GET", f"{self._path(qid)}?{query}"))
+
+    def warm(self) -> dict:
+        """Ask the service to make this trainee's worlds now (keys from their data)."""
+        return self._call("POST", "api/warm", {})
+
+
+def new_commit_id() -> str:
+    import uuid
+
+    return uuid.uuid4().hex
 
 
 def _record(qid: str, raw: dict) -> Record:
     attempts = raw.get("attempts") if isinstance(raw, dict) else None
     if not isinstance(attempts, list) or not all(isinstance(a, dict) for a in attempts):
         raise ServiceError("the quiz service sent a damaged answer")
-    return Record(qid, attempts, str(raw.get("explanation") or ""))
+    committed = raw.get("committed")
+    committed = committed if isinstance(committed, int) and not isinstance(committed, bool) else None
+    return Record(qid, attempts, str(raw.get("explanation") or ""), committed)
 
 
 def _reason(err) -> str:

@@ -25,7 +25,7 @@ import traitlets as t
 
 from .questions import (QUESTION_TYPES, Matching, MultipleSelect, Numeric, Ordering, Question,
                         ShortText, SingleChoice)
-from .service_client import SERVICE_KEY, Record, ServiceError, from_environment
+from .service_client import SERVICE_KEY, Record, ServiceError, Unconfirmed, from_environment, new_commit_id
 from .store import AnswerFileError, AnswerStore, Attempt, one_line
 
 HERE = Path(__file__).parent
@@ -88,6 +88,7 @@ class QuestionView:
             service = from_environment()
         self.question, self.store, self.service = question, store, service
         self.record: Record | None = None  # what the service last said (service mode)
+        self._pending: tuple[str, str] | None = None  # (canonical, commit id) not yet confirmed
         self.box = QuizWidget(self.summary, self.submit, kind=KIND_KEYS[type(question)],
                               kind_label=question.kind, qid=question.qid, prompt=question.prompt,
                               fields=self.fields())
@@ -135,12 +136,22 @@ class QuestionView:
 
     def _commit_to_service(self, response: Any, canonical: str) -> Attempt | None:
         """The service checks and records the answer; the answer file keeps a copy for display."""
+        # The same answer submitted again after no reply keeps its commit id: never counted twice.
+        if self._pending is None or self._pending[0] != canonical:
+            self._pending = (canonical, new_commit_id())
         try:
-            self.record = self.service.commit(self.question.qid, response)
+            self.record = self.service.commit(self.question.qid, response, self._pending[1])
+        except Unconfirmed as err:
+            self._say("etp-error", f"The quiz service has not confirmed your answer yet: {err}. "
+                      "Press Submit again with the same answer in a moment: it is never counted "
+                      "twice. If it keeps failing, tell your trainer.")
+            return None
         except ServiceError as err:
+            self._pending = None
             self._say("etp-error", f"Your answer was not recorded: {err}. Press Submit again "
                       "in a moment; if it keeps failing, tell your trainer.")
             return None
+        self._pending = None
         attempts = _service_attempts(self.record)
         if not attempts:
             self._say("etp-error", "The quiz service did not return your answer: press Submit again.")

@@ -5,6 +5,10 @@ answers no longer verify (changed or removed by hand), and submissions of an ass
 quizzes that hold no answer file at all. Autograde already scores those quizzes zero
 with a FLAGGED message; this gives the trainer the whole cohort on one screen.
 
+On a JupyterHub with the quiz service (``ETP_QUIZ_SERVICE_URL`` set, as in the formgrader), each
+submission's answer file is also compared with the service's record, the one graded: a forged,
+copied or missing file is named even when its seals are consistent.
+
 Whatever a trainee left in a submission, every file costs bounded time and at most a few lines:
 an odd file is one finding and the audit goes on with the rest of the cohort.
 """
@@ -15,11 +19,13 @@ import os
 import sys
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterator
+from typing import Callable, Iterator
 
 from ..quiz.store import ANSWER_FILE, AnswerFileError, AnswerStore, one_line
 
 USAGE = "usage: python -m course.trainer.audit [course folder]  (default: the current folder)"
+HUB_NOTE = ("On this hub each answer file was compared with the quiz service's record, which is what "
+            "autograde grades.")
 LIMITS = ("Without JupyterHub, quiz answers are self-reported: a trainee who rewrites the file "
           "consistently (recomputed seals, a classmate's file, or one written from scratch)\n"
           "cannot be detected by this audit; only a hub's quiz service records answers where "
@@ -37,13 +43,17 @@ class Finding:
         return "\t".join(one_line(text, 300) for text in (self.student, self.assignment, self.problem))
 
 
-def audit(submitted: Path) -> list[Finding]:
+Record = Callable[[str, str], dict]  # (assignment, student) -> the service's answer file
+
+
+def audit(submitted: Path, record: Record | None = None) -> list[Finding]:
     """Findings for every ``<student>/<assignment>/answers.json`` below ``submitted``."""
-    return [finding for found in checked(submitted) for finding in found]
+    return [finding for found in checked(submitted, record) for finding in found]
 
 
-def checked(submitted: Path) -> Iterator[list[Finding]]:
-    """One list of findings per answer file (empty when it is fine), in name order."""
+def checked(submitted: Path, record: Record | None = None) -> Iterator[list[Finding]]:
+    """One list of findings per answer file (empty when it is fine), in name order; with the
+    quiz service's ``record``, one per submission, compared with that record too."""
     for student in _entries(submitted):
         if student.is_symlink():
             yield [Finding(student.name, "-", "folder is a link; not followed")]
@@ -57,6 +67,9 @@ def checked(submitted: Path) -> Iterator[list[Finding]]:
             path = assignment / ANSWER_FILE
             if assignment.is_symlink():
                 yield [Finding(student.name, assignment.name, "folder is a link; not followed")]
+            elif record is not None:
+                found = check(student.name, assignment.name, path) if os.path.lexists(path) else []
+                yield found + compare(student.name, assignment.name, path, record)
             elif os.path.lexists(path):
                 yield check(student.name, assignment.name, path)
             elif has_quizzes(submitted.parent, assignment.name):
@@ -98,6 +111,27 @@ def _asks(nb, questions_in) -> bool:
         except Exception:  # noqa: BLE001 - a cell that is not a literal quiz call
             continue
     return False
+def compare(student: str, assignment: str, path: Path, record: Record) -> list[Finding]:
+    """A finding when the handed-in file differs from the quiz service's record of the trainee."""
+    from .hub_grading import QuizServiceUnavailable, handed_in_differs
+
+    try:
+        differs = handed_in_differs(path, record(assignment, student))
+    except QuizServiceUnavailable as err:
+        return [Finding(student, assignment, f"the quiz service's record cannot be read: {err}")]
+    except Exception as err:  # one odd file must never stop the audit of the others
+        return [Finding(student, assignment, f"{ANSWER_FILE} could not be compared: {type(err).__name__}")]
+    if not differs:
+        return []
+    return [Finding(student, assignment, f"differs from the quiz service's record: {differs} "
+                                         "(the record is what is graded)")]
+
+
+def service_record() -> Record | None:
+    """The hub's quiz service as the formgrader reads it, when this runs on a hub."""
+    from .hub_grading import ServiceAnswers, hub_mode
+
+    return ServiceAnswers().fetch if hub_mode() else None
 
 
 def _entries(folder: Path) -> list[Path]:
@@ -130,8 +164,9 @@ def main(argv: list[str] | None = None) -> int:
     if not os.path.isdir(submitted):
         print(f"audit: {one_line(str(root), 300)} {_missing(root)}", file=sys.stderr)
         return 2
+    record = service_record()
     try:
-        results = list(checked(submitted))
+        results = list(checked(submitted, record))
     except OSError as err:
         print(f"audit: {one_line(str(submitted), 300)} could not be read ({_reason(err)})",
               file=sys.stderr)
@@ -142,7 +177,7 @@ def main(argv: list[str] | None = None) -> int:
     fine = sum(1 for found in results if not found)
     print(f"{len(findings)} answer file problem(s) in {one_line(str(submitted), 300)}; "
           f"{fine} of {len(results)} answer file(s) fine")
-    print(LIMITS)
+    print(LIMITS if record is None else HUB_NOTE)
     return 1 if findings else 0
 
 

@@ -15,6 +15,7 @@ Settings come from the environment (defaults in brackets):
   ETP_EXCHANGE_USER   system account the ngshare exchange runs as   [exchange-<course_id>]
   ETP_EXCHANGE_MAX_UPLOAD_MB  largest hand-in (one request)         [10]
   ETP_EXCHANGE_QUOTA_MB       a trainee's stored hand-ins, all told [100]
+  ETP_QUIZ_USER       system account the quiz service runs as       [quiz-etp-ops-academy]
   NBGRADER_DB_URL     the gradebook (PostgreSQL URL)                [SQLite in the course folder]
   ETP_VARIANTS        "off": one world for all                      [on]
   ETP_HUB_CREATE_USERS  "0": system accounts are made by the admin  [1]
@@ -47,6 +48,7 @@ ROOT = Path(os.environ.get("ETP_HUB_ROOT", "/srv/etp-academy"))
 COURSE_DIR = Path(os.environ.get("ETP_COURSE_DIR", f"/srv/nbgrader/{COURSE_ID}"))
 GRADER = os.environ.get("ETP_GRADER_USER", f"grader-{COURSE_ID}")
 EXCHANGE_USER = os.environ.get("ETP_EXCHANGE_USER", f"exchange-{COURSE_ID}")
+QUIZ_USER = os.environ.get("ETP_QUIZ_USER", f"quiz-{COURSE_ID}")
 VARIANTS = os.environ.get(world.VARIANTS_ENV, "on").strip().lower() not in ("off", "0", "false", "no")
 AS_ROOT = os.geteuid() == 0
 CREATE_USERS = os.environ.get("ETP_HUB_CREATE_USERS", "1") != "0" and AS_ROOT
@@ -106,8 +108,13 @@ c.JupyterHub.load_roles = hub.roles(COURSE_ID)
 if CREATE_USERS:
     hub.ensure_system_user(GRADER, HOME_ROOT, system=True)
     hub.ensure_system_user(EXCHANGE_USER, HOME_ROOT, system=True)
+    hub.ensure_system_user(QUIZ_USER, HOME_ROOT, system=True)
+if AS_ROOT:  # the services that import this checkout may read it when it is the grader's (chmod 750)
+    hub.join_group(GRADER, [QUIZ_USER, EXCHANGE_USER])
 hub.prepare_exchange_data(ROOT / "exchange", EXCHANGE_USER if AS_ROOT else None)
 hub.prepare_course_dir(COURSE_DIR, GRADER if AS_ROOT else None)
+QUIZ_SOURCE = hub.prepare_quiz_service(ROOT / "quiz", ROOT / "quiz-source", COURSE_DIR,
+                                       QUIZ_USER if AS_ROOT else None)
 
 # -- services: the formgrader (trainers), the quiz service, the exchange ----------------------------
 c.JupyterHub.services = hub.services(
@@ -115,6 +122,7 @@ c.JupyterHub.services = hub.services(
     formgrader_port=FORMGRADER_PORT, quiz_port=QUIZ_PORT, quiz_data=ROOT / "quiz",
     quiz_url=QUIZ_URL, exchange_url=EXCHANGE_URL, variants=VARIANTS,
     db_url=os.environ.get("NBGRADER_DB_URL"), jail=JAIL,
+    quiz_user=QUIZ_USER if AS_ROOT else None, quiz_source=QUIZ_SOURCE,
     formgrader_config=hub.prepare_formgrader_config(ROOT / "formgrader-config", bool(SUBDOMAIN_HOST)))
 c.JupyterHub.services.append(hub.exchange_service(
     course_id=COURSE_ID, port=EXCHANGE_PORT, data=ROOT / "exchange",
