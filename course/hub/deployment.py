@@ -251,7 +251,10 @@ def prepare_formgrader_config(folder: Path, frame_self: bool) -> Path:
     """
     folder.mkdir(parents=True, exist_ok=True)
     lines = ['"""Jupyter server settings of the formgrader service (written at hub start)."""',
-             "c = get_config()  # noqa: F821"]
+             "c = get_config()  # noqa: F821",
+             "# the trainer's terminal keeps the service's PATH (python -m course): a login shell",
+             "# would take /etc/profile's",
+             "c.ServerApp.terminado_settings = {\"shell_command\": [\"/bin/bash\"]}"]
     if frame_self:
         lines += ["c.ServerApp.tornado_settings = {",
                   "    \"headers\": {\"Content-Security-Policy\": \"frame-ancestors 'self'\"}}"]

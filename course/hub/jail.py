@@ -39,6 +39,7 @@ SYSTEM_PATHS = ("/usr", "/bin", "/sbin", "/lib", "/lib64", "/lib32", "/libx32", 
 RUNTIME_DIR = "/tmp/jupyter-runtime"  # in the jail's private /tmp: connection files, ipc sockets
 KERNEL_ARGS = ["--ServerKernelManager.transport=ipc"]  # the server's kernels (not grading ones)
 KERNEL_ENV = {"JUPYTER_RUNTIME_DIR": RUNTIME_DIR}
+HOST_PROC = "/run/host-proc"  # the grader's jail: a fully visible /proc for the grading sandbox
 
 
 def python_paths() -> list[str]:
@@ -52,11 +53,13 @@ def jail_command(account: str, read_only: list[str], writable: list[str],
     """``bwrap`` arguments that run the command after them as ``account``, in its jail, in
     ``chdir`` (default: the account's home).
 
-    ``host_proc``: the host's ``/proc`` instead of the jail's own. The grader's jail needs it:
-    the grading sandbox (``course.trainer.sandbox``, Bubblewrap again, unprivileged) may only
+    ``host_proc``: the host's ``/proc`` mounted too, at ``HOST_PROC``. The grader's jail needs
+    it: the grading sandbox (``course.trainer.sandbox``, Bubblewrap again, unprivileged) may only
     mount a fresh ``/proc`` where a fully visible one is mounted, and Bubblewrap's own ``/proc``
-    has read-only parts laid over it. ``die_with_parent``: the jail dies with the process that
-    started it (the hub)."""
+    has read-only parts laid over it. ``/proc`` itself stays the jail's: Bubblewrap reads
+    ``/proc/<pid>`` of the sandbox it starts by the pid of the jail's namespace, which the host's
+    ``/proc`` does not know (the grading sandbox then failed to start now and then).
+    ``die_with_parent``: the jail dies with the process that started it (the hub)."""
     user = pwd.getpwnam(account)
     home = user.pw_dir
     program = shutil.which(bwrap) or bwrap
@@ -67,7 +70,7 @@ def jail_command(account: str, read_only: list[str], writable: list[str],
             args += ["--symlink", os.readlink(path), path]
         elif os.path.isdir(path):
             args += ["--ro-bind", path, path]
-    args += ["--bind", "/proc", "/proc"] if host_proc else ["--proc", "/proc"]
+    args += ["--proc", "/proc"] + (["--bind", "/proc", HOST_PROC] if host_proc else [])
     # a private /dev/shm too: Bubblewrap's is root's 0755, and multiprocessing's locks live there
     args += ["--dev", "/dev", "--perms", "1777", "--tmpfs", "/dev/shm", "--perms", "1777", "--tmpfs", "/tmp"]
     binds = {str(Path(p).resolve()): "--ro-bind" for p in read_only if Path(p).exists()}

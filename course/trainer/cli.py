@@ -62,6 +62,17 @@ def modules_of(root: Path, wanted: str | None) -> list[str]:
     return [wanted]
 
 
+def folder_exchange(api) -> bool:
+    """True with nbgrader's folder exchange, where a feedback page is released under the secret
+    of the submission; False with ngshare (the hub), which files it under the trainee and the
+    hand-in's time and keeps it out of this folder's reach."""
+    from nbgrader.exchange.default import ExchangeReleaseFeedback
+    from traitlets.utils.importstring import import_item
+
+    chosen = api.config.ExchangeFactory.get("release_feedback", ExchangeReleaseFeedback)
+    return issubclass(import_item(chosen) if isinstance(chosen, str) else chosen, ExchangeReleaseFeedback)
+
+
 def _first_error(result: dict) -> str:
     text = (result.get("log") or "") + "\n" + (result.get("error") or "")
     lines = [line.strip() for line in text.splitlines() if line.strip()]
@@ -97,7 +108,8 @@ def cmd_release(args) -> int:
             api.unrelease(module)
         done = api.release_assignment(module)
         if done["success"]:
-            say(f"{module}: student version generated and released to {api.exchange_root}")
+            say(f"{module}: student version generated and released to "
+                f"{api.exchange_root if folder_exchange(api) else 'the exchange (ngshare)'}")
         else:
             failed += 1
             say(f"{module}: NOT released: {_first_error(done)}")
@@ -191,6 +203,7 @@ def cmd_feedback(args) -> int:
     if args.allow_ungraded:
         overrides.RequireManualGrades.allow_ungraded = True
     api = open_course(root, overrides)
+    secrets_needed = folder_exchange(api)  # ngshare releases a page without the submission's secret
     trouble = 0
     for module in modules_of(root, args.module):
         graded = sorted(api.get_autograded_students(module))
@@ -208,7 +221,7 @@ def cmd_feedback(args) -> int:
         released, unreleased = [], []
         for student in made:
             secret = Path(api.coursedir.format_path(api.coursedir.autograded_directory, student, module)) / SECRET_FILE
-            if not secret.is_file():
+            if secrets_needed and not secret.is_file():
                 unreleased.append(student)
                 continue
             result = api.release_feedback(module, student)
@@ -314,7 +327,8 @@ def inbound_students(api, module: str, student: str | None = None) -> set[str]:
 
 
 def feedback_state(api, module: str, student: str) -> tuple[bool, bool]:
-    """(page made, page released to the trainee) for one submission."""
+    """(page made, page released to the trainee: None when the exchange cannot be looked at
+    from here, ngshare's) for one submission."""
     from nbgrader.utils import notebook_hash
 
     from .feedback import SECRET_FILE
@@ -324,6 +338,8 @@ def feedback_state(api, module: str, student: str) -> tuple[bool, bool]:
     if not pages:
         return False, False
     secret = Path(coursedir.format_path(coursedir.autograded_directory, student, module)) / SECRET_FILE
+    if not folder_exchange(api):
+        return True, None
     if not secret.is_file():
         return True, False
     outbound = Path(api.exchange_root) / api.course_id / "feedback"
@@ -350,7 +366,7 @@ def cmd_status(args) -> int:
             graded &= {args.student}
         states = {s: feedback_state(api, module, s) for s in graded}
         made = sum(1 for m, _ in states.values() if m)
-        out = sum(1 for _, r in states.values() if r)
+        out = "?" if None in [r for _, r in states.values()] else sum(1 for _, r in states.values() if r)
         if args.student:
             yes = lambda flag: "?" if flag is None else ("yes" if flag else "no")  # noqa: E731
             made_, out_ = states.get(args.student, (False, False))
