@@ -295,6 +295,7 @@ def test_an_honest_drill_on_the_hub_is_not_flagged_and_its_debrief_shows_the_ver
         else:
             drill.ask("short_text", qid, question.prompt)
             response = "00:42"
+        shown[qid].panel._handle_message(shown[qid].panel, {"event": "seen"}, [])  # its card in view
         assert shown[qid].view.commit(response) is not None
     record = slow.service.answers("m6_incident_response", "bob")
     assert len(record["questions"]["m6-ex61-clock"]) == len(drill.order)

@@ -19,8 +19,9 @@ seconds spent, in the answer file under ``prefix + "clock"``: seconds and times 
 kernel's clock, never the browser's. The stamps are a record for the debrief and grade nothing.
 When a step's clock starts, the same log records it (``started``, the kernel's epoch seconds), so
 a drill rebuilt after a kernel stop or restart resumes each running clock instead of restarting it.
-On a hub the quiz service records them as well (the grading compares the file with its record),
-and the debrief shows the service's verdicts.
+On a hub the quiz service records the decisions' stamps as well (the grading compares the file
+with its record, leaving out the start marks, which stay in the file), and the debrief shows the
+service's verdicts.
 
 The drill is a ``Quiz``: where a grader builds its own quiz object for each ``Quiz`` of the setup
 cell, the decision cells grade like any quiz cell.
@@ -408,6 +409,13 @@ class Drill(Quiz):
                 "real seconds": None if stamp is None else stamp.get("real_seconds"),
             })
         return _full_width(pd.DataFrame(rows).set_index("step"))
+
+
+def clock_start(answer: Any) -> bool:
+    """Whether a clock-log entry marks a step's clock starting rather than stamping a decision.
+    The marks stay in the trainee's file (a rebuilt drill resumes its clock from them); the quiz
+    service records only the decisions' stamps."""
+    return isinstance(answer, dict) and "started" in answer and "decided_at" not in answer
 
 
 def _decision_and_verdict(line: str) -> tuple[str, str]:
