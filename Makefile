@@ -1,12 +1,13 @@
 # ETP Express Operations Academy
 #   make start   install (first run only) and open the trainee's JupyterLab on workspace/
 #   make test    install (first run only) and run the whole test suite
+#   make test-fast  the inner loop: every test but the slow (whole notebooks, live hub) and browser ones
 #   make trainer the trainer's JupyterLab on this folder (formgrader, Create Assignment)
 PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 
-.PHONY: start trainer test install system lab-extension
+.PHONY: start trainer test test-fast install system lab-extension
 
 start: install
 	$(PY) -m course.launch
@@ -16,6 +17,9 @@ trainer: install
 
 test: install system
 	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" $(PY) -m pytest
+
+test-fast: install
+	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" $(PY) -m pytest -m "not slow and not browser"
 
 install: $(VENV)/.installed
 
