@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import base64
 import json
+import logging
 import os
 import tempfile
 from pathlib import Path
@@ -19,6 +20,7 @@ from course.hub import exchange
 PREFIX = "/services/ngshare/"
 COURSE = "etp-ops-academy"
 QUOTA = 3000
+MADE_BEFORE = logging.getLogger("etp-made-before-the-exchange")  # as nbgrader's are in a trainer's process
 
 
 def token_is_name(handler, token: str) -> dict | None:
@@ -51,6 +53,9 @@ class ExchangeApi(AsyncHTTPTestCase):
     def release(self, module: str = "m2") -> None:
         code, body = self.api("tess", "POST", f"/assignment/{COURSE}/{module}", files=files(**{"m2.ipynb": b"{}"}))
         assert code == 200, body
+
+    def test_loggers_made_before_stay_enabled(self):
+        assert not MADE_BEFORE.disabled  # ngshare's migrations would disable them (fileConfig)
 
     def test_a_release_persists_and_only_an_instructor_releases(self):
         assert self.api("mallory", "POST", f"/assignment/{COURSE}/m2", files=files(x=b"1"))[0] == 403

@@ -23,6 +23,8 @@ This launcher runs ngshare's own application with what a single-host course need
 from __future__ import annotations
 
 import argparse
+import contextlib
+import logging
 import os
 from collections import namedtuple
 from pathlib import Path
@@ -172,6 +174,24 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
+@contextlib.contextmanager
+def loggers_kept():
+    """ngshare's migrations load alembic's logging file, whose ``fileConfig`` disables every logger
+    made before it (the service's own; in a process that also runs nbgrader, nbgrader's): keep
+    them as they were."""
+    manager, root = logging.Logger.manager, logging.getLogger()
+    disabled = {name: logger.disabled for name, logger in manager.loggerDict.items()
+                if isinstance(logger, logging.Logger)}
+    level, handlers = root.level, list(root.handlers)
+    try:
+        yield
+    finally:
+        for name, was in disabled.items():
+            manager.loggerDict[name].disabled = was
+        root.setLevel(level)
+        root.handlers[:] = handlers
+
+
 def make_app(data: Path, prefix: str, quota_bytes: int, user_for_token) -> MyApplication:
     """ngshare's application on ``data`` (database and files, made 0700), with this module's
     release, hand-in and identity (``user_for_token(handler, token)``: ``{"name": ...}`` or None)."""
@@ -179,7 +199,8 @@ def make_app(data: Path, prefix: str, quota_bytes: int, user_for_token) -> MyApp
     for folder in (data, data / "files"):
         folder.chmod(0o700)
     database, storage = f"sqlite:///{data / 'ngshare.sqlite'}", str(data / "files")
-    dbutil.upgrade(database, cmd_opts=namedtuple("CmdOpts", ["x"])(["data=true", f"storage={storage}"]))
+    with loggers_kept():
+        dbutil.upgrade(database, cmd_opts=namedtuple("CmdOpts", ["x"])(["data=true", f"storage={storage}"]))
     MyRequestHandler.user_for_token = user_for_token
     if not getattr(MyRequestHandler.prepare, "refuses_anonymous", False):
         MyRequestHandler.prepare = refuse_anonymous(MyRequestHandler.prepare)
