@@ -26,7 +26,7 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))
 from hub_harness import (  # noqa: E402
-    COURSE_ID, DUMMY_LAYER, KERNEL_SETUP, MODULE, REPO, VENV_BIN, _processes_of, _start_hub)
+    COURSE_ID, KERNEL_SETUP, MODULE, REPO, VENV_BIN, _processes_of, hub)  # noqa: F401 (hub: a fixture)
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(900)]
 
@@ -91,13 +91,6 @@ print(json.dumps({{"rc": done.returncode, "out": done.stdout[-3000:], "err": don
 '''
 
 
-@pytest.fixture(scope="module")
-def hub():
-    running, cleanup = _start_hub(DUMMY_LAYER, {}, secrets.token_hex(2))
-    try:
-        yield running
-    finally:
-        cleanup()
 
 
 def kernel_pids(uid: int) -> list[int]:

@@ -184,16 +184,15 @@ def exchange_service(*, course_id: str, port: int, data: Path, account: str | No
     if account and not jail:
         service["user"] = account
     return service
+
+
 def prepare_quiz_service(data: Path, source_copy: Path, course_dir: Path, account: str | None) -> Path:
     """The quiz service's folders: its data (answers, worlds) owned by its account, 0700; and a
     copy of the course's source notebooks it may read (the course folder is the grader's alone),
     refreshed from the course folder at every hub start. Returns the copy's course root."""
     info = pwd.getpwnam(account) if account and os.geteuid() == 0 else None
     data.mkdir(parents=True, exist_ok=True)
-    if info is not None:  # answers recorded when the service ran as root are its own now
-        for path in [data, *data.rglob("*")]:
-            os.chown(path, info.pw_uid, info.pw_gid, follow_symlinks=False)
-    data.chmod(0o700)
+    own_privately(data, account)  # answers recorded when the service ran as root are its own now
     if source_copy.exists():
         shutil.rmtree(source_copy)
     (source_copy / "source").mkdir(parents=True)
@@ -213,6 +212,11 @@ def prepare_exchange_data(folder: Path, account: str | None) -> Path:
     """The exchange's database and files: its account's alone (0700). No trainee writes there:
     everything goes through the ngshare service, which knows who sends it."""
     folder.mkdir(parents=True, exist_ok=True)
+    return own_privately(folder, account)
+
+
+def own_privately(folder: Path, account: str | None) -> Path:
+    """``folder`` and everything in it owned by ``account`` (when run as root), the folder 0700."""
     if account and os.geteuid() == 0:
         info = pwd.getpwnam(account)
         for path in [folder, *folder.rglob("*")]:
@@ -231,12 +235,7 @@ def prepare_course_dir(course_dir: Path, grader: str | None, repo: Path = REPO) 
         target = course_dir / "source" / module.name
         if module.is_dir() and not target.exists():
             shutil.copytree(module, target, ignore=shutil.ignore_patterns(".ipynb_checkpoints"))
-    if grader and os.geteuid() == 0:
-        info = pwd.getpwnam(grader)
-        for path in [course_dir, *course_dir.rglob("*")]:
-            os.chown(path, info.pw_uid, info.pw_gid, follow_symlinks=False)
-    course_dir.chmod(0o700)
-    return course_dir
+    return own_privately(course_dir, grader)
 
 
 def prepare_formgrader_config(folder: Path, frame_self: bool) -> Path:
