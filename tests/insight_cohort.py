@@ -14,6 +14,7 @@ import sys
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
+import pytest
 from nbgrader.exchange.abc import Exchange
 
 from harness import REPO, Trainee
@@ -84,3 +85,10 @@ def graded_cohort(tmp_path_factory) -> dict:
     graded = course_cli(root, "autograde", "--module", MODULE, "--workers", "2", "--no-progress")
     _graded.update(root=root, added=added, due=due, extend=extend, autograde=graded)
     return _graded
+
+
+@pytest.fixture(scope="module")
+def cohort(tmp_path_factory, data_cache):
+    graded = graded_cohort(tmp_path_factory)
+    assert graded["autograde"].returncode == 0, graded["autograde"].stdout + graded["autograde"].stderr
+    return graded

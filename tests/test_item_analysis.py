@@ -22,7 +22,7 @@ from nbgrader.api import Gradebook
 
 from course.quiz.store import AnswerStore
 from course.trainer import item_analysis
-from insight_cohort import COHORT, MODULE, course_cli, graded_cohort
+from insight_cohort import COHORT, MODULE, cohort, course_cli  # noqa: F401 (cohort: a fixture)
 
 # -- a tiny gradebook, by hand ---------------------------------------------------------------------
 # points       q1 (quiz, 1)  c1 (check, 2)  w1 (written, 2)  total
@@ -118,13 +118,6 @@ def test_trainee_text_on_the_page_is_escaped(tiny, tmp_path):
 
 
 # -- the simulated cohort -------------------------------------------------------------------------
-@pytest.fixture(scope="module")
-def cohort(tmp_path_factory, data_cache):
-    graded = graded_cohort(tmp_path_factory)
-    assert graded["autograde"].returncode == 0, graded["autograde"].stdout + graded["autograde"].stderr
-    return graded
-
-
 def wrong_first(qid: str) -> int:
     return sum(qid in trainee.wrong_quizzes for trainee in COHORT)
 

@@ -25,14 +25,7 @@ from course.trainer.cli import late_submissions
 from course.trainer.schedule import late_policy
 from harness import REPO
 from insight_cohort import (COHORT, DUE, EXTENDED, HANDED_IN, LATE, LATE_LATER_EXTENDED, MODULE, ON_TIME,
-                            course_cli, graded_cohort)
-
-
-@pytest.fixture(scope="module")
-def cohort(tmp_path_factory, data_cache):
-    graded = graded_cohort(tmp_path_factory)
-    assert graded["autograde"].returncode == 0, graded["autograde"].stdout + graded["autograde"].stderr
-    return graded
+                            cohort, course_cli)  # noqa: F401 (cohort: a fixture)
 
 
 def submissions(root: Path) -> dict:
