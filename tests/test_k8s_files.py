@@ -245,6 +245,11 @@ def run_in_pod(pod: dict, image: Path, volumes: dict, container: dict, probe: st
                "--ro-bind" if read_only_root else "--bind", str(image), "/opt/etp-academy", "--clearenv"]
     if not read_only_root:
         sandbox += ["--perms", "1777", "--tmpfs", "/tmp"]  # HOME too, as /home/jovyan is the user's
+        venv = Path(sys.prefix).resolve()
+        if venv.is_relative_to("/tmp"):  # a checkout under /tmp: its environment shown again
+            for parent in reversed(venv.parents[:-2]):  # walkable by the pod's uid
+                sandbox += ["--perms", "0755", "--dir", str(parent)]
+            sandbox += ["--ro-bind", str(venv), str(venv)]
     for mount in container.get("volumeMounts", []):
         sandbox += ["--bind", str(volumes[mount["name"]]), mount["mountPath"]]
     for name, value in env.items():
