@@ -494,6 +494,11 @@ def cmd_hub_admin(args) -> int:
 
 
 # -- the command line ------------------------------------------------------------------------------
+def add_course_option(parser: argparse.ArgumentParser) -> None:
+    """``--course``: the course folder a command works on (see ``course_root``)."""
+    parser.add_argument("--course", help="course folder (default: this folder, else the checkout)")
+
+
 def parser() -> argparse.ArgumentParser:
     top = argparse.ArgumentParser(prog="python -m course",
                                   description=__doc__.split("\n\n")[0].replace("``", ""),
@@ -504,7 +509,7 @@ def parser() -> argparse.ArgumentParser:
     def command(name: str, help_text: str, student: bool = True,
                 module: str = "one module (default: every module in source/)"):
         p = sub.add_parser(name, help=help_text, description=help_text)
-        p.add_argument("--course", help="course folder (default: this folder, else the checkout)")
+        add_course_option(p)
         p.add_argument("--module", help=module)
         if student:
             p.add_argument("--student", help="one trainee id (default: the cohort)")
@@ -548,7 +553,7 @@ def parser() -> argparse.ArgumentParser:
                        description="Propose per trainee: certified (you signed Approved), ready for sign-off "
                        "(every item met, access confirmed) or not yet (the reason of each item). You decide "
                        "and sign with --approve or --needs-review.")
-    p.add_argument("--course", help="course folder (default: this folder, else the checkout)")
+    add_course_option(p)
     p.add_argument("--student", help="one trainee id (default: the cohort)")
     decide = p.add_mutually_exclusive_group()
     decide.add_argument("--approve", metavar="STUDENT", help="sign Approved for this trainee (ready for sign-off)")

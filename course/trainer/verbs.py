@@ -35,7 +35,7 @@ def cmd_trainee(args) -> int:
 def cmd_due(args) -> int:
     from .api import open_course
     from .cli import course_root, modules_of
-    from .schedule import parse_due, reassess, set_due
+    from .schedule import late_policy, parse_due, reassess, set_due
 
     root = course_root(args.course)
     [module] = modules_of(root, args.module)
@@ -48,7 +48,7 @@ def cmd_due(args) -> int:
         set_due(gb, module, due)
         late = reassess(gb, api.config, module)  # graded submissions: late or not, by the new date
     _say(f"{module}: due {due:%Y-%m-%d %H:%M} UTC" if due else f"{module}: no due date (nobody is late)")
-    _say(f"  {late_policy_line(api)}")
+    _say(f"  {late_policy(api.config)}")
     if late:
         _say(f"  graded submissions now late: {', '.join(late)}")
     return 0
@@ -103,14 +103,10 @@ def cmd_regrade(args) -> int:
     return 1 if result.failed else 0
 
 
-def late_policy_line(api) -> str:
-    from .schedule import late_policy
-
-    return late_policy(api.config)
-
-
 def register(sub) -> None:
     """The verbs' parsers, on ``cli.parser``'s subparsers."""
+    from .cli import add_course_option
+
     p = sub.add_parser("trainee", help="add a trainee to the roster and write their nbgrader settings",
                        description="Add a trainee to the roster (nbgrader's gradebook), or update their "
                        "name and email, and write the nbgrader settings that make them hand in under "
@@ -120,7 +116,7 @@ def register(sub) -> None:
     add.add_argument("id", help="the trainee id they hand in under (their hub name on JupyterHub)")
     add.add_argument("--name", help='their full name, e.g. "Ana Lima"')
     add.add_argument("--email", help="their email")
-    add.add_argument("--course", help="course folder (default: this folder, else the checkout)")
+    add_course_option(add)
     add.set_defaults(run=cmd_trainee)
 
     p = sub.add_parser("due", help="set a module's due date (nbgrader's assignment duedate)",
@@ -128,7 +124,7 @@ def register(sub) -> None:
                        "(2026-12-20T17:00, 2026-12-20T17:00-03:00); 'none' removes it.")
     p.add_argument("module")
     p.add_argument("when", help="2026-12-20T17:00 (UTC), 2026-12-20T17:00-03:00, or none")
-    p.add_argument("--course", help="course folder (default: this folder, else the checkout)")
+    add_course_option(p)
     p.set_defaults(run=cmd_due)
 
     p = sub.add_parser("extend", help="give one trainee more time for a module (nbgrader's extension)",
@@ -139,7 +135,7 @@ def register(sub) -> None:
     p.add_argument("student")
     p.add_argument("--hours", type=float, default=0.0, help="hours of extension")
     p.add_argument("--days", type=float, default=0.0, help="days of extension (added to --hours)")
-    p.add_argument("--course", help="course folder (default: this folder, else the checkout)")
+    add_course_option(p)
     p.set_defaults(run=cmd_extend)
 
     p = sub.add_parser("regrade", help="judge one quiz again for every submission, after its key is fixed",
@@ -149,5 +145,5 @@ def register(sub) -> None:
     p.add_argument("module")
     p.add_argument("--question", required=True, metavar="GRADE_ID", help="the quiz cell's grade id")
     p.add_argument("--student", help="one trainee id (default: every graded submission)")
-    p.add_argument("--course", help="course folder (default: this folder, else the checkout)")
+    add_course_option(p)
     p.set_defaults(run=cmd_regrade)
