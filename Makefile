@@ -10,10 +10,10 @@ PY := $(VENV)/bin/python
 .PHONY: start trainer test test-fast install system lab-extension
 
 start: install
-	$(PY) -m course.launch
+	$(PY) -m course.trainer.lab.launch
 
 trainer: install
-	$(PY) -m course.launch --trainer
+	$(PY) -m course.trainer.lab.launch --trainer
 
 test: install system
 	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" $(PY) -m pytest
@@ -52,10 +52,10 @@ system:
 	@command -v configurable-http-proxy >/dev/null 2>&1 || \
 	  npm install -g --silent configurable-http-proxy@$(CHP_VERSION)
 
-# The trainee Lab's extension (course/lab_extension): rebuilds build/ after src/index.js changed.
+# The trainee Lab's extension (course/trainer/lab/extension): rebuilds build/ after src/index.js changed.
 LAB_BUILDER := @jupyterlab/builder@4.5.11
 lab-extension: install
-	cd course/lab_extension && rm -rf build && \
+	cd course/trainer/lab/extension && rm -rf build && \
 	  npm install --no-save --no-audit --no-fund --silent $(LAB_BUILDER) && \
 	  node node_modules/@jupyterlab/builder/lib/build-labextension.js --core-path \
 	  "$$($(abspath $(PY)) -c 'import jupyterlab, pathlib; print(pathlib.Path(jupyterlab.__file__).parent / "staging")')" .

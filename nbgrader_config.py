@@ -7,18 +7,18 @@ Environment overrides, for a JupyterHub or a shared grading host:
   ETP_GRADE_WITHOUT_SANDBOX=1  grade without the sandbox (trainee code runs with your rights)
 
 Graded kernels run in a Bubblewrap sandbox with limits set by ``c.Sandbox.*`` below; test cells
-are judged in nbgrader's own process (``course.trainer.verdicts``), never in the kernel.
+are judged in nbgrader's own process (``course.trainer.grading.verdicts``), never in the kernel.
 """
 import functools
 import os
 from pathlib import Path
 
-from course.trainer.api import assignment_names
-from course.trainer.export import GradeSheetExport
-from course.trainer.feedback import ReleaseFeedback
-from course.trainer.nbgrader_setup import (assignment_preprocessors, autograde_preprocessors,
+from course.trainer.cohort.api import assignment_names
+from course.trainer.cohort.export import GradeSheetExport
+from course.trainer.cohort.feedback import ReleaseFeedback
+from course.trainer.grading.nbgrader_setup import (assignment_preprocessors, autograde_preprocessors,
                                            feedback_preprocessors, sanitize_preprocessors)
-from course.trainer.problems import keep_feedback_pages
+from course.trainer.grading.problems import keep_feedback_pages
 
 c = get_config()  # noqa: F821 (provided by nbgrader's config loader)
 HERE = Path(__file__).resolve().parent
@@ -59,7 +59,7 @@ c.LateSubmissionPlugin.penalty_method = "none"
 # The seed derives from the course id and the student id; False gives everyone one world.
 c.WorldVariants.enabled = True
 
-# The sandbox of every graded kernel (see course/trainer/sandbox.py for each setting).
+# The sandbox of every graded kernel (see course/trainer/grading/sandbox.py for each setting).
 c.Sandbox.memory_mb = 4096        # address space of one kernel
 c.Sandbox.max_processes = 256     # processes and threads of the sandbox user
 c.Sandbox.max_file_mb = 512       # largest file a kernel may write
@@ -70,15 +70,15 @@ c.ClearSolutions.code_stub = {"python": "# YOUR CODE HERE"}
 
 # On JupyterHub (deploy/jupyterhub sets ETP_QUIZ_SERVICE_URL for the formgrader service): the
 # student versions carry no quiz key at all, and autograde takes every quiz answer from the quiz
-# service's record, never from the answers.json a trainee hands in (course/trainer/hub_grading.py).
+# service's record, never from the answers.json a trainee hands in (course/trainer/grading/hub_grading.py).
 if os.environ.get("ETP_QUIZ_SERVICE_URL") or os.environ.get("ETP_QUIZ_SERVICE_DB"):
-    from course.trainer import hub_grading
+    from course.trainer.grading import hub_grading
 
     c.GenerateAssignment.preprocessors = hub_grading.hub_assignment_preprocessors()
     c.Autograde.sanitize_preprocessors = hub_grading.hub_sanitize_preprocessors()
     c.Autograde.autograde_preprocessors = hub_grading.hub_autograde_preprocessors()
 
-# Certification (Module 7, course/trainer/certification.py, docs/certification.md): the guide's
+# Certification (Module 7, course/trainer/cohort/certification.py, docs/certification.md): the guide's
 # checklist for every trainee, from this gradebook. `python -m course certify` proposes "ready for
 # sign-off" or "not yet" (with reasons); the trainer signs Approved or Needs Review.
 c.Certification.threshold = 0.8                          # knowledge: 80 % of a module's points

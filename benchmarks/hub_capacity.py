@@ -3,7 +3,7 @@ quiz service's commit latency and throughput under a cohort committing at once.
 
     python benchmarks/hub_capacity.py [--node-gib 16 --node-cpus 4] [--trainees 100 --commits 20]
 
-1. Memory: a trainee's Jupyter server (JupyterLab, the trainee runtime of course.hub.deployment)
+1. Memory: a trainee's Jupyter server (JupyterLab, the trainee runtime of course.trainer.hub.deployment)
    is started, then each module's released notebook, with the model solutions in its exercise
    cells, runs top to bottom in the trainee kernel (``python -S`` on the trainee parts). The
    kernel's resident memory is sampled every 0.1 s: its peak, and what it holds at the end.
@@ -46,7 +46,7 @@ sys.path.insert(0, str(REPO))
 from harness import ASSIGNMENTS, solution_sources  # noqa: E402
 
 from course.data import world  # noqa: E402
-from course.hub import deployment  # noqa: E402
+from course.trainer.hub import deployment  # noqa: E402
 
 MIB = 1 << 20
 
@@ -158,16 +158,16 @@ def _serve(port: int, data: str, ready) -> None:
     """The quiz service's app, tokens 'tok-<name>' standing in for hub tokens."""
     from tornado.httpserver import HTTPServer
 
-    from course.hub.keyring import Keyring
-    from course.hub.ledger import Ledger, prepare
-    from course.hub.quiz_service import QuizService, make_app
+    from course.trainer.hub.keyring import Keyring
+    from course.trainer.hub.ledger import Ledger, prepare
+    from course.trainer.hub.quiz_service import QuizService, make_app
 
     async def identify(handler):
         header = handler.request.headers.get("Authorization", "")
         return {"kind": "user", "name": header[10:], "scopes": []} if header.startswith("token tok-") else None
 
     async def main():
-        from course.hub.worlds import WorldPool
+        from course.trainer.hub.worlds import WorldPool
 
         keyring = Keyring(REPO, world.COURSE_ID, True)
         # the service's own sandboxed world workers, a cold data cache as on a new hub
@@ -184,7 +184,7 @@ def _serve(port: int, data: str, ready) -> None:
 def quiz_load(trainees: int, commits: int) -> None:
     from tornado.httpclient import AsyncHTTPClient, HTTPRequest
 
-    from course.hub.keyring import Keyring
+    from course.trainer.hub.keyring import Keyring
 
     keyring = Keyring(REPO, world.COURSE_ID, True)
     plain = [(qid, e.question) for qid, e in keyring.entries.items()
@@ -241,11 +241,11 @@ def first_commits(base: str, trainees: int) -> None:
     import dataclasses
     from concurrent.futures import ThreadPoolExecutor
 
-    from course.hub.keyring import Keyring
+    from course.trainer.hub.keyring import Keyring
     from course.quiz import widgets
     from course.quiz.service_client import SERVICE_KEY, QuizService as Client
     from course.quiz.store import AnswerStore
-    from course.reference import quiz_keys
+    from course.trainer.reference import quiz_keys
 
     names = [f"t-new{n:03d}" for n in range(trainees)]
     clients = {name: Client(base.rsplit("api/", 1)[0], f"tok-{name}") for name in names}

@@ -37,7 +37,7 @@ sys.path.insert(0, str(REPO / "tests"))
 from harness import ASSIGNMENTS, commit_answers, nbgrader_meta  # noqa: E402
 from course.quiz.store import AnswerStore  # noqa: E402
 from course.certification import is_optional, sections  # noqa: E402
-from course.trainer.sealing import questions_in  # noqa: E402
+from course.trainer.grading.sealing import questions_in  # noqa: E402
 
 PROSE_WPM = 180          # technical prose with tables, read to act on it
 GIVEN_CODE_LINE_S = 3    # a line of code the course gives: read it, run it

@@ -27,7 +27,7 @@ from pathlib import Path
 def parse_with_json_loads(path: Path):
     import pandas as pd
 
-    from course.reference.logparse import LEVELS
+    from course.trainer.reference.logparse import LEVELS
 
     rows, malformed = [], 0
     with open(path, encoding="utf-8", errors="replace") as fh:
@@ -50,7 +50,7 @@ def parse_with_json_loads(path: Path):
 
 
 def parse_with_reference(path: Path):
-    from course.reference.logparse import parse_production
+    from course.trainer.reference.logparse import parse_production
 
     frame = parse_production(path)
     return frame, frame.attrs["malformed_count"]
@@ -77,7 +77,7 @@ def _rss_mb() -> float:
 
 def worker(method: str, path: Path) -> None:
     """Run one parser once in this process; print the figures as JSON."""
-    import course.reference.logparse  # noqa: F401  (imports count neither as time nor as memory)
+    import course.trainer.reference.logparse  # noqa: F401  (imports count neither as time nor as memory)
 
     _, parse = PARSERS[method]
     before = _rss_mb()

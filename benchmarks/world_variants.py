@@ -42,7 +42,7 @@ def world_files(variant) -> None:
 
 def references() -> None:
     from course.data import backend_logs, traffic
-    from course.reference import logparse, quiz_keys, slo
+    from course.trainer.reference import logparse, quiz_keys, slo
 
     requests = slo.parse_request_log(traffic.request_log())
     slo.slo_table(requests, slo.parse_health_log(traffic.health_probe_log()),

@@ -1,7 +1,7 @@
-"""``python -m course``: the trainer's command line (``course.trainer.cli``); see README.md."""
+"""``python -m course``: the trainer's command line (``course.trainer.cohort.cli``); see README.md."""
 import sys
 
 if __name__ == "__main__":
-    from course.trainer.cli import main
+    from course.trainer.cohort.cli import main
 
     sys.exit(main())

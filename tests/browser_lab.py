@@ -13,14 +13,14 @@ from pathlib import Path
 
 import pytest
 
-from course import lab
+from course.trainer.lab import runtime as lab
 from harness import ASSIGNMENTS, build_course
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
                  "--disable-component-update", "--disable-sync", "--no-first-run"]
 # Render every cell (no virtual scrolling), so the test sees the whole notebook at once. The news
-# toast is off by the trainee install's own overrides (course.lab), as a trainee's Lab has it.
+# toast is off by the trainee install's own overrides (course.trainer.lab.runtime), as a trainee's Lab has it.
 LAB_SETTINGS = {"@jupyterlab/notebook-extension/tracker.jupyterlab-settings": {"windowingMode": "none"}}
 
 

@@ -14,10 +14,10 @@ from nbgrader.exchange.abc import Exchange
 
 from course.data import world
 from course.quiz.store import AnswerStore
-from course.trainer.api import assignment_names, open_course
-from course.trainer.demo import (  # noqa: F401 - the tests take them from here too
+from course.trainer.cohort.api import assignment_names, open_course
+from course.trainer.cohort.demo import (  # noqa: F401 - the tests take them from here too
     commit_first_answer, keyed_in_current_world, wrong_response)
-from course.trainer.sealing import questions_in
+from course.trainer.grading.sealing import questions_in
 
 REPO = Path(__file__).resolve().parents[1]
 ASSIGNMENTS = assignment_names(REPO)
@@ -37,9 +37,9 @@ def build_course(root: Path):
 
 
 def launch_from_a_copy(folder: Path, monkeypatch):
-    """``course.launch`` pointed at a copy of this course in ``folder`` (its exchange, trainee
+    """``course.trainer.lab.launch`` pointed at a copy of this course in ``folder`` (its exchange, trainee
     folder and runtime files there), as ``make start`` lays them out; the module is returned."""
-    from course import launch
+    from course.trainer.lab import launch
 
     shutil.copytree(REPO / "source", folder / "source")
     shutil.copy(REPO / "nbgrader_config.py", folder)

@@ -18,7 +18,7 @@ import pytest
 from nbgrader.exchange.abc import Exchange
 
 from harness import REPO, Trainee
-from course.trainer.api import open_course
+from course.trainer.cohort.api import open_course
 
 MODULE = "m5_troubleshooting"
 DUE = datetime(2026, 11, 20, 17, 0)  # UTC

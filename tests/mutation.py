@@ -24,8 +24,8 @@ import nbformat
 from nbclient import NotebookClient
 
 from course.quiz import Quiz
-from course.trainer.execute import KernelBridge, _is_test
-from course.trainer.verdicts import SETUP_SUFFIX, Verdicts
+from course.trainer.grading.execute import KernelBridge, _is_test
+from course.trainer.grading.verdicts import SETUP_SUFFIX, Verdicts
 from harness import REPO, nbgrader_meta, solution_sources
 
 VISIBLE_MARKS = ("✔", "✘", "…")

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from course.grading import GradingError, grade_quiz
+from course.trainer.reference.judge import GradingError, grade_quiz
 from course.quiz.questions import SingleChoice
 from course.quiz.store import MAX_ANSWER_FILE_BYTES, MAX_NESTING, AnswerFileError, AnswerStore
 

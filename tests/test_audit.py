@@ -6,7 +6,7 @@ from pathlib import Path
 import pytest
 
 from course.quiz.store import AnswerStore
-from course.trainer.audit import audit, main
+from course.trainer.cohort.audit import audit, main
 
 
 def test_audit_lists_edited_and_damaged_files(tmp_path, capsys):
@@ -123,7 +123,7 @@ def test_help_prints_usage_and_exits_zero(tmp_path, monkeypatch, capsys, flag):
     monkeypatch.chdir(tmp_path)  # no submitted/ here: --help must not be taken for a folder
     assert main([flag]) == 0
     out = capsys.readouterr().out
-    assert out.startswith("usage: python -m course.trainer.audit") and "self-reported" in out
+    assert out.startswith("usage: python -m course.trainer.cohort.audit") and "self-reported" in out
 
 
 @pytest.mark.parametrize("make, says", [

@@ -14,8 +14,8 @@ import pandas as pd
 import pytest
 
 from course.data import auth, backend_logs, platform, traffic, world
-from course.reference import auth as ref
-from course.reference import logparse
+from course.trainer.reference import auth as ref
+from course.trainer.reference import logparse
 
 WORLDS = {"canonical": world.CANONICAL_SEED, "alice": world.seed_for("alice"), "bob": world.seed_for("bob"),
           "late-refusal": world.seed_for("t42"), "back-before-any-login": world.seed_for("t1")}

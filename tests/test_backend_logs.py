@@ -168,7 +168,7 @@ def test_the_day_follows_the_platform(sample_records):
 
 
 def test_health_waits_for_the_pool_and_says_so_before_answering(log_files):
-    from course.reference import logparse
+    from course.trainer.reference import logparse
 
     day = logparse.parse_production(log_files["full"])
     story = backend_logs.DB_INCIDENT

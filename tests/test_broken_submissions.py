@@ -3,7 +3,7 @@
 import pytest
 
 from harness import Trainee, autograded_points
-from course.trainer.api import open_course
+from course.trainer.cohort.api import open_course
 
 pytestmark = pytest.mark.slow
 ASSIGNMENT = "m2_sla_severity"
@@ -49,7 +49,7 @@ def test_broken_answer_file_scores_quizzes_zero_with_a_message(course):
 
 
 def test_a_missing_notebook_gets_a_summary_line(course):
-    from course.trainer.problems import summary_lines
+    from course.trainer.grading.problems import summary_lines
 
     root, api = course
     Trainee("summary-good").submit(root, ASSIGNMENT)

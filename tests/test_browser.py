@@ -18,7 +18,7 @@ import nbformat
 import pytest
 
 from browser_lab import CHROMIUM, CHROMIUM_ARGS, released_course, trainee_folder, trainee_jupyterlab
-from course import lab
+from course.trainer.lab import runtime as lab
 from course.data import scenario
 from harness import ASSIGNMENTS, REPO, keyed_in_current_world, quiz_questions, wrong_response
 from page_checks import OVERFLOW, TEXT_CONTRAST, has_icon_glyph

@@ -4,7 +4,7 @@ accessibility violation in the notebook."""
 import nbformat
 import pytest
 
-from course import lab
+from course.trainer.lab import runtime as lab
 from harness import REPO, solution_sources
 from test_browser import chromium, source_questions, trainee, trainer  # noqa: F401 - the browser fixtures
 

@@ -5,7 +5,7 @@ import json
 import nbformat
 import pytest
 
-from course import lab
+from course.trainer.lab import runtime as lab
 from test_browser import chromium, trainee, trainer  # noqa: F401 - the browser fixtures
 
 pytestmark = pytest.mark.browser

@@ -22,7 +22,7 @@ from course.data import world
 from harness import ASSIGNMENTS, REPO
 
 TOP = "etp-ops-academy"
-TRAINER_ONLY = ("source/", "course/reference", "course/trainer", "course/grading", "course/__main__",
+TRAINER_ONLY = ("source/", "course/trainer/reference", "course/trainer", "course/trainer/reference/judge", "course/__main__",
                 "gradebook", "submitted/", "autograded/", "feedback/", "exchange", ".grading",
                 "nbgrader_config.py", "tests/")
 KEY_FILES = (".pem", ".key", "id_rsa", "id_ed25519", "submission_secret", ".env", "quiz_keys")
@@ -58,7 +58,7 @@ def test_the_bundle_holds_the_released_modules_and_the_trainee_install(bundle):
             with zipfile.ZipFile(bundle["folder"] / "cohort.zip") as zf:
                 assert zf.read(f"{TOP}/{module}/{nb}") == (bundle["root"] / "release" / module / nb).read_bytes()
     parts = {name.split("/")[2] for name in names if name.startswith(f"{TOP}/course/")}
-    assert parts == set(course.TRAINEE_PARTS), parts
+    assert parts == {p.name for p in course.trainee_side()} and course.TRAINER_FOLDER not in parts, parts
     for extra in ("README.md", "requirements.txt", "pyproject.toml", "start-lab.sh"):
         assert f"{TOP}/{extra}" in names
     with zipfile.ZipFile(bundle["folder"] / "cohort.zip") as zf:
@@ -131,7 +131,7 @@ def test_a_notebook_from_the_bundle_runs_with_the_bundled_course(bundle, tmp_pat
     nb.cells.insert(0, new_code_cell(
         "import course, importlib.util\n"
         "print('course from', course.__file__)\n"
-        "print('reference', importlib.util.find_spec('course.reference'))\n"
+        "print('reference', importlib.util.find_spec('course.trainer.reference'))\n"
         "print('trainer', importlib.util.find_spec('course.trainer'))"))
     NotebookClient(nb, timeout=180, kernel_name=kernel,
                    resources={"metadata": {"path": str(path.parent)}}).execute()

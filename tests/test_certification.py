@@ -26,10 +26,10 @@ from traitlets.config import Config
 from harness import (ASSIGNMENTS, REPO, Trainee, grade_written_answers, launch_from_a_copy, nbgrader_meta,
                      notebooks)
 from course import certification as cert
-from course.trainer import cli
-from course.trainer.api import open_course
-from course.trainer.certification import certify_cohort, latest_signoffs
-from course.trainer.demo import forge
+from course.trainer.cohort import cli
+from course.trainer.cohort.api import open_course
+from course.trainer.cohort.certification import certify_cohort, latest_signoffs
+from course.trainer.cohort.demo import forge
 
 pytestmark = pytest.mark.slow
 
@@ -74,7 +74,7 @@ def test_the_guides_items():
     assert {"m1-pool-max", "m1-bullmq-purpose", "m1-external-apis"} <= set(cert.EXERCISES["1.1"])
     assert "m1-redis-down" not in cert.EXERCISES["1.1"]
     assert {"m3-deploys-test", "m3-redeploy", "m3-memory-now"} <= set(cert.EXERCISES["3.2"])
-    from course.trainer.certification import Certification
+    from course.trainer.cohort.certification import Certification
 
     assert Certification().exercises == cert.EXERCISES and Certification().practical_threshold == 0.8
 
@@ -447,7 +447,7 @@ def test_where_the_notebook_runs(tmp_path, monkeypatch):
     # make trainer: the notebook opened where it ships, in the checkout's course/certification/
     shipped = cert.where_it_runs(NOTEBOOK.parent)
     assert (shipped.mode, shipped.course) == ("trainer", REPO.resolve())
-    monkeypatch.setattr(cert, "trainer_tools", lambda: False)  # a trainee's install
+    monkeypatch.setattr(cert.workspace, "trainer_tools", lambda: False)  # a trainee's install
     assert cert.where_it_runs(course_folder).mode == "trainee"
     assert cert.where_it_runs(course_folder, mode="trainer").mode == "trainer"
     with pytest.raises(ValueError):
@@ -536,10 +536,10 @@ def test_the_form_writes_what_the_trainee_filled_in(graded_m6, tmp_path):
 
 
 def test_the_trainee_notebook_runs_in_a_make_start_workspace(tmp_path, monkeypatch, data_cache):
-    """`make start` (course.launch): workspace/ inside the course folder, the trainee's kernel
+    """`make start` (course.trainer.lab.launch): workspace/ inside the course folder, the trainee's kernel
     without course.trainer. The notebook picks the trainee's mode, lists what is left per exercise,
     and counts quizzes only (never Module 6's drill clock log)."""
-    from course import lab
+    from course.trainer.lab import runtime as lab
     from course.quiz.drill import CLOCK_SUFFIX
     from course.quiz.store import AnswerStore
 
@@ -572,10 +572,10 @@ def test_the_trainee_notebook_runs_in_a_make_start_workspace(tmp_path, monkeypat
 
 def test_a_trainees_kernel_needs_no_trainer_code():
     probe = ("import sys, course.certification; "
-             "print(sorted(m for m in ('nbgrader', 'course.trainer', 'course.reference', 'pandas') if m in sys.modules))")
+             "print(sorted(m for m in ('nbgrader', 'course.trainer', 'course.trainer.reference', 'pandas') if m in sys.modules))")
     out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
     import course
 
-    assert "certification" in course.TRAINEE_PARTS and "incident_template.py" in course.TRAINEE_PARTS
+    assert {"certification", "incident_template.py"} <= {p.name for p in course.trainee_side()}
     assert "m7_certification" not in ASSIGNMENTS  # not a graded module: the generic tests skip it

@@ -2,8 +2,8 @@
 import shutil
 
 from harness import ASSIGNMENTS, REPO
-from course.trainer.api import open_course
-from course.trainer.preprocessors import HideHiddenTests, SealQuizKeys
+from course.trainer.cohort.api import open_course
+from course.trainer.grading.preprocessors import HideHiddenTests, SealQuizKeys
 
 
 def course_copy(tmp_path):

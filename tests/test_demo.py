@@ -1,6 +1,6 @@
 """``python -m course demo``: the trainer's day on a simulated cohort, end to end (one module).
 
-The cohort (course/trainer/demo.py): ana strong; ben good and late; cy partial, late, and a
+The cohort (course/trainer/cohort/demo.py): ana strong; ben good and late; cy partial, late, and a
 cell kills the kernel; dee hands in a damaged notebook; eli forges a quiz answer; fay copies
 ana's answer file; gus, on the roster, submits nothing.
 """

@@ -1,6 +1,6 @@
 """The deployment files agree with each other and with the code: the Kubernetes values and manifests
 parse, and name the same images, groups, roles, services, volumes and trainee environment as
-``deploy/jupyterhub/jupyterhub_config.py`` (``course.hub.deployment``) and the Dockerfiles."""
+``deploy/jupyterhub/jupyterhub_config.py`` (``course.trainer.hub.deployment``) and the Dockerfiles."""
 import os
 import re
 from pathlib import Path
@@ -12,9 +12,9 @@ from traitlets.config import Config
 from traitlets.config.loader import PyFileConfigLoader
 
 from course.data import world
-from course.hub import deployment as hub
-from course.hub.quiz_service import READ_ANSWERS_SCOPE, SERVICE_NAME as QUIZ
-from course.trainer import parallel
+from course.trainer.hub import deployment as hub
+from course.trainer.hub.quiz_service import READ_ANSWERS_SCOPE, SERVICE_NAME as QUIZ
+from course.trainer.grading import parallel
 
 REPO = Path(__file__).resolve().parents[1]
 K8S = REPO / "deploy" / "k8s"
@@ -179,7 +179,7 @@ def test_the_single_host_config_names_the_same_things(tmp_path, monkeypatch):
     assert services[COURSE_ID]["environment"]["NBGRADER_DB_URL"].startswith("postgresql")
     assert services[COURSE_ID]["environment"]["JUPYTERHUB_DEFAULT_URL"] == "/formgrader"
     assert config.NativeAuthenticator.open_signup is False
-    assert config.JupyterHub.authenticator_class == "course.hub.auth.ApprovedNativeAuthenticator"
+    assert config.JupyterHub.authenticator_class == "course.trainer.hub.auth.ApprovedNativeAuthenticator"
     assert config.Spawner.default_url == "/lab"
     runtime = tmp_path / "hub" / "trainee"
     assert config.Spawner.environment == hub.trainee_environment(
@@ -196,7 +196,7 @@ def test_the_single_host_config_names_the_same_things(tmp_path, monkeypatch):
     trainee_config = (runtime / "config" / "nbgrader_config.py").read_text()
     assert "JupyterHubAuthPlugin" in trainee_config and f"configureExchange(c, {exchange_url!r})" in trainee_config
     if os.geteuid() == 0:  # each server and the formgrader in a jail of their own account
-        assert config.JupyterHub.spawner_class == "course.hub.jail.JailedSpawner"
+        assert config.JupyterHub.spawner_class == "course.trainer.hub.jail.JailedSpawner"
         assert "bwrap" in services[COURSE_ID]["command"][0] and "user" not in services[COURSE_ID]
         quiz = services[QUIZ]["command"]  # the quiz service as its own account, in its jail
         assert "bwrap" in quiz[0] and "--reuid=65534" in quiz and "user" not in services[QUIZ]

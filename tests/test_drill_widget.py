@@ -8,7 +8,7 @@ import pytest
 from course.quiz import Drill, Quiz
 from course.quiz.drill import DrillStep, InjectPanel
 from course.quiz.store import AnswerStore
-from course.trainer.verdicts import GradingQuiz, Verdicts
+from course.trainer.grading.verdicts import GradingQuiz, Verdicts
 
 INJECTS = [
     {"step": "ack", "kind": "page", "at": "2026-10-14T00:11:00-03:00", "clock": "00:11:00",

@@ -1,7 +1,7 @@
 """The feedback clean-up steps on a hand-made autograded notebook."""
 import nbformat
 
-from course.trainer.preprocessors import HideHiddenTests, SealQuizKeys, WidgetsAsText
+from course.trainer.grading.preprocessors import HideHiddenTests, SealQuizKeys, WidgetsAsText
 
 
 def graded_cell(source, outputs):
@@ -48,7 +48,7 @@ quiz.numeric("m2-count", "How many?", answer_from="m2-count", tolerance=0.5, exp
 
 
 def test_feedback_shows_quiz_calls_without_key_arguments():
-    from course.trainer.preprocessors import QuizCallsWithoutKeys
+    from course.trainer.grading.preprocessors import QuizCallsWithoutKeys
 
     sealed = graded_cell(SOURCE_QUIZ, [])
     SealQuizKeys().preprocess_cell(sealed, {}, 0)  # what the trainee's notebook holds
@@ -63,9 +63,9 @@ def test_feedback_shows_quiz_calls_without_key_arguments():
 
 
 def test_feedback_pipeline_refuses_ungraded_work_and_drops_quiz_keys_after_sealing():
-    from course.trainer.feedback import RequireManualGrades
-    from course.trainer.nbgrader_setup import feedback_preprocessors
-    from course.trainer.preprocessors import QuizCallsWithoutKeys
+    from course.trainer.cohort.feedback import RequireManualGrades
+    from course.trainer.grading.nbgrader_setup import feedback_preprocessors
+    from course.trainer.grading.preprocessors import QuizCallsWithoutKeys
 
     steps = feedback_preprocessors()
     assert RequireManualGrades in steps

@@ -18,7 +18,7 @@ import nbformat
 import pytest
 from nbformat.v4 import new_code_cell
 
-from course.trainer.verdicts import Verdicts
+from course.trainer.grading.verdicts import Verdicts
 from harness import ASSIGNMENTS, REPO, Trainee, autograded_points, notebooks
 
 pytestmark = pytest.mark.slow
@@ -28,26 +28,26 @@ VICTIM = "zz-honest"  # sorts last: nbgrader grades submissions in name order
 # Module-specific reference shortcuts: full marks if the reference were importable.
 REFERENCE_SHORTCUT = {
     "m1_architecture": ("m1-checks-solution", "m1-checks-test",
-                        "from course.reference.platform import parse_health_checks\n"
+                        "from course.trainer.reference.platform import parse_health_checks\n"
                         "checks = parse_health_checks(HEALTH_CHECKS)\n"),
     "m2_sla_severity": ("m2-latency-solution", "m2-latency-test",
-                        "from course.reference import slo as ref\n"
+                        "from course.trainer.reference import slo as ref\n"
                         "requests = ref.parse_request_log(REQUEST_LOG)\n"
                         "api = ref.api_requests(requests)\n"
                         "api_p95_s = ref.api_p95_seconds(requests)\n"),
     "m3_monitoring": ("m3-top-errors-solution", "m3-top-errors-test",
-                      "from course.reference.platform import top_errors as _top\n"
+                      "from course.trainer.reference.platform import top_errors as _top\n"
                       "def top_errors(events, since, until, environment='production', n=3):\n"
                       "    return _top(events, since, until, environment, n=n)\n"),
     "m4_procedures": ("m4-verify-solution", "m4-verify-test",
-                      "from course.reference.auth import verify\n"),
+                      "from course.trainer.reference.auth import verify\n"),
     "m5_troubleshooting": ("m5-parse-bracketed-solution", "m5-parse-bracketed-test",
-                           "from course.reference.logparse import parse_bracketed as _parse\n"
+                           "from course.trainer.reference.logparse import parse_bracketed as _parse\n"
                            "def parse_bracketed(path):\n"
                            "    events = _parse(path)\n"
                            "    return events, events.attrs['malformed']\n"),
     "m6_incident_response": ("m6-ex61-alerts-solution", "m6-ex61-alerts-test",
-                             "from course.reference import incident as ref\n"
+                             "from course.trainer.reference import incident as ref\n"
                              "night_probes = ref.parse_probes(PROBE_LOG, *WINDOW)\n"
                              "outage_alerts = ref.outage_alerts\n"
                              "alerts = ref.outage_alerts(night_probes)\n"),
@@ -65,9 +65,9 @@ get_ipython().ast_transformers.append(Forgive())
 
 MONKEYPATCH = '''
 import sys, types
-fake = types.ModuleType("course.grading")
+fake = types.ModuleType("course.trainer.reference.judge")
 fake.grade_quiz = fake.expect_close = fake.expect_one_of = lambda *a, **k: print("passed")
-sys.modules["course.grading"] = fake
+sys.modules["course.trainer.reference.judge"] = fake
 import course.quiz.book as book
 book.Quiz.grade = lambda self, qid: print("passed")
 get_ipython().set_custom_exc((Exception,), lambda *a, **k: print("passed"))
@@ -131,7 +131,7 @@ def attack_cells(assignment: str, root: Path) -> dict[str, list[str]]:
     return {
         "ast-transformer": [AST_TRANSFORMER],
         "monkeypatch": [MONKEYPATCH],
-        "reference-import": ["import course.reference, course.grading"],
+        "reference-import": ["import course.trainer.reference, course.trainer.reference.judge"],
         "write-others": [WRITE_OTHERS.format(**fill)],
         "poison-data": [POISON_DATA],
         "steal-secrets": [STEAL_SECRETS.format(**fill)],
@@ -225,7 +225,7 @@ def hostile_run(request, course, data_cache):
     graded = autograde(root, assignment)
     # written answers are not graded here: the attackers' pages are made all the same
     feedback = nbgrader(root, "generate_feedback", assignment, "--RequireManualGrades.allow_ungraded=True")
-    audit = subprocess.run([sys.executable, "-m", "course.trainer.audit", str(root)],
+    audit = subprocess.run([sys.executable, "-m", "course.trainer.cohort.audit", str(root)],
                            capture_output=True, text=True, timeout=600)
     return dict(assignment=assignment, root=root, cohort=cohort, folders=folders, graded=graded,
                 feedback=feedback, audit=audit, victim_before=victim_before, data_before=data_before,

@@ -14,8 +14,8 @@ import pytest
 from jupyterhub import orm
 from nativeauthenticator.orm import UserInfo
 
-from course.hub import admin, deployment, jail
-from course.hub.auth import ApprovedNativeAuthenticator
+from course.trainer.hub import admin, deployment, jail
+from course.trainer.hub.auth import ApprovedNativeAuthenticator
 
 REPO = Path(__file__).resolve().parents[1]
 PASSWORD = "a-long-enough-Pa55word"

@@ -21,7 +21,7 @@ sys.path.insert(0, str(Path(__file__).parent))
 from harness import solution_sources  # noqa: E402
 
 from course.data import world  # noqa: E402
-from course.reference import quiz_keys  # noqa: E402
+from course.trainer.reference import quiz_keys  # noqa: E402
 
 from hub_harness import COURSE_ID, KERNEL_SETUP, REPO, hub  # noqa: E402,F401 (hub: a fixture)
 

@@ -1,4 +1,4 @@
-"""The hub's exchange service (``course.hub.exchange``: ngshare with the course's additions), on
+"""The hub's exchange service (``course.trainer.hub.exchange``: ngshare with the course's additions), on
 its HTTP API in this process: who a hand-in belongs to, releases that persist, the quota, the
 roster. The bearer of ``token <name>`` is hub user ``<name>`` here; the live test
 (``test_hub_exchange_live.py``) asks a real hub."""
@@ -15,7 +15,7 @@ from urllib.parse import urlencode
 
 from tornado.testing import AsyncHTTPTestCase
 
-from course.hub import exchange
+from course.trainer.hub import exchange
 
 PREFIX = "/services/ngshare/"
 COURSE = "etp-ops-academy"

@@ -1,4 +1,4 @@
-"""The hub's exchange (ngshare, ``course.hub.exchange``) against a trainee who attacks it, live.
+"""The hub's exchange (ngshare, ``course.trainer.hub.exchange``) against a trainee who attacks it, live.
 
 A hub started from ``deploy/jupyterhub/jupyterhub_config.py`` (``hub_harness``) with a trainer,
 alice (``ana``) and mallory, a third trainee, and a small exchange (1 MB per request, 3 MB of

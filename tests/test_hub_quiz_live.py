@@ -27,7 +27,7 @@ PROBE_LAYER = (f"import sys; sys.path.insert(0, {str(Path(__file__).parent)!r})\
 def add_probe_module() -> None:
     """A module in the course folder whose setup cell reports its account and tries to write to
     the checkout, the course folder and the service's data; the service's copy refreshed."""
-    from course.hub import deployment
+    from course.trainer.hub import deployment
     from test_quiz_service_worlds import probe_course
 
     course, root = Path(os.environ["ETP_COURSE_DIR"]), Path(os.environ["ETP_HUB_ROOT"])
@@ -64,14 +64,14 @@ def quiz_processes(root: Path, module: str) -> list[psutil.Process]:
 def test_the_quiz_service_and_a_trainers_setup_cell_run_unprivileged(probed_hub):
     hub = probed_hub
     quiz_uid = pwd.getpwnam(hub.users["quiz"]).pw_uid
-    service = quiz_processes(hub.root, "course.hub.quiz_service")
+    service = quiz_processes(hub.root, "course.trainer.hub.quiz_service")
     assert len(service) == 1 and service[0].uids().real == quiz_uid != 0
     ana = hub.users["ana"]
     hub.login(ana)
     answer = hub.call(ana, "POST", f"/services/{QUIZ}/api/quizzes/m9-probe", json={"response": "a"})
     assert answer.status_code == 200, answer.text
     assert answer.json()["explanation"] == f"uid {quiz_uid} checkout refused course refused data refused"
-    workers = quiz_processes(hub.root, "course.hub.world_worker")
+    workers = quiz_processes(hub.root, "course.trainer.hub.world_worker")
     assert workers and all(p.uids().real == quiz_uid for p in workers)
     data = hub.root / "hub" / "quiz"
     assert data.stat().st_uid == quiz_uid and oct(data.stat().st_mode)[-3:] == "700"
@@ -81,9 +81,9 @@ def test_the_quiz_service_and_a_trainers_setup_cell_run_unprivileged(probed_hub)
 
 def test_nothing_of_the_quiz_service_is_left_when_the_hub_stops(probed_hub):
     hub = probed_hub
-    assert quiz_processes(hub.root, "course.hub.world_worker"), "its world workers run"
+    assert quiz_processes(hub.root, "course.trainer.hub.world_worker"), "its world workers run"
     os.kill(hub.process.pid, signal.SIGTERM)
     hub.process.wait(60)
-    left = quiz_processes(hub.root, "course.hub.quiz_service") + quiz_processes(hub.root, "course.hub.world_worker")
+    left = quiz_processes(hub.root, "course.trainer.hub.quiz_service") + quiz_processes(hub.root, "course.trainer.hub.world_worker")
     gone, alive = psutil.wait_procs(left, timeout=15)
     assert not alive, [(p.pid, p.ppid(), p.cmdline()[:3]) for p in alive]

@@ -14,14 +14,14 @@ from pathlib import Path
 import pytest
 from traitlets.config.loader import PyFileConfigLoader
 
-from course.hub import deployment, jail
-from course.trainer import cli
+from course.trainer.hub import deployment, jail
+from course.trainer.cohort import cli
 
 REPO = Path(__file__).resolve().parents[1]
 
 IN_THE_JAIL = '''
 import json, os
-from course.trainer.sandbox import _probe
+from course.trainer.grading.sandbox import _probe
 probes = [_probe("bwrap") for _ in range(12)]
 print(json.dumps({"own pids": int(os.readlink("/proc/self")) == os.getpid(),
                   "failed probes": [reason for usable, reason in probes if not usable]}))

@@ -1,4 +1,4 @@
-"""Item analysis (``course.trainer.item_analysis``) and ``python -m course regrade``.
+"""Item analysis (``course.trainer.cohort.item_analysis``) and ``python -m course regrade``.
 
 - a tiny gradebook made by hand: n, right, p, r (item-rest) and D (upper-lower 27 %) equal the
   figures computed by hand below, distractors come from the answer files, the page has its plots
@@ -21,7 +21,7 @@ import pytest
 from nbgrader.api import Gradebook
 
 from course.quiz.store import AnswerStore
-from course.trainer import item_analysis
+from course.trainer.cohort import item_analysis
 from insight_cohort import COHORT, MODULE, cohort, course_cli  # noqa: F401 (cohort: a fixture)
 
 # -- a tiny gradebook, by hand ---------------------------------------------------------------------

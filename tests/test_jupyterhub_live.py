@@ -29,7 +29,7 @@ sys.path.insert(0, str(Path(__file__).parent))
 from harness import solution_sources  # noqa: E402
 
 from course.data import world  # noqa: E402
-from course.reference import quiz_keys  # noqa: E402
+from course.trainer.reference import quiz_keys  # noqa: E402
 
 from hub_harness import (  # noqa: E402
     COURSE_ID, KERNEL_SETUP, MODULE, QUIZ, REPO, _start_hub, hub)  # noqa: F401 (hub: a fixture)
@@ -192,7 +192,7 @@ except OSError as err:
     found["course folder"] = type(err).__name__
 found["course sources"] = os.path.exists({sources!r})
 try:
-    import course.reference
+    import course.trainer.reference
     found["trainer code"] = "imported"
 except ImportError as err:
     found["trainer code"] = type(err).__name__

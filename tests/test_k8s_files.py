@@ -25,7 +25,7 @@ import kubernetes_validate
 import pytest
 import yaml
 
-from course.hub.keyring import Keyring
+from course.trainer.hub.keyring import Keyring
 
 REPO = Path(__file__).resolve().parents[1]
 K8S = REPO / "deploy" / "k8s"
@@ -337,7 +337,7 @@ def test_quiz_data_folder_it_cannot_chmod_is_used_only_if_private(image, node, m
     it when other accounts have no access, and refuses it with the reason otherwise."""
     volume = fresh_volume(node, "quiz-root")
     volume.chmod(mode)
-    check = ("from pathlib import Path; from course.hub.ledger import Ledger, prepare; "
+    check = ("from pathlib import Path; from course.trainer.hub.ledger import Ledger, prepare; "
              "Ledger(prepare(Path('/srv/quiz'))); print('ready')")
     pod = {"securityContext": {"runAsUser": POD_UID, "runAsGroup": POD_GID}}
     container = {"command": ["python", "-c", check], "volumeMounts": [{"name": "q", "mountPath": "/srv/quiz"}]}

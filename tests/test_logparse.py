@@ -5,8 +5,8 @@ import pandas as pd
 import pytest
 
 from course.data import backend_logs
-from course.reference import logparse
-from course.reference.logparse import LogFormatError
+from course.trainer.reference import logparse
+from course.trainer.reference.logparse import LogFormatError
 
 GUIDE_EXCERPT = """[ERROR] 2025-12-21 10:45:32 QueryFailedError: Connection terminated unexpectedly
     at PostgresQueryRunner.query (...)

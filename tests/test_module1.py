@@ -76,7 +76,7 @@ WORLDS = {"canonical": 0, "alice": "alice", "bob": "bob"}
 @pytest.fixture(scope="module", params=list(WORLDS))
 def month(request, data_cache):
     from course.data import platform, world
-    from course.reference import platform as ref
+    from course.trainer.reference import platform as ref
 
     who = WORLDS[request.param]
     seed = world.seed_for(who) if isinstance(who, str) else who
@@ -87,7 +87,7 @@ def month(request, data_cache):
 
 def key(name, seed):
     from course.data import world
-    from course.reference import quiz_keys
+    from course.trainer.reference import quiz_keys
 
     with world.using(seed):
         return quiz_keys.answer(name)
@@ -173,7 +173,7 @@ def test_the_deployment_step_shows_a_failed_build(month):
     """Exercise 1.1 step 4: among the backend's six newest deployments there is one FAILED, with no
     startedAt, and the push after it went live."""
     from course.data import platform
-    from course.reference import platform as ref
+    from course.trainer.reference import platform as ref
 
     history = ref.parse_deployments(platform.deployment_history(month["seed"]))
     newest = history[history["service"] == "etp-express-backend"].sort_values("createdAt", ascending=False).head(6)
@@ -184,7 +184,7 @@ def test_the_deployment_step_shows_a_failed_build(month):
 
 
 def test_the_export_backs_the_service_quizzes(month):
-    from course.reference import platform as ref
+    from course.trainer.reference import platform as ref
 
     table = ref.services_table(month["export"]).set_index("service")
     assert table.loc["etp-express-backend", "replicas"] * 20 == 40  # m1-pool-total
@@ -202,7 +202,7 @@ def test_the_export_backs_the_service_quizzes(month):
 
 def test_two_trainees_get_different_planted_answers():
     from course.data import platform, world
-    from course.reference import platform as ref
+    from course.trainer.reference import platform as ref
 
     found = {}
     for who in ["alice", "bob"]:
@@ -226,7 +226,7 @@ def test_the_solution_functions_agree_with_the_reference_in_every_world(month):
     import nbformat
 
     from harness import REPO, solution_sources
-    from course.reference import platform as ref
+    from course.trainer.reference import platform as ref
 
     source = nbformat.read(REPO / "source" / ASSIGNMENT / f"{ASSIGNMENT}.ipynb", as_version=4)
     code = solution_sources(source)

@@ -44,7 +44,7 @@ WORLDS = {"canonical": 0, "alice": "alice", "bob": "bob"}
 @pytest.fixture(scope="module", params=list(WORLDS))
 def month(request, data_cache):
     from course.data import traffic, world
-    from course.reference import slo
+    from course.trainer.reference import slo
 
     who = WORLDS[request.param]
     seed = world.seed_for(who) if isinstance(who, str) else who
@@ -55,7 +55,7 @@ def month(request, data_cache):
 
 
 def test_uptime_met_the_guide_but_not_the_sla(month):
-    from course.reference import slo
+    from course.trainer.reference import slo
 
     uptime = slo.uptime_pct(month["health"])
     assert 99.5 < uptime < 99.9  # key of m2-sla-999
@@ -65,7 +65,7 @@ def test_uptime_met_the_guide_but_not_the_sla(month):
 
 def test_exactly_one_afternoon_broke_the_llm_slo(month):
     from course.data import world
-    from course.reference import quiz_keys
+    from course.trainer.reference import quiz_keys
 
     sections = month["sections"]
     day = sections["timestamp"].dt.tz_convert("America/Sao_Paulo").dt.strftime("%a %d %b")
@@ -78,7 +78,7 @@ def test_exactly_one_afternoon_broke_the_llm_slo(month):
 
 
 def test_several_days_broke_the_error_slo(month):
-    from course.reference import slo
+    from course.trainer.reference import slo
 
     api = slo.api_requests(month["requests"])
     is_5xx = pd.Series((api["statusCode"] >= 500).astype(float).to_numpy(), index=pd.DatetimeIndex(api["timestamp"]))
@@ -91,7 +91,7 @@ def test_several_days_broke_the_error_slo(month):
 
 def test_two_trainees_get_different_planted_answers():
     from course.data import world
-    from course.reference import quiz_keys, slo
+    from course.trainer.reference import quiz_keys, slo
     from course.data import traffic
 
     found = {}

@@ -7,7 +7,7 @@ import nbformat
 import pandas as pd
 import pytest
 
-from course.reference import sentry_ranking
+from course.trainer.reference import sentry_ranking
 from harness import REPO, Trainee, quiz_questions
 from test_roundtrip import autograde
 import wrong_solutions.m3_monitoring as CATALOGUE  # the wrong solutions the visible checks are tested with
@@ -70,7 +70,7 @@ def test_a_realistic_mistake_loses_its_own_cell(course, name, cell, code):
 def test_prompts_name_no_world_facts_and_data_keys_come_from_the_reference():
     """Prompts stay literal (a browser test formats them without this module's facts); the
     data-dependent keys are the two registered key functions."""
-    from course.reference import quiz_keys
+    from course.trainer.reference import quiz_keys
 
     questions = [q for qs in quiz_questions(nbformat.read(SOURCE, as_version=4)).values() for q in qs]
     assert len(questions) == 14 and {q.kind for q in questions} == {
@@ -89,7 +89,7 @@ WORLDS = {"canonical": None, "alice": "alice", "bob": "bob"}
 @pytest.fixture(scope="module", params=list(WORLDS))
 def month(request, data_cache):
     from course.data import platform, scenario, sentry, traffic, world
-    from course.reference import platform as ref
+    from course.trainer.reference import platform as ref
 
     who = WORLDS[request.param]
     seed = world.CANONICAL_SEED if who is None else world.seed_for(who)
@@ -123,7 +123,7 @@ def test_the_setup_cells_ranges_are_the_exports(month):
 
 def test_the_staging_suite_tops_the_unfiltered_list(month):
     from course.data import sentry
-    from course.reference import platform as ref
+    from course.trainer.reference import platform as ref
 
     events, (since, until) = month["events"], sentry.EXERCISE_RANGES["last_7_days"]
     everywhere = pd.concat([ref.top_errors(events, since, until, environment=e) for e in ("production", "staging")])
@@ -143,7 +143,7 @@ def test_the_staging_suite_tops_the_unfiltered_list(month):
 
 def test_the_week_and_month_rankings_have_one_answer(in_world):
     from course.data import sentry
-    from course.reference import platform as ref, quiz_keys
+    from course.trainer.reference import platform as ref, quiz_keys
 
     events = in_world["events"]
     for span in sentry.EXERCISE_RANGES.values():
@@ -197,7 +197,7 @@ def test_issue_statuses_in_the_regression_quiz(month):
 
 def test_memory_now_key_and_a_quiet_last_day(in_world):
     from course.data import platform, world
-    from course.reference import quiz_keys
+    from course.trainer.reference import quiz_keys
 
     with open(platform.metrics(), encoding="utf-8") as fh:
         rows = [line.split(",") for line in fh.read().splitlines()[-5:]]
@@ -266,7 +266,7 @@ def test_the_deployment_links(month):
 
 def test_the_last_7_days_include_a_failed_build(month):
     from course.data import platform
-    from course.reference import platform as ref
+    from course.trainer.reference import platform as ref
 
     recent = ref.deploys_between(month["deployments"], *platform.LAST_7_DAYS)
     assert (recent["status"] == "FAILED").sum() == 1  # what the live-only mistake misses
@@ -281,7 +281,7 @@ def test_the_story_matches_module_5(in_world):
 
 def test_answers_differ_between_trainees(data_cache):
     from course.data import scenario, world
-    from course.reference import quiz_keys
+    from course.trainer.reference import quiz_keys
 
     found = {}
     for who in ["alice", "bob"]:

@@ -7,8 +7,8 @@ import pytest
 from harness import REPO, Trainee, quiz_questions
 from test_roundtrip import autograde
 from course.data import auth, backend_logs, platform, scenario, world
-from course.reference import auth as ref
-from course.reference import logparse, quiz_keys
+from course.trainer.reference import auth as ref
+from course.trainer.reference import logparse, quiz_keys
 
 ASSIGNMENT = "m4_procedures"
 SOURCE = REPO / "source" / ASSIGNMENT / f"{ASSIGNMENT}.ipynb"

@@ -9,8 +9,8 @@ from nbclient import NotebookClient
 from harness import REPO, Trainee, nbgrader_meta, solution_sources
 from test_roundtrip import autograde
 from course.data import backend_logs
-from course.reference import logparse
-from course.reference.logparse import LogFormatError
+from course.trainer.reference import logparse
+from course.trainer.reference.logparse import LogFormatError
 import wrong_solutions.m5_troubleshooting as CATALOGUE  # the wrong solutions the visible checks are tested with
 
 pytestmark = pytest.mark.slow
@@ -156,7 +156,7 @@ def test_breaker_pause_key(day):
 
 def test_jwt_keys(day, in_world):
     import pandas as pd
-    from course.reference import quiz_keys
+    from course.trainer.reference import quiz_keys
 
     story = backend_logs.story("jwt_rotation")
     start, end = (pd.Timestamp(t) for t in backend_logs.jwt_window())
@@ -172,7 +172,7 @@ def test_jwt_keys(day, in_world):
     assert not window["error"].eq("Connection terminated unexpectedly").any()
     # m5-jwt-severity: the team classified the same incident P1 in the month's channel (one world)
     from course.data import traffic
-    from course.reference import slo
+    from course.trainer.reference import slo
 
     chat = slo.parse_incident_log(traffic.incident_channel_log())
     assert chat.loc[chat["title"].str.contains("Token inválido"), "severity"].tolist() == ["P1"]
@@ -180,7 +180,7 @@ def test_jwt_keys(day, in_world):
 
 def test_jwt_answers_differ_between_trainees(data_cache):
     from course.data import world
-    from course.reference import quiz_keys
+    from course.trainer.reference import quiz_keys
 
     keys = {}
     for who in ["alice", "bob"]:

@@ -10,7 +10,7 @@ import pytest
 from harness import REPO, Trainee, nbgrader_meta, quiz_questions, solution_sources
 from course import incident_template as template
 from course.data import world
-from course.reference import incident as ref
+from course.trainer.reference import incident as ref
 
 ASSIGNMENT = "m6_incident_response"
 SOURCE = REPO / "source" / ASSIGNMENT / f"{ASSIGNMENT}.ipynb"
@@ -201,7 +201,7 @@ def test_the_chat_injects_and_the_teams_response(night):
 def test_the_deadline_key(in_world):
     """Module 2's rule: the SLA's first response runs from the [INCIDENT] message that opens the
     incident, not from the page a few minutes before it."""
-    from course.reference import quiz_keys
+    from course.trainer.reference import quiz_keys
 
     key = quiz_keys.answer("m6_ack_deadline")
     due = (event_time(in_world, "incident opened") + pd.Timedelta(hours=1)).tz_convert("America/Sao_Paulo")
@@ -260,7 +260,7 @@ def test_no_cell_above_the_postmortem_quiz_answers_it():
 
 def test_trainees_have_different_nights(data_cache):
     from course.data import scenario
-    from course.reference import quiz_keys
+    from course.trainer.reference import quiz_keys
 
     found = {}
     for who in ["alice", "bob"]:

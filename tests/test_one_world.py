@@ -6,7 +6,7 @@ import pandas as pd
 import pytest
 
 from course.data import auth, backend_logs, sentry, traffic, world
-from course.reference import logparse, slo
+from course.trainer.reference import logparse, slo
 
 VARIANTS = {"canonical": world.Variant(), "alice": world.Variant(world.seed_for("alice")),
             "bob": world.Variant(world.seed_for("bob"))}

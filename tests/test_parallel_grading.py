@@ -24,8 +24,8 @@ from pathlib import Path
 import pytest
 from nbgrader.api import Gradebook
 
-from course.trainer import parallel
-from course.trainer.api import open_course
+from course.trainer.grading import parallel
+from course.trainer.cohort.api import open_course
 from harness import ASSIGNMENTS, REPO, Trainee, autograded_points, build_course, notebooks
 
 # The module graded here: Module 2, where a copier can type in a classmate's numbers.
@@ -39,7 +39,7 @@ def typed_in_from(source: str) -> dict:
     worst 24 h error rate and the LLM p95, drawn anew in every world): two values right in one
     other world point there (``variants.Ledger.copied_values``)."""
     from course.data import traffic, world
-    from course.reference import slo
+    from course.trainer.reference import slo
     from harness import COURSE_ID, solution_sources
 
     with world.using(world.seed_for(source, COURSE_ID)):
@@ -202,7 +202,7 @@ LOCKED_WRITE = textwrap.dedent("""
     import sys, time
     from nbgrader.api import Gradebook
     if sys.argv[2] == "worker":
-        from course.trainer.parallel import _sqlite_waits_for_lock
+        from course.trainer.grading.parallel import _sqlite_waits_for_lock
         _sqlite_waits_for_lock()
     print("READY", flush=True)
     sys.stdin.readline()  # the lock is taken

@@ -13,8 +13,8 @@ import pandas as pd
 import pytest
 
 from course.data import cache, platform, traffic, world
-from course.reference import platform as ref
-from course.reference import slo
+from course.trainer.reference import platform as ref
+from course.trainer.reference import slo
 
 VARIANTS = {"canonical": world.Variant(), "alice": world.Variant(world.seed_for("alice"))}
 BOB = world.Variant(world.seed_for("bob"))

@@ -16,17 +16,17 @@ from tornado.httpserver import HTTPServer
 from tornado.netutil import bind_sockets
 
 from course.data import world
-from course.hub.keyring import Keyring
-from course.hub.ledger import Ledger, as_answer_file, prepare
-from course.hub.quiz_service import READ_ANSWERS_SCOPE, QuizService, make_app
+from course.trainer.hub.keyring import Keyring
+from course.trainer.hub.ledger import Ledger, as_answer_file, prepare
+from course.trainer.hub.quiz_service import READ_ANSWERS_SCOPE, QuizService, make_app
 from course.quiz import Quiz, widgets
 from course.quiz.questions import SingleChoice
 from course.quiz.service_client import SERVICE_KEY, QuizService as Client, ServiceError
 from course.quiz.store import AnswerStore
-from course.reference import quiz_keys
-from course.trainer import hub_grading
-from course.trainer.preprocessors import QuizCallsWithoutKeys, SealQuizKeys
-from course.trainer.sealing import questions_in
+from course.trainer.reference import quiz_keys
+from course.trainer.grading import hub_grading
+from course.trainer.grading.preprocessors import QuizCallsWithoutKeys, SealQuizKeys
+from course.trainer.grading.sealing import questions_in
 
 REPO = Path(__file__).resolve().parents[1]
 PREFIX = "/services/etp-quiz/"

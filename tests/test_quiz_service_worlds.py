@@ -19,14 +19,14 @@ from tornado.httpserver import HTTPServer
 from tornado.netutil import bind_sockets
 
 from course.data import world
-from course.hub.keyring import Keyring
-from course.hub.ledger import Ledger, prepare
-from course.hub.quiz_service import QuizService, make_app
-from course.hub.worlds import WorldPool
+from course.trainer.hub.keyring import Keyring
+from course.trainer.hub.ledger import Ledger, prepare
+from course.trainer.hub.quiz_service import QuizService, make_app
+from course.trainer.hub.worlds import WorldPool
 from course.quiz import widgets
 from course.quiz.service_client import QuizService as Client
 from course.quiz.store import AnswerStore
-from course.reference import quiz_keys
+from course.trainer.reference import quiz_keys
 from test_quiz_service import PREFIX, call, table_identity
 
 REPO = Path(__file__).resolve().parents[1]
@@ -243,14 +243,14 @@ def _service_process(tmp_path: Path) -> tuple[subprocess.Popen, list[psutil.Proc
     env = {**os.environ, "PYTHONPATH": str(REPO), "JUPYTERHUB_API_TOKEN": "unused",
            "JUPYTERHUB_API_URL": "http://127.0.0.1:9/hub/api",
            "JUPYTERHUB_SERVICE_URL": f"http://127.0.0.1:{bind_free_port()}"}
-    service = subprocess.Popen([sys.executable, "-m", "course.hub.quiz_service", "--course-root",
+    service = subprocess.Popen([sys.executable, "-m", "course.trainer.hub.quiz_service", "--course-root",
                                 str(REPO), "--data", str(tmp_path / "data"), "--workers", "2"], env=env)
     deadline = time.time() + 120
     workers: list[psutil.Process] = []
     while time.time() < deadline and len(workers) < 2:
         time.sleep(0.5)
         workers = [p for p in psutil.Process(service.pid).children(recursive=True)
-                   if p.name().startswith("python") and "course.hub.world_worker" in p.cmdline()]
+                   if p.name().startswith("python") and "course.trainer.hub.world_worker" in p.cmdline()]
     assert len(workers) == 2, "the service started its world workers"
     return service, psutil.Process(service.pid).children(recursive=True)
 
@@ -278,7 +278,7 @@ def test_an_honest_drill_on_the_hub_is_not_flagged_and_its_debrief_shows_the_ver
     from course.data import scenario
     from course.quiz import Drill
     from course.quiz.questions import SingleChoice
-    from course.trainer import hub_grading
+    from course.trainer.grading import hub_grading
 
     keyring = Keyring(REPO)
     shown = {}
@@ -308,7 +308,7 @@ def test_an_honest_drill_on_the_hub_is_not_flagged_and_its_debrief_shows_the_ver
 
 # -- the audit on a hub ----------------------------------------------------------------------
 def test_the_audit_on_a_hub_compares_each_answer_file_with_the_services_record(slow, tmp_path, monkeypatch, capsys):
-    from course.trainer import audit
+    from course.trainer.cohort import audit
 
     for user, response in (("alice", "P0"), ("bob", "P0"), ("dave", "P2")):
         call(slow.url + "api/quizzes/m2-ex21-pdf", f"tok-{user}", {"response": response})

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
-from course.trainer import refcache
+from course.trainer.grading import refcache
 
 
 @pytest.fixture

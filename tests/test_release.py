@@ -5,7 +5,7 @@ import nbformat
 import pytest
 
 from harness import ASSIGNMENTS, REPO, notebooks, nbgrader_meta, quiz_questions, solution_sources
-from course.trainer.sealing import questions_in
+from course.trainer.grading.sealing import questions_in
 
 MARKERS = re.compile(r"BEGIN SOLUTION|END SOLUTION|BEGIN HIDDEN TESTS|END HIDDEN TESTS")
 

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from course.data.cache import data_dir, materialise
-from course.trainer.sandbox import Sandbox, SandboxedKernelManager
+from course.trainer.grading.sandbox import Sandbox, SandboxedKernelManager
 from harness import REPO
 
 PROBE = r'''
@@ -21,15 +21,20 @@ def attempt(action):
         return "allowed"
     except Exception as err:
         return type(err).__name__
+def findable(name):
+    try:
+        return importlib.util.find_spec(name) is not None
+    except ModuleNotFoundError:  # its parent package is missing
+        return False
 facts = {
     "uid": os.getuid(),
-    "course_files": [p for p in ["source", "release", "nbgrader_config.py", "course/reference", "course/trainer"]
+    "course_files": [p for p in ["source", "release", "nbgrader_config.py", "course/trainer/reference", "course/trainer"]
                      if os.path.exists(os.path.join(REPO, p))],
     # the trainer's home holds at most the parents of the Python install and the data cache
     "home_files": [p for p in os.listdir(TRAINER_HOME) if p not in (".pyenv", ".cache")]
                   if os.path.isdir(TRAINER_HOME) else [],
-    "reference": importlib.util.find_spec("course.reference") is not None,
-    "trainer": importlib.util.find_spec("course.trainer") is not None,
+    "reference": findable("course.trainer.reference"),
+    "trainer": findable("course.trainer"),
     "quiz": importlib.util.find_spec("course.quiz") is not None,
     "data_readable": pathlib.Path(DATA_FILE).read_text() == "shared",
     "data_write": attempt(lambda: open(DATA_FILE, "w").write("poison")),

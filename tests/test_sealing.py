@@ -2,7 +2,7 @@
 import pytest
 
 from course.quiz.keys import unseal_text
-from course.trainer.sealing import SealingError, questions_in, seal_source
+from course.trainer.grading.sealing import SealingError, questions_in, seal_source
 
 CELL = '''# Exercise 2.1, scenario 1
 quiz.single_choice(

@@ -10,9 +10,9 @@ import json
 import pandas as pd
 import pytest
 
-from course.reference import sentry_ranking
+from course.trainer.reference import sentry_ranking
 from course.data import cache, platform, sentry, traffic, world
-from course.reference import platform as ref
+from course.trainer.reference import platform as ref
 
 VARIANTS = {"canonical": world.Variant(), "alice": world.Variant(world.seed_for("alice"))}
 BOB = world.Variant(world.seed_for("bob"))

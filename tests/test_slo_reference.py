@@ -6,7 +6,7 @@ import pytest
 from pandas.tseries.offsets import BDay
 
 from course.data import cache, traffic
-from course.reference import slo
+from course.trainer.reference import slo
 
 MONTH_MINUTES = 31 * 24 * 60
 

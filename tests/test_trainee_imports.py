@@ -2,7 +2,7 @@
 import subprocess
 import sys
 
-TRAINEE_IMPORTS = "import course.quiz, course.quiz.widgets, course.data.traffic, course.grading"
+TRAINEE_IMPORTS = "import course.quiz, course.quiz.widgets, course.data.traffic, course.trainer.reference.judge"
 
 
 def test_trainee_side_imports_stay_light():

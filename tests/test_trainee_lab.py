@@ -14,7 +14,8 @@ import pytest
 from ipykernel.ipkernel import IPythonKernel
 
 from browser_lab import released_course, trainee_folder, trainee_jupyterlab
-from course import lab, launch
+from course.quiz import saved_state
+from course.trainer.lab import launch, runtime as lab
 from harness import ASSIGNMENTS, launch_from_a_copy
 
 MODULE = ASSIGNMENTS[0]
@@ -37,7 +38,7 @@ def trainee(tmp_path, trainer):
 
 KERNEL_PROBE = r"""
 import importlib
-for name in ["course.reference", "course.grading", "course.trainer", "course.quiz", "course.data",
+for name in ["course.trainer.reference", "course.trainer.reference.judge", "course.trainer", "course.quiz", "course.data",
              "course.quiz.widgets", "pandas", "pyarrow", "ipywidgets", "anywidget"]:
     try:
         importlib.import_module(name)
@@ -84,7 +85,7 @@ def run_in_trainee_kernel(runtime: Path, code: str, monkeypatch) -> tuple[str, s
 def test_trainee_kernel_holds_only_the_trainee_parts(trainee, monkeypatch):
     _, runtime = trainee
     printed, shown = run_in_trainee_kernel(runtime, KERNEL_PROBE, monkeypatch)
-    for trainer_side in ("course.reference", "course.grading", "course.trainer"):
+    for trainer_side in ("course.trainer.reference", "course.trainer.reference.judge", "course.trainer"):
         assert f"{trainer_side} no" in printed, printed
     for available in ("course.quiz", "course.data", "course.quiz.widgets", "pandas", "pyarrow",
                       "ipywidgets", "anywidget"):
@@ -97,7 +98,7 @@ def test_trainee_course_copy_is_the_trainee_parts(trainee):
     _, runtime = trainee
     copied = sorted(p.name for p in (runtime / "lib" / "course").iterdir())
     import course
-    assert copied == sorted(course.TRAINEE_PARTS)
+    assert copied == [p.name for p in course.trainee_side()] and course.TRAINER_FOLDER not in copied
     assert (runtime / "lib" / "course" / "quiz" / "quiz.js").is_file()
 
 
@@ -159,8 +160,8 @@ def widget_notebook(shown: list[str], state: dict) -> dict:
     """A notebook whose outputs show the widgets ``shown``, with ``state`` saved in it."""
     cells = [{"cell_type": "code", "source": "", "metadata": {}, "execution_count": None,
               "outputs": [{"output_type": "display_data", "metadata": {},
-                           "data": {lab.WIDGET_VIEW: {"model_id": model_id}}}]} for model_id in shown]
-    return {"cells": cells, "metadata": {"widgets": {lab.WIDGET_STATE: {"state": state}}},
+                           "data": {saved_state.WIDGET_VIEW: {"model_id": model_id}}}]} for model_id in shown]
+    return {"cells": cells, "metadata": {"widgets": {saved_state.WIDGET_STATE: {"state": state}}},
             "nbformat": 4, "nbformat_minor": 5}
 
 
@@ -175,17 +176,17 @@ def test_saved_widget_state_is_kept_for_shown_widgets(tmp_path):
                                                 "old": {"state": {}}, "stale": {"state": {}}})
     (tmp_path / "m.ipynb").write_text(json.dumps(on_disk))
     saving = widget_notebook(["quiz1", "live"], {"live": {"state": {}}})  # JupyterLab: live only
-    lab.keep_saved_widget_state({"type": "notebook", "content": saving}, "m.ipynb", FakeContents(tmp_path))
-    state = saving["metadata"]["widgets"][lab.WIDGET_STATE]["state"]
+    saved_state.keep_saved_widget_state({"type": "notebook", "content": saving}, "m.ipynb", FakeContents(tmp_path))
+    state = saving["metadata"]["widgets"][saved_state.WIDGET_STATE]["state"]
     assert set(state) == {"live", "quiz1", "layout1"}  # shown widgets and what they refer to
     assert state["quiz1"] == quiz
 
 
 def test_notebooks_without_missing_widgets_are_left_alone(tmp_path):
     plain = {"cells": [], "metadata": {}, "nbformat": 4, "nbformat_minor": 5}
-    lab.keep_saved_widget_state({"type": "notebook", "content": plain}, "x.ipynb", FakeContents(tmp_path))
+    saved_state.keep_saved_widget_state({"type": "notebook", "content": plain}, "x.ipynb", FakeContents(tmp_path))
     assert plain["metadata"] == {}
-    lab.keep_saved_widget_state({"type": "file", "content": "text"}, "x.txt", FakeContents(tmp_path))
+    saved_state.keep_saved_widget_state({"type": "file", "content": "text"}, "x.txt", FakeContents(tmp_path))
 
 
 # -- `make start` and `make trainer` --------------------------------------------------------------

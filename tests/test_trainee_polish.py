@@ -13,7 +13,7 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 
 from harness import ASSIGNMENTS, REPO, notebooks
 from course.figures import figure_output
-from course.trainer.preprocessors import has_quiz_call
+from course.trainer.grading.preprocessors import has_quiz_call
 
 
 @pytest.mark.parametrize("assignment", ASSIGNMENTS)
@@ -66,7 +66,7 @@ def timeline_figure():
     """Module 6's timeline plot cell, run on the reference timeline of the night: the figure."""
     from course.checks import show
     from course.data import scenario, traffic
-    from course.reference import incident as ref
+    from course.trainer.reference import incident as ref
 
     night = scenario.redis_night()
     window = (pd.Timestamp(night["window_from_utc"], tz="UTC"), pd.Timestamp(night["window_to_utc"], tz="UTC"))

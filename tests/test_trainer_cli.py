@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from course.trainer import parallel
-from course.trainer.cli import main, parser
+from course.trainer.grading import parallel
+from course.trainer.cohort.cli import main, parser
 from harness import ASSIGNMENTS, REPO
 
 COMMANDS = ["release", "collect", "autograde", "feedback", "report", "status", "bundle", "demo"]
@@ -68,10 +68,10 @@ def test_jobs_give_all_modules_of_a_trainee_to_one_worker():
 
 REFCACHE_PROBE = textwrap.dedent("""
     import json, os, sys, time
-    from course.trainer import refcache
+    from course.trainer.grading import refcache
     refcache.install()
-    assert "course.reference.slo" not in sys.modules  # nothing imported before a check needs it
-    from course.reference import slo  # imported after install: wrapped by the import hook
+    assert "course.trainer.reference.slo" not in sys.modules  # nothing imported before a check needs it
+    from course.trainer.reference import slo  # imported after install: wrapped by the import hook
     path = sys.argv[1]
     first = slo.parse_health_log(path)
     first["up"] = False                # a check that changes its table ...

@@ -25,8 +25,8 @@ from nbgrader.exchange import ExchangeFactory
 from nbgrader.utils import notebook_hash
 from traitlets.config import Config
 
-from course.trainer import demo
-from course.trainer.api import open_course
+from course.trainer.cohort import demo
+from course.trainer.cohort.api import open_course
 from harness import Trainee
 
 pytestmark = pytest.mark.slow

@@ -7,13 +7,13 @@ import sys
 
 import pytest
 
-from course import grading
+from course.trainer.reference import judge as grading
 from course.quiz import widgets
 from course.quiz.questions import Numeric, SingleChoice
 from course.quiz.store import AnswerStore
 from course.quiz.widgets import committed_answers
-from course.trainer.problems import with_reasons
-from course.trainer.verdicts import Verdicts
+from course.trainer.grading.problems import with_reasons
+from course.trainer.grading.verdicts import Verdicts
 
 QUESTION = SingleChoice(qid="sev", prompt="Severity?", options=["P0", "P1", "P2"], answer="P1")
 SETUP = "from course.quiz import Quiz\nquiz = Quiz()\n"
@@ -100,7 +100,7 @@ ip = start_ipython()
 ip.run_cell('''
 from course.quiz.questions import SingleChoice
 from course.quiz.store import AnswerStore
-from course.grading import grade_quiz
+from course.trainer.reference.judge import grade_quiz
 q = SingleChoice(qid="sev", prompt="?", options=["P0", "P1"], answer="P1")
 store = AnswerStore({str(tmp_path / "answers.json")!r})
 store.record("sev", "P0", q.canonical("P0"), False)

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from course.trainer.api import open_course
+from course.trainer.cohort.api import open_course
 from harness import REPO, Trainee
 
 pytestmark = pytest.mark.slow
@@ -103,7 +103,7 @@ def test_a_kernel_works_in_the_world_of_the_configured_student_id(tmp_path, monk
 
 def test_a_wrong_id_reads_as_a_set_up_problem_and_a_classmates_world_as_a_copy():
     from course.data.world import seed_for
-    from course.trainer.variants import world_mismatch
+    from course.trainer.grading.variants import world_mismatch
 
     roster = {seed_for(name): name for name in ("kim", "lou")}
     laptop = seed_for("kim.laptop")
@@ -139,7 +139,7 @@ def test_an_honest_trainee_under_another_login_is_told_to_check_the_id(one_modul
 def test_the_cohorts_bundle_asks_once_for_the_trainee_id_its_world_follows(tmp_path, monkeypatch):
     from course.data import world
     from course.data.handin import ID_ENV
-    from course.trainer.bundle import start_script
+    from course.trainer.cohort.bundle import start_script
 
     script = tmp_path / "start-lab.sh"
     script.write_text(start_script({}, ask_id=True).replace('exec jupyter lab "$@"', f'echo "${ID_ENV}"'))
@@ -175,7 +175,7 @@ def test_autograde_refuses_in_one_line_when_a_graded_kernel_cannot_import_the_co
 
 # -- what the trainer reads --------------------------------------------------------------------------
 def test_the_summary_header_counts_notebooks_not_problem_lines(monkeypatch):
-    from course.trainer import problems
+    from course.trainer.grading import problems
 
     monkeypatch.setattr(problems, "_graded", [("ana", MODULE, MODULE), ("ben", MODULE, MODULE)])
     monkeypatch.setattr(problems, "_problems", [("ana", MODULE, MODULE, "one"), ("ana", MODULE, MODULE, "two")])
@@ -184,7 +184,7 @@ def test_the_summary_header_counts_notebooks_not_problem_lines(monkeypatch):
 
 
 def test_an_interrupted_run_counts_what_it_graded_and_never_repeats_force(monkeypatch):
-    from course.trainer import parallel
+    from course.trainer.grading import parallel
 
     run = parallel.RunResult(plan=parallel.Plan([MODULE], {"ana", "ben"}, pending={MODULE: ["ana", "ben"]}),
                              outcomes=[parallel.Outcome("ana", MODULE, True, 4.0)], workers=2,
@@ -200,7 +200,7 @@ def test_a_dead_kernel_is_explained_by_its_signal_not_a_font_warning(tmp_path, s
     from nbclient import NotebookClient
     from nbformat.v4 import new_code_cell, new_notebook
 
-    from course.trainer.sandbox import Sandbox, SandboxedKernelManager
+    from course.trainer.grading.sandbox import Sandbox, SandboxedKernelManager
 
     sandbox = Sandbox()
     if sandboxed and not sandbox.status()[0]:
@@ -224,7 +224,7 @@ def test_a_dead_kernel_is_explained_by_its_signal_not_a_font_warning(tmp_path, s
 
 
 def test_a_kernel_out_of_memory_says_so(tmp_path):
-    from course.trainer.sandbox import Sandbox, SandboxedKernelManager
+    from course.trainer.grading.sandbox import Sandbox, SandboxedKernelManager
 
     km = SandboxedKernelManager()
     km.rundir, km.sandbox = tmp_path, Sandbox(memory_mb=512)
@@ -239,7 +239,7 @@ def test_the_audit_names_a_submission_without_an_answer_file(tmp_path, capsys):
     import nbformat
     from nbformat.v4 import new_code_cell, new_notebook
 
-    from course.trainer.audit import main
+    from course.trainer.cohort.audit import main
 
     quiz = 'quiz.single_choice("q1", "Which?", options=["a", "b"], key=["0123"])'
     for module, source in (("m2", quiz), ("cert", "print('no quiz here')")):
@@ -253,8 +253,8 @@ def test_the_audit_names_a_submission_without_an_answer_file(tmp_path, capsys):
 
 
 def test_a_notebook_that_could_not_be_graded_has_no_total_and_the_sheet_says_when_and_how_late(one_module):
-    from course.trainer.cli import report_table
-    from course.trainer.export import grade_sheet
+    from course.trainer.cohort.cli import report_table
+    from course.trainer.cohort.export import grade_sheet
 
     root, api = one_module
     Trainee("sheet-ann").submit(root, MODULE)
@@ -277,7 +277,7 @@ def test_a_notebook_that_could_not_be_graded_has_no_total_and_the_sheet_says_whe
     _, report = report_table(api, root, [MODULE])
     [bob_row] = [row for row in report if row[0] == "sheet-bob"]
     assert bob_row[1:] == ["not graded", "-"], bob_row
-    from course.trainer.certification import module_result
+    from course.trainer.cohort.certification import module_result
 
     with api.gradebook as gb:
         result = module_result(gb, MODULE, "sheet-bob", {})
@@ -288,7 +288,7 @@ def test_a_notebook_that_could_not_be_graded_has_no_total_and_the_sheet_says_whe
 def test_a_released_quiz_shows_its_explanation_only_after_a_right_answer(tmp_path):
     from course.quiz import Quiz
     from course.quiz.widgets import view_for
-    from course.trainer.sealing import questions_in, seal_source
+    from course.trainer.grading.sealing import questions_in, seal_source
 
     source = ('quiz.single_choice("s", "Severity at {time}?", options=["P0", "P1", "P2"], answer="P1",'
               ' explanation="Login broken at {time}: P1.")')
@@ -314,7 +314,7 @@ def test_no_explanation_in_release_opens_without_a_right_answer():
 
     from course.quiz.keys import LOCKED_PREFIX, unlock_text, unseal_text
     from course.quiz.questions import MultipleSelect, Numeric, SingleChoice
-    from course.trainer.sealing import questions_in
+    from course.trainer.grading.sealing import questions_in
     from harness import ASSIGNMENTS
 
     checked = 0

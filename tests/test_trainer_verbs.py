@@ -19,10 +19,10 @@ from nbgrader.api import Gradebook
 from traitlets.config import Config
 from traitlets.config.loader import PyFileConfigLoader
 
-from course import lab
-from course.trainer.api import open_course
-from course.trainer.cli import late_submissions
-from course.trainer.schedule import late_policy
+from course.trainer.lab import runtime as lab
+from course.trainer.cohort.api import open_course
+from course.trainer.cohort.cli import late_submissions
+from course.trainer.cohort.schedule import late_policy
 from harness import REPO
 from insight_cohort import (COHORT, DUE, EXTENDED, HANDED_IN, LATE, LATE_LATER_EXTENDED, MODULE, ON_TIME,
                             cohort, course_cli)  # noqa: F401 (cohort: a fixture)

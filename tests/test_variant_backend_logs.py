@@ -6,7 +6,7 @@ import pandas as pd
 import pytest
 
 from course.data import backend_logs, world
-from course.reference import logparse
+from course.trainer.reference import logparse
 
 VARIANTS = {"canonical": world.Variant(), "alice": world.Variant(world.seed_for("alice")),
             "bob": world.Variant(world.seed_for("bob")),

@@ -8,13 +8,13 @@ import pytest
 from traitlets.config import Config
 
 from course.data import world
-from course.grading import GradingError, expect_close, expect_equal
+from course.trainer.reference.judge import GradingError, expect_close, expect_equal
 from course.quiz import Quiz
 from course.quiz.store import AnswerFileError, AnswerStore
-from course.reference import quiz_keys
-from course.trainer.sealing import questions_in, seal_source
-from course.trainer.variants import Ledger, WorldVariants, matches
-from course.trainer.verdicts import Verdicts
+from course.trainer.reference import quiz_keys
+from course.trainer.grading.sealing import questions_in, seal_source
+from course.trainer.grading.variants import Ledger, WorldVariants, matches
+from course.trainer.grading.verdicts import Verdicts
 
 
 def test_seeds_are_stable_per_trainee_and_course_and_never_canonical():
@@ -123,7 +123,7 @@ def test_evidence_and_ledger_name_the_world_a_wrong_value_came_from(tmp_path):
 
     def graded(seed, value):
         verdicts = Verdicts([f"EXPECTED = {seed} * 1.5 + 0.25\n"], tmp_path / "a.json", seed=seed)
-        code = ("from course.grading import expect_close\n"
+        code = ("from course.trainer.reference.judge import expect_close\n"
                 "expect_close('uptime_pct', uptime_pct, EXPECTED, 0.01)")
 
         class Bridge:
@@ -169,7 +169,7 @@ def test_comparisons_match_the_way_the_checks_do():
 
 
 def test_the_trainee_kernel_learns_the_course_and_the_variants_switch(tmp_path):
-    from course import lab, launch
+    from course.trainer.lab import runtime as lab, launch
 
     config = Config()
     config.CourseDirectory.course_id = "etp-ops-academy"

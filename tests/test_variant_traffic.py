@@ -15,7 +15,7 @@ import pandas as pd
 import pytest
 
 from course.data import traffic, world
-from course.reference import slo
+from course.trainer.reference import slo
 
 CANONICAL = world.Variant()
 ALICE, BOB = world.Variant(world.seed_for("alice")), world.Variant(world.seed_for("bob"))

@@ -11,7 +11,7 @@ import pytest
 from nbgrader.api import Gradebook
 
 from course.data import world
-from course.reference import quiz_keys, slo
+from course.trainer.reference import quiz_keys, slo
 from harness import ASSIGNMENTS, COURSE_ID, Trainee, autograded_points
 
 pytestmark = pytest.mark.slow

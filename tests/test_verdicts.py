@@ -14,9 +14,9 @@ import pytest
 import course
 from course import handover
 from course.quiz.store import AnswerStore
-from course.trainer.sandbox import Sandbox, SandboxUnavailable
-from course.trainer.sanitize import clean_text, released_form
-from course.trainer.verdicts import Unavailable, Verdicts, free_names
+from course.trainer.grading.sandbox import Sandbox, SandboxUnavailable
+from course.trainer.grading.sanitize import clean_text, released_form
+from course.trainer.grading.verdicts import Unavailable, Verdicts, free_names
 
 
 @pytest.mark.parametrize("value", [
@@ -119,10 +119,10 @@ def test_sandbox_command_exposes_only_the_trainee_parts(tmp_path):
     work.mkdir(), run.mkdir()
     command = Sandbox().wrap(["python", "-m", "ipykernel_launcher"], work, run)
     text = " ".join(command)
-    package = Path(course.__file__).resolve().parent
-    for part in course.TRAINEE_PARTS:
-        assert str(package / part) in text
-    assert str(package / "reference") not in text and str(package / "trainer") not in text
+    package = course.PACKAGE
+    for part in course.trainee_side():
+        assert f"--ro-bind {part} {part}" in text
+    assert str(package / course.TRAINER_FOLDER) not in text and course.TRAINER_ENTRY_POINT not in text
     assert "--unshare-net" in command and "--clearenv" in command
     assert command[-3:] == ["python", "-m", "ipykernel_launcher"]
     assert "NBGRADER_DB_URL" not in text
@@ -171,7 +171,7 @@ def test_a_fifo_in_a_submission_is_left_out_of_the_kernels_copy(tmp_path):
     import os
     import threading
 
-    from course.trainer.execute import _special_files
+    from course.trainer.grading.execute import _special_files
 
     submission = tmp_path / "m2"
     submission.mkdir()
@@ -185,7 +185,7 @@ def test_a_fifo_in_a_submission_is_left_out_of_the_kernels_copy(tmp_path):
 
 
 def test_a_value_that_reads_undefined_is_still_a_value(tmp_path):
-    from course.trainer.execute import KernelBridge
+    from course.trainer.grading.execute import KernelBridge
 
     entry = handover.write_value("undefined", tmp_path / "v")
     bridge = KernelBridge(type("Executor", (), {"max_value_bytes": 1 << 20})(), tmp_path, 0)
@@ -208,7 +208,7 @@ def test_hidden_comparisons_still_count_as_evidence_when_a_visible_check_fails(t
             return {"worst": 3.71, "series_max": 2.5}
 
     source = ("assert worst == series_max, 'worst is the max of your series'\n"
-              "### BEGIN HIDDEN TESTS\nfrom course.grading import expect_close\n"
+              "### BEGIN HIDDEN TESTS\nfrom course.trainer.reference.judge import expect_close\n"
               "expect_close('worst', worst, 2.5, 0.01)\n### END HIDDEN TESTS\n")
     outputs = verdicts.judge("t", source, Bridge())
     assert outputs[-1].evalue == "worst is the max of your series"

@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 
 from course.data import traffic, world
-from course.reference import slo
+from course.trainer.reference import slo
 
 BRT = pd.Timedelta(hours=world.UTC_OFFSET_BRT_H)
 VARIANTS = {"canonical": world.Variant(), "trainee": world.Variant(world.seed_for("world-views"))}

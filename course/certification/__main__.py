@@ -6,7 +6,7 @@ kept, with whatever you wrote in it.
 """
 import sys
 
-from . import copy_notebook
+from course.certification import copy_notebook
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -58,7 +58,7 @@ def handed_in_as() -> str:
     name (as nbgrader submit)."""
     import pwd
 
-    from .world import TRAINEE_ENV
+    from course.data.world import TRAINEE_ENV
 
     return (os.environ.get(TRAINEE_ENV) or os.environ.get(ID_ENV, "").strip() or configured_student_id()
             or pwd.getpwuid(os.getuid()).pw_name)

@@ -50,7 +50,7 @@ a header widget and was rolled back a few minutes later (the errors are in Sentr
 
 ``deployments(variant)``, ``last_good_deployment(variant)``, ``live_deployment(...)`` and
 ``planted(variant)`` give the planted facts; the analysis a trainee does lives in
-``course.reference.platform``.
+``course.trainer.reference.platform``.
 """
 from __future__ import annotations
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import pandas as pd
 
-from . import backend_logs, traffic, world
+from course.data import backend_logs, traffic, world
 
 BRT = "America/Sao_Paulo"
 
@@ -51,7 +51,7 @@ def monitoring(variant: world.Variant | None = None) -> dict[str, str]:
     as Module 5's: the monitor's third failed probe in a row, ``monitor_page``), and the support
     ticket of 23 October: when it came in (BRT) and the request id the user pasted from her error
     page (one of the PDF export failures that day)."""
-    from . import sentry
+    from course.data import sentry
 
     variant = variant or world.current()
     page = monitor_page("crash_loop", variant)
@@ -157,7 +157,7 @@ def monitor_page(story: str, variant: world.Variant | None = None) -> pd.Timesta
 @functools.lru_cache(maxsize=8)
 def _redis_night(variant: world.Variant) -> dict:
     """What the on-call of the Redis night had before them, read from the generated files."""
-    from . import platform, sentry
+    from course.data import platform, sentry
 
     story = world.DRILL_STORY
     start, end = traffic.planted(variant)[story]
@@ -312,7 +312,7 @@ M4_EARLY_REMOVAL_H = 2  # the "too early" cleanup of JWT_SECRET_OLD that Module 
 def procedures(variant: world.Variant | None = None) -> dict[str, str]:
     """Module 4's givens: when the deploy of 27 Oct made the new JWT_SECRET live (UTC and BRT),
     the too-early removal of JWT_SECRET_OLD the quiz imagines, and when the first burst 401 came."""
-    from . import auth
+    from course.data import auth
 
     variant = variant or world.current()
     live = auth.rotated_at(variant)

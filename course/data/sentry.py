@@ -304,7 +304,7 @@ def _without_ties(events: pd.DataFrame, n: int = 3) -> pd.DataFrame:
     browsers' issues are this generator's own draws, so when one of them ties, its last event
     in that range is left out (a report the browser never sent); the backend's events mirror its
     log one for one and are never touched. Ties between two backend issues are rare and are
-    reported by ``course.reference.sentry_ranking.is_unambiguous``.
+    reported by ``course.trainer.reference.sentry_ranking.is_unambiguous``.
     """
     for _ in range(20):
         changed = False

@@ -20,7 +20,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.json as pj
 
-from .logformat import _JSON_LINE, LEVELS, Source, _decode, _read, _wrong_format
+from course.data.logformat import _JSON_LINE, LEVELS, Source, _decode, _read, _wrong_format
 
 # Fields the backend writes, typed up front so every file gives the same columns and dtypes.
 # Text is large_string, the layout pandas keeps its Arrow strings in (no copy when converting);

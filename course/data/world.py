@@ -234,7 +234,7 @@ def resolve(variant: "Variant | int | None") -> Variant:
 def trainee_id() -> str:
     """Who this kernel works for: the id the work is handed in under (``handin.handed_in_as``:
     the hub user, else nbgrader's ``CourseDirectory.student_id``, else the login name)."""
-    from .handin import handed_in_as
+    from course.data.handin import handed_in_as
 
     return handed_in_as()
 

@@ -7,9 +7,9 @@ never nbgrader.
                        options=["P0", "P1", "P2", "P3"], answer=["P0", "P1"],
                        explanation="...")
 """
-from .book import Quiz
-from .questions import QUESTION_TYPES, QuizDefinitionError
-from .store import ANSWER_FILE, AnswerFileError, AnswerStore
+from course.quiz.book import Quiz
+from course.quiz.questions import QUESTION_TYPES, QuizDefinitionError
+from course.quiz.store import ANSWER_FILE, AnswerFileError, AnswerStore
 
 __all__ = ["Quiz", "Drill", "QUESTION_TYPES", "QuizDefinitionError", "ANSWER_FILE", "AnswerFileError",
            "AnswerStore"]
@@ -19,7 +19,7 @@ def __getattr__(name: str):
     """``Drill`` (an incident drill, ``course.quiz.drill``) is imported when first asked for: its
     widget libraries stay out of a kernel that only shows quizzes."""
     if name == "Drill":
-        from .drill import Drill
+        from course.quiz.drill import Drill
 
         return Drill
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

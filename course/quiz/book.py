@@ -10,17 +10,22 @@ calls name no ``answer``, ``key`` or ``answer_from``, and the service keys them.
 """
 from __future__ import annotations
 
+import functools
 import os
+from importlib.metadata import entry_points
 from typing import Any, Mapping
 
 from IPython.display import display
 
-from . import service_client
-from .questions import QUESTION_TYPES, Question
-from .service_client import SERVICE_KEY
-from .store import AnswerStore
+from course.quiz import service_client
+from course.quiz.questions import QUESTION_TYPES, Question
+from course.quiz.service_client import SERVICE_KEY
+from course.quiz.store import AnswerStore
 
 _FROM_ENVIRONMENT = object()
+# The entry-point group where the trainer's side plugs in: the judge of ``Quiz.grade`` and the keys
+# of data-dependent quizzes (pyproject.toml). The quiz engine never names the trainer's modules.
+PLUGINS = "etp_academy.quiz"
 
 
 class Quiz:
@@ -53,7 +58,7 @@ class Quiz:
 
     def ask(self, kind: str, qid: str, prompt: str, **fields) -> None:
         """Build the question of type ``kind``, show its widget and remember it by ``qid``."""
-        from .widgets import view_for  # widget libraries only when a quiz is shown
+        from course.quiz.widgets import view_for  # widget libraries only when a quiz is shown
 
         display(view_for(self.build(kind, qid, prompt, **fields), self.store, self.service).box)
 
@@ -85,16 +90,26 @@ class Quiz:
 
     def grade(self, qid: str) -> None:
         """Hidden-test entry point: raise unless the first committed answer to ``qid`` is right."""
-        from ..grading import grade_quiz
-
+        grade_quiz = trainer_plugin("judge")
+        if grade_quiz is None:
+            raise ImportError("grading a quiz needs the trainer's side of the course, not installed here")
         grade_quiz(self.questions[qid], self.store)
 
 
 def _key_from_reference(name: str):
     """A data-dependent key where the trainer's reference is installed (the source notebook, the
     grader); None in a trainee's install, where only the grader can tell."""
-    try:
-        from ..reference import quiz_keys
-    except ImportError:
-        return None
-    return quiz_keys.answer(name)
+    answer = trainer_plugin("reference_key")
+    return None if answer is None else answer(name)
+
+
+@functools.lru_cache(maxsize=None)
+def trainer_plugin(name: str):
+    """What the trainer's side plugs into the quiz engine (``PLUGINS`` entry points in pyproject.toml),
+    or None: a trainee's install declares none, and a graded kernel's sandbox cannot import them."""
+    for entry in entry_points(group=PLUGINS, name=name):
+        try:
+            return entry.load()
+        except ImportError:
+            return None
+    return None

@@ -36,11 +36,11 @@ import ipywidgets
 import traitlets as t
 from IPython.display import display
 
-from .book import Quiz
-from .questions import Question
-from .store import AnswerFileError, AnswerStore, Attempt
-from .service_client import ServiceError
-from .widgets import VIEWS, QuestionView, browser_module, committed_answers, service_summary
+from course.quiz.book import Quiz
+from course.quiz.questions import Question
+from course.quiz.store import AnswerFileError, AnswerStore, Attempt
+from course.quiz.service_client import ServiceError
+from course.quiz.widgets import VIEWS, QuestionView, browser_module, committed_answers, service_summary
 
 CLOCK_SUFFIX = "clock"  # the log's qid is the drill's prefix + this
 BRT = "America/Sao_Paulo"

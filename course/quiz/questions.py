@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, Sequence
 
-from . import keys
+from course.quiz import keys
 
 
 class QuizDefinitionError(ValueError):
@@ -23,7 +23,7 @@ class Question:
     answer: Any = None
     key: Sequence[str] | None = None
     explanation: str = ""
-    # The name of a trainer-side key function (``course.reference.quiz_keys``) for a question
+    # The name of a trainer-side key function (``course.trainer.reference.quiz_keys``) for a question
     # whose answer depends on the trainee's own world: a count, a time, a day.
     answer_from: str | None = None
     kind: ClassVar[str] = "question"

@@ -59,13 +59,13 @@ def chain_seal(previous: str, qid: str, canonical: str, correct: bool, time: str
 
 
 def _world_seed() -> int:
-    from ..data import world
+    from course.data import world
 
     return world.current().seed
 
 
 def _world_owner() -> str | None:
-    from ..data import world
+    from course.data import world
 
     return world.own_world_id()
 

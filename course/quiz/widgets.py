@@ -23,10 +23,10 @@ from typing import Any
 import anywidget
 import traitlets as t
 
-from .questions import (QUESTION_TYPES, Matching, MultipleSelect, Numeric, Ordering, Question,
+from course.quiz.questions import (QUESTION_TYPES, Matching, MultipleSelect, Numeric, Ordering, Question,
                         ShortText, SingleChoice)
-from .service_client import SERVICE_KEY, Record, ServiceError, Unconfirmed, from_environment, new_commit_id
-from .store import AnswerFileError, AnswerStore, Attempt, one_line
+from course.quiz.service_client import SERVICE_KEY, Record, ServiceError, Unconfirmed, from_environment, new_commit_id
+from course.quiz.store import AnswerFileError, AnswerStore, Attempt, one_line
 
 HERE = Path(__file__).parent
 

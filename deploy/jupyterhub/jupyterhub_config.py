@@ -26,7 +26,7 @@ Settings come from the environment (defaults in brackets):
 Who is who: trainees are the hub group ``nbgrader-etp-ops-academy``, trainers
 ``formgrade-etp-ops-academy`` (nbgrader's names). The formgrader is the hub service
 ``etp-ops-academy`` (trainers only); the quiz service ``etp-quiz`` records quiz answers where no
-trainee can write; the exchange is the hub service ``ngshare`` (``course.hub.exchange``: a
+trainee can write; the exchange is the hub service ``ngshare`` (``course.trainer.hub.exchange``: a
 hand-in is stored under its sender's hub name, only instructors release and collect). Authentication: NativeAuthenticator, sign-ups approved by an admin
 (``open_signup = False``); any other JupyterHub authenticator can replace it below.
 """
@@ -38,8 +38,8 @@ REPO = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO))
 
 from course.data import world  # noqa: E402
-from course.hub import deployment as hub  # noqa: E402
-from course.hub.auth import SIGNUP_NOTE  # noqa: E402
+from course.trainer.hub import deployment as hub  # noqa: E402
+from course.trainer.hub.auth import SIGNUP_NOTE  # noqa: E402
 
 c = get_config()  # noqa: F821 (provided by JupyterHub's config loader)
 
@@ -83,7 +83,7 @@ if SUBDOMAIN_HOST:
     c.JupyterHub.subdomain_host = SUBDOMAIN_HOST  # enables per-user and per-service subdomains
 
 # -- authentication: hub-native accounts, each approved by an admin ---------------------------------
-c.JupyterHub.authenticator_class = "course.hub.auth.ApprovedNativeAuthenticator"  # NativeAuthenticator
+c.JupyterHub.authenticator_class = "course.trainer.hub.auth.ApprovedNativeAuthenticator"  # NativeAuthenticator
 c.JupyterHub.template_vars = {"announcement_login": SIGNUP_NOTE.format(base="/hub/")}
 c.NativeAuthenticator.open_signup = False          # a sign-up waits for an admin at /hub/authorize
 c.NativeAuthenticator.minimum_password_length = 10
@@ -133,7 +133,7 @@ c.JupyterHub.services.append(hub.exchange_service(
 # -- every trainee's server: JupyterLab on the trainee install --------------------------------------
 RUNTIME = hub.prepare_trainee_runtime(ROOT / "trainee", COURSE_ID, EXCHANGE_URL, VARIANTS)
 if JAIL:  # the server sees the system, the Python install, the runtime, its home
-    c.JupyterHub.spawner_class = "course.hub.jail.JailedSpawner"
+    c.JupyterHub.spawner_class = "course.trainer.hub.jail.JailedSpawner"
     c.JailedSpawner.read_only = [str(RUNTIME)]
 c.Spawner.default_url = "/lab"
 c.Spawner.notebook_dir = "~"

@@ -1,6 +1,6 @@
 # The trainee image: JupyterLab on the Jupyter Docker Stacks with the course's pinned packages and
-# the trainee install alone (course.TRAINEE_PARTS: quiz, data, checks, hand-over...). No
-# course/reference, course/trainer, source/ or gradebook ever enters a layer of this image: the
+# the trainee install alone (course/ without course/trainer: quiz, data, checks, hand-over...). No
+# course/trainer/reference, course/trainer, source/ or gradebook ever enters a layer of this image: the
 # trainee runtime is built in a first stage from the whole checkout, and only its result is copied.
 #
 #   docker build -f deploy/k8s/trainee.Dockerfile -t ghcr.io/etp-express/etp-academy-trainee:0.1.0 .
@@ -15,7 +15,7 @@ COPY course /tmp/checkout/course
 COPY nbgrader_config.py /tmp/checkout/
 COPY source /tmp/checkout/source
 RUN cd /tmp/checkout && python -c "from pathlib import Path; \
-from course.hub.deployment import prepare_trainee_runtime; \
+from course.trainer.hub.deployment import prepare_trainee_runtime; \
 prepare_trainee_runtime(Path('/opt/etp-academy/trainee'), 'etp-ops-academy', Path('/srv/nbgrader/exchange'), True)"
 
 FROM ${BASE}
@@ -36,7 +36,7 @@ COPY --from=runtime /opt/etp-academy/trainee /opt/etp-academy/trainee
 # On Kubernetes the exchange is ngshare: the trainees' nbgrader settings say so.
 COPY deploy/k8s/trainee_nbgrader_config.py /opt/etp-academy/trainee/config/nbgrader_config.py
 RUN chmod -R a+rX,go-w /opt/etp-academy
-# What deploy/jupyterhub gives each trainee's server (course.hub.deployment.trainee_environment).
+# What deploy/jupyterhub gives each trainee's server (course.trainer.hub.deployment.trainee_environment).
 ENV JUPYTER_PATH=/opt/etp-academy/trainee/jupyter \
     JUPYTER_CONFIG_PATH=/opt/etp-academy/trainee/config \
     PYTHONPATH=/opt/etp-academy/trainee/server \

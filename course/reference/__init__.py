@@ -1,1 +1,0 @@
-"""Reference implementations that hidden tests compare against."""

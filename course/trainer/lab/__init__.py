@@ -1,0 +1,1 @@
+"""Starting JupyterLab: the trainee runtime (kernel, settings, the Submit extension) and the trainer's Lab."""

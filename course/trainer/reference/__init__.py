@@ -1,0 +1,1 @@
+"""Reference implementations that hidden tests compare against, and ``judge``, the helpers they call."""
