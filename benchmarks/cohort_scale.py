@@ -9,8 +9,8 @@ In one temporary course on this machine, in the same run:
 1. A simulated cohort of ``--trainees`` honest trainees submits every module (``--modules``
    narrows it). Each trainee's world is generated while they work, as on their own machine.
 2. **Sequential**: ``nbgrader autograde <module> --force`` for each module, one after the other,
-   with the course's own ``nbgrader_config.py`` (sandbox, outside verdicts): the README's
-   underlying step.
+   with the course's own ``nbgrader_config.py`` (sandbox, outside verdicts): the underlying
+   step docs/trainer.md names.
 3. **Parallel**: ``python -m course autograde --force`` (``--workers``, default one per core).
    ``--one-worker`` also runs it with one worker, which separates what the cut shared work
    gives from what parallelism gives.

@@ -1,4 +1,4 @@
-"""``python -m course``: the trainer's command line (``course.trainer.cohort.cli``); see README.md."""
+"""``python -m course``: the trainer's command line (``course.trainer.cohort.cli``); see docs/trainer.md."""
 import sys
 
 if __name__ == "__main__":

@@ -6,7 +6,7 @@
   a TCP port. The trainee's own kernel still runs quizzes.
 - The trainer's ``python -m course autograde`` runs in a kernel of the formgrader service (its
   jail, as in its terminal) on a submitted notebook, with the checkout ``chmod 750`` and owned by
-  the grader's group, as the README says.
+  the grader's group, as docs/hub.md says.
 - A hub restart keeps a trainee's kernel (same process, same variables) and brings the formgrader
   back; stopping servers and then the hub leaves no process and no listening port behind.
 """
@@ -179,7 +179,7 @@ def test_kernels_are_private_autograde_runs_in_the_formgrader_and_the_hub_stops_
     for name in (trainer, ana, ben):
         hub.login(name)
     mode = REPO.stat()
-    os.chown(REPO, 0, pwd.getpwnam(grader).pw_gid)  # the README's step: the grader's group, 750
+    os.chown(REPO, 0, pwd.getpwnam(grader).pw_gid)  # docs/hub.md's step: the grader's group, 750
     REPO.chmod(0o750)
     try:
         check_isolation_and_autograde(hub, trainer, ana, ben, grader)
@@ -242,7 +242,7 @@ def check_isolation_and_autograde(hub, trainer, ana, ben, grader):
         assert tried, f"the probe did not see kernel {victim}'s sockets: {sorted(probe['unix'])[:20]}"
         assert "connected" not in tried.values(), tried
 
-    # -- the trainer collects, then runs the README's autograde in the formgrader's jail --------
+    # -- the trainer collects, then runs docs/trainer.md's autograde in the formgrader's jail --------
     collected = hub.call(trainer, "POST", f"{FORMGRADER}/formgrader/api/assignment/{MODULE}/collect")
     assert collected.status_code == 200 and collected.json().get("success", True), collected.text[-2000:]
     graded = json.loads(hub.run(trainer, grader_kernel, AUTOGRADE.format(module=MODULE), timeout=600,

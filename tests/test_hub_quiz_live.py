@@ -1,4 +1,4 @@
-"""The quiz service on a live hub started the README's way: it runs as its own account, a
+"""The quiz service on a live hub started docs/hub.md's way: it runs as its own account, a
 trainer's edit of a setup cell runs unprivileged in the world sandbox, and nothing of the service
 is left when the hub stops. (The service's API, the drill and the audit: test_quiz_service_worlds.)"""
 import os

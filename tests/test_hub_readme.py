@@ -1,4 +1,4 @@
-"""What the README's hub deployment relies on inside the grader's jail: the trainer's terminal
+"""What docs/hub.md's deployment relies on inside the grader's jail: the trainer's terminal
 keeps the service's PATH, the grading sandbox starts there every time (root and bwrap), and
 `python -m course feedback` releases pages through ngshare."""
 from __future__ import annotations

@@ -86,7 +86,7 @@ def test_values_pass_the_pinned_charts_schema(values):
 
 def test_chart_version_is_pinned_and_the_images_run_its_hub():
     install = re.compile(r"helm upgrade --install \S+ jupyterhub/jupyterhub --version (\S+)")
-    for text in ((K8S / "values.yaml").read_text(), (REPO / "README.md").read_text()):
+    for text in ((K8S / "values.yaml").read_text(), (REPO / "docs" / "hub.md").read_text()):
         assert install.findall(text) and set(install.findall(text)) == {CHART_VERSION}
     assert "--set" not in (K8S / "values.yaml").read_text()
     for name in ("course.Dockerfile", "trainee.Dockerfile"):
@@ -110,8 +110,8 @@ def test_ngshare_token_is_a_secret_the_hub_and_ngshare_both_read(values, manifes
     env = {e["name"]: e for e in pod["containers"][0]["env"]}
     assert env["JUPYTERHUB_API_TOKEN"]["valueFrom"]["secretKeyRef"] == {
         "name": secret, "key": "hub.services.ngshare.apiToken"}  # the key the chart's hub reads
-    readme = (REPO / "README.md").read_text()
-    assert f"create secret generic {secret}" in readme and "hub_api_token" not in readme
+    guide = (REPO / "docs" / "hub.md").read_text()
+    assert f"create secret generic {secret}" in guide and "hub_api_token" not in guide
 
 
 # -- manifests ------------------------------------------------------------------------------------

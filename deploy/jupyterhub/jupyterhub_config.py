@@ -2,7 +2,7 @@
 
     sudo ETP_HUB_ADMINS=ana ETP_HUB_TRAINERS=ana .venv/bin/jupyterhub -f deploy/jupyterhub/jupyterhub_config.py
 
-Run as root from this checkout, with configurable-http-proxy on the PATH (README: "JupyterHub").
+Run as root from this checkout, with configurable-http-proxy on the PATH (docs/hub.md).
 Settings come from the environment (defaults in brackets):
 
   ETP_HUB_ROOT        hub state, trainee runtime, quiz answers      [/srv/etp-academy]

@@ -18,7 +18,7 @@
 
 ``--module`` narrows a command to one module (default: every module in source/), ``--student``
 to one trainee (default: the cohort). Each command runs nbgrader's own steps (``NbGraderAPI``
-with the course's ``nbgrader_config.py``); see README.md, "Trainer workflow".
+with the course's ``nbgrader_config.py``); see docs/trainer.md.
 """
 from __future__ import annotations
 

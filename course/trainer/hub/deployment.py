@@ -343,7 +343,7 @@ def ensure_system_user(name: str, home_root: str = "/home", system: bool = False
 
 
 def join_group(group: str, accounts: list[str]) -> None:
-    """Each existing account of ``accounts`` also in ``group`` (the checkout's group, README)."""
+    """Each existing account of ``accounts`` also in ``group`` (the checkout's group, docs/hub.md)."""
     import grp
 
     try:
