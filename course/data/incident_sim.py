@@ -49,6 +49,7 @@ class IncidentSim:
         self.looked: set[str] = set()
         self.acknowledged: float | None = None
         self.closed = False
+        self.script: list[list] = []   # every public call and its arguments, in order (what ``replay`` runs)
 
     # -- the clock ---------------------------------------------------------------------------
     @property
@@ -61,6 +62,10 @@ class IncidentSim:
 
     def _spend(self, minutes: float) -> None:
         self.minutes = round(self.minutes + minutes, 4)
+
+    def _call(self, name: str, *args) -> None:
+        self._open()
+        self.script.append([name, *args])
 
     def _open(self) -> None:
         if self.closed:
@@ -85,7 +90,7 @@ class IncidentSim:
         """Acknowledge the page (the responder's first act; MTTA ends here)."""
         if self.acknowledged is not None:
             return
-        self._open()
+        self._call("acknowledge")
         self._spend(ACK_MINUTES)
 
     def wait(self, minutes: float) -> None:
@@ -93,7 +98,7 @@ class IncidentSim:
         minutes = float(minutes)
         if not 0 < minutes <= 120:
             raise ValueError(f"wait between a moment and 120 minutes, not {minutes}")
-        self._open()
+        self._call("wait", minutes)
         self._note("move", "wait", f"{minutes:g} min")
         self._spend(minutes)
 
@@ -103,6 +108,7 @@ class IncidentSim:
                  world.REDIS.lower(): "restart_redis"}
         if str(service).lower() not in kinds:
             raise ValueError(f"restart 'backend' or 'redis', not {service!r}")
+        self._call("restart", str(service))
         self._move(Move(kinds[str(service).lower()], self.minutes), f"restart {service}")
 
     def raise_pool(self, to: int) -> None:
@@ -118,14 +124,15 @@ class IncidentSim:
             raise ValueError(f"{to} per replica x {world.REPLICAS[world.BACKEND]} replicas is more than PostgreSQL "
                              f"serves (max_connections {incident_scenarios.PG_MAX_CONNECTIONS}, "
                              f"{incident_scenarios.PG_RESERVED} reserved): at most {limit}")
+        self._call("raise_pool", int(to))
         self._move(Move("raise_pool", self.minutes, int(to)), f"DB_POOL_MAX {current} -> {int(to)}")
 
     def rollback(self) -> None:
         """Roll the backend back to its previous deployment."""
+        self._call("rollback")
         self._move(Move("rollback", self.minutes), "backend to its previous deployment")
 
     def _move(self, move: Move, detail: str) -> None:
-        self._open()
         self._note("move", move.kind, detail)
         self.moves.append(move)
         self._spend(incident_scenarios.MOVE_MINUTES[move.kind])
@@ -134,14 +141,14 @@ class IncidentSim:
         """Call in the next level of the escalation matrix (``"Tech Lead"``, ``"CTO"``, ...)."""
         if to not in ESCALATION_CONTACTS:
             raise ValueError(f"escalate to one of {', '.join(ESCALATION_CONTACTS)}, not {to!r}")
-        self._open()
+        self._call("escalate", to)
         self._note("call", "escalate", to)
         self.calls.append((self.minutes, to))
         self._spend(CALL_MINUTES)
 
     def page_ic(self) -> None:
         """Page the Incident Commander (the guide: active for P0)."""
-        self._open()
+        self._call("page_ic")
         self._note("call", "page_ic", "Incident Commander")
         self.calls.append((self.minutes, "Incident Commander"))
         self._spend(CALL_MINUTES)
@@ -150,7 +157,7 @@ class IncidentSim:
         """Post ``text`` to #incidents; a ``[RESOLVED]`` message closes the incident."""
         if not isinstance(text, str) or not text.strip():
             raise ValueError("post the message's text (a non-empty str)")
-        self._open()
+        self._call("post", text)
         self._spend(MESSAGE_MINUTES)  # written first, stamped when sent
         self._note("message", text.strip().split()[0], text.strip())
         self.posts.append((self.minutes, text.strip()))
@@ -159,7 +166,7 @@ class IncidentSim:
 
     # -- views ------------------------------------------------------------------------------
     def _look(self, source: str, frame: pd.DataFrame) -> pd.DataFrame:
-        self._open()
+        self._call(source)
         self.looked.add(source)
         self._note("look", source, f"{len(frame)} rows")
         self._spend(LOOK_MINUTES)
@@ -313,8 +320,26 @@ class IncidentSim:
     def to_json(self) -> str:
         """The record with the world it was played in (what the grader replays)."""
         frame = self.record.assign(time=lambda f: f["time"].astype(str))
-        return json.dumps({"scenario": self.scenario.name, "seed": self.variant.seed,
+        return json.dumps({"scenario": self.scenario.name, "seed": self.variant.seed, "script": self.script,
                            "entries": frame.to_dict("records")})
+
+    @classmethod
+    def replay(cls, saved: str | dict) -> "IncidentSim":
+        """The drill of ``saved`` (``to_json``'s text) played again in its world, call by call: a record
+        that does not come from that world and those calls does not survive it (``ValueError``)."""
+        data = json.loads(saved) if isinstance(saved, str) else saved
+        if not isinstance(data, dict) or not {"scenario", "seed", "script"} <= set(data):
+            raise ValueError("not a saved drill: expected the text of IncidentSim.to_json()")
+        sim = cls(data["scenario"], int(data["seed"]))
+        for name, *args in data["script"]:
+            if name not in REPLAYABLE:
+                raise ValueError(f"a saved drill cannot call {name!r}")
+            getattr(sim, name)(*args)
+        if "entries" in data:
+            played = json.loads(sim.to_json())["entries"]
+            if played != data["entries"]:
+                raise ValueError("the saved record does not match its calls replayed in its world")
+        return sim
 
     def outcome(self) -> dict:
         """When the platform recovered for good and what the incident cost: known once it is closed."""
@@ -323,6 +348,7 @@ class IncidentSim:
         return outcome(self.scenario, self.moves)
 
 
+REPLAYABLE = ("acknowledge", "wait", "restart", "raise_pool", "rollback", "escalate", "page_ic", "post", *SOURCES)
 RESPONSE_MINUTES = {"P0": 15, "P1": 60, "P2": 240, "P3": 1440}   # §2 first response
 
 
