@@ -57,9 +57,10 @@ def declared_severity(sim) -> str | None:
     return level if level in RESPONSE_MINUTES else None
 
 
-def check_comms(sim) -> list[Finding]:
-    """Every rule above, in order, for the drill ``sim`` (finished or not)."""
-    severity = declared_severity(sim)
+def check_comms(sim, severity: str | None = None) -> list[Finding]:
+    """Every rule above, in order, for the drill ``sim`` (finished or not), timed by the severity the
+    messages declare, or by ``severity`` when given."""
+    severity = severity or declared_severity(sim)
     return [_first_message(sim, severity), _updates(sim, severity), *_escalation(sim, severity),
             _resolved(sim)]
 

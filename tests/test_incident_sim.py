@@ -42,6 +42,7 @@ def poor_path(sim):
     sim.restart("backend")
     sim.wait(5)
     sim.rollback()
+    sim.wait(5)
     sim.post("[INCIDENT] Login errors\nSeverity: P1\nStatus: Investigating\nImpact: Users cannot login\nETA: 1 h")
     sim.raise_pool(24)
     sim.wait(15)
