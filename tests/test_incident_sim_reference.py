@@ -158,3 +158,27 @@ def test_a_blank_or_sectionless_postmortem_fails_and_a_forged_record_is_refused(
     forged["entries"][3]["minute"] += 5
     with pytest.raises(ValueError, match="does not match"):
         ref.check_postmortem(postmortem(sim), json.dumps(forged))
+
+
+def test_the_form_alone_is_checked_on_the_trainee_side(drill):
+    from course import postmortem as form
+
+    sim, _ = drill
+    assert form.form_problems(postmortem(sim)) == []
+    assert any("placeholders" in p for p in form.form_problems(form.TEMPLATE))
+    assert any("not in time order" in p for p in form.form_problems(postmortem(sim, page="23:59")))
+    assert any("YYYY-MM-DD" in p for p in form.form_problems(postmortem(sim).replace("2026-11-10", "next week")))
+
+
+def test_actions_due_before_the_incident_are_named(drill):
+    sim, saved = drill
+    problems = ref.check_postmortem(postmortem(sim).replace("2026-11-10", "2026-01-02"), saved)
+    assert any("not after the incident" in p for p in problems), problems
+
+
+def test_a_drill_from_another_world_is_refused():
+    saved = ref.best_path("login-500", seed("alice")).to_json()
+    with world.using(seed("bob")), pytest.raises(AssertionError, match="another trainee's world"):
+        ref.own_drill(saved)
+    with world.using(seed("alice")):
+        assert ref.own_drill(saved).closed

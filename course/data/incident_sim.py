@@ -31,7 +31,7 @@ ESCALATION_CONTACTS = ("Tech Lead", "CTO", "Escalation Engineer")
 
 
 class IncidentClosed(RuntimeError):
-    """The incident has its [RESOLVED] message: the drill is over."""
+    """The incident has its [RESOLVED] message: the drill is over (its views stay readable)."""
 
 
 class IncidentSim:
@@ -166,6 +166,8 @@ class IncidentSim:
 
     # -- views ------------------------------------------------------------------------------
     def _look(self, source: str, frame: pd.DataFrame) -> pd.DataFrame:
+        if self.closed:  # the morning after: the data stays readable, the clock has stopped
+            return frame
         self._call(source)
         self.looked.add(source)
         self._note("look", source, f"{len(frame)} rows")

@@ -11,10 +11,11 @@ replayed here in its world so that a record that does not come from it is refuse
   minutes; waiting while the platform failed and nothing was under way costs the wait), the SLA results for the right severity (first
   response, updates, resolution target), and the channel's checks (``course.incident_comms``)
   timed by the right severity.
-- **Post-mortem** (``check_postmortem``): the repository template's sections, a timeline table
-  whose recognisable events happen when the drill's record says (a contradiction is a failure),
-  five Whys, action items with owners and dates after the incident, MTTA and MTTR as the record
-  gives them (from the page or the first failure; to recovery or the [RESOLVED] message).
+- **Post-mortem** (``check_postmortem``): its form (``course.postmortem``: the template's sections,
+  a timeline table, five Whys, action items with owners and dates, MTTA and MTTR), then its facts:
+  each recognisable timeline event when the drill's record has it (an event the drill never had,
+  or at another time, is a contradiction), actions due after the incident, MTTA and MTTR as the
+  record gives them (from the page or the first failure; to recovery or the [RESOLVED] message).
 """
 from __future__ import annotations
 
@@ -23,7 +24,7 @@ from dataclasses import dataclass, field
 
 import pandas as pd
 
-from course import incident_comms
+from course import incident_comms, postmortem
 from course.data import world
 from course.data.incident_scenarios import MOVE_MINUTES, SCENARIOS
 from course.data.incident_sim import MESSAGE_MINUTES, IncidentSim, outcome
@@ -141,9 +142,6 @@ def score(saved) -> Score:
 
 
 # -- the post-mortem ---------------------------------------------------------------------------
-SECTIONS = {"summary": r"summary", "timeline": r"timeline", "root cause": r"root cause|5 whys|five whys",
-            "impact": r"impact", "what went well": r"went well", "what went wrong": r"went wrong|to improve",
-            "action items": r"action", "metrics": r"metrics|mtta|mttr"}
 # Timeline events a reader recognises, the most specific first, and which record times they may name.
 EVENTS = (("ic paged", r"commander|\bic\b"),
           ("escalated", r"escalat|tech lead"),
@@ -176,121 +174,71 @@ def record_events(sim: IncidentSim) -> dict[str, list[pd.Timestamp]]:
     return events
 
 
-def _table(text: str, heading: str) -> pd.DataFrame | None:
-    """The first markdown table under the section whose heading matches ``heading``."""
-    section = _section(text, heading)
-    rows = [line.strip().strip("|").split("|") for line in section.splitlines() if line.strip().startswith("|")]
-    rows = [[cell.strip() for cell in row] for row in rows if not all(re.fullmatch(r":?-{2,}:?", c.strip()) for c in row)]
-    if len(rows) < 2:
-        return None
-    width = len(rows[0])
-    return pd.DataFrame([row[:width] + [""] * (width - len(row)) for row in rows[1:]], columns=rows[0])
-
-
-def _section(text: str, heading: str) -> str:
-    parts = re.split(r"^(#{1,6} .*)$", text, flags=re.MULTILINE)
-    for title, body in zip(parts[1::2], parts[2::2]):
-        if re.search(heading, title, re.IGNORECASE):
-            return body
-    return ""
-
-
-def _minutes(text: str, name: str) -> float | None:
-    found = re.search(rf"\b{name}\b[^0-9\n]*(\d+(?:[.,]\d+)?)\s*(h|hours?|min|minutes?|m)?", text, re.IGNORECASE)
-    if not found:
-        return None
-    value = float(found.group(1).replace(",", "."))
-    return value * 60 if (found.group(2) or "").lower().startswith("h") else value
-
-
 def check_postmortem(text, saved) -> list[str]:
-    """Every problem of the post-mortem ``text`` against the saved drill (empty when none)."""
-    if not isinstance(text, str) or not text.strip():
-        return ["the post-mortem is empty"]
+    """Every problem of the post-mortem ``text``: its form (``course.postmortem``), then its facts
+    against the saved drill (empty when none)."""
+    problems = postmortem.form_problems(text)
+    if problems == ["the post-mortem is empty"]:
+        return problems
     sim = IncidentSim.replay(saved)
-    problems = [f"the section '{name}' is missing (a heading such as '## {name.title()}')"
-                for name, pattern in SECTIONS.items()
-                if not re.search(rf"^#{{1,6}} .*(?:{pattern})", text, re.IGNORECASE | re.MULTILINE)]
-    problems += _timeline_problems(text, sim)
-    whys = re.findall(r"^\s*(?:\d+[.)]|[-*])\s*\**why\b", _section(text, SECTIONS["root cause"]), re.IGNORECASE | re.MULTILINE)
-    if len(whys) < 5:
-        problems.append(f"the root cause analysis has {len(whys)} Whys; the template asks for five")
-    problems += _action_problems(text, sim)
-    problems += _metric_problems(text, sim)
-    return problems
+    return problems + _timeline_facts(text, sim) + _action_dates(text, sim) + _metric_facts(text, sim)
 
 
-def _timeline_problems(text: str, sim: IncidentSim) -> list[str]:
-    table = _table(text, SECTIONS["timeline"])
-    if table is None or table.shape[1] < 2:
-        return ["the timeline is not a table with a time column and an event column"]
-    time_col, event_col = table.columns[0], table.columns[1]
-    local = "BRT" in time_col.upper()
-    day = sim.page.tz_convert("America/Sao_Paulo") if local else sim.page
-    problems, times, known = [], [], record_events(sim)
-    for _, row in table.iterrows():
-        clock = re.search(r"(\d{1,2}):(\d{2})(?::(\d{2}))?", row[time_col])
-        if not clock:
-            problems.append(f"the timeline's time {row[time_col]!r} is not HH:MM")
+def _timeline_facts(text: str, sim: IncidentSim) -> list[str]:
+    rows = postmortem.table(text, postmortem.SECTIONS["timeline"])
+    if rows is None or rows.shape[1] < 2:
+        return []
+    time_col, event_col = rows.columns[0], rows.columns[1]
+    zone = "America/Sao_Paulo" if "BRT" in time_col.upper() else "UTC"
+    day = sim.page.tz_convert(zone).normalize()
+    problems, known = [], record_events(sim)
+    for _, row in rows.iterrows():
+        clock = postmortem.timeline_clock(row[time_col])
+        kind = next((name for name, pattern in EVENTS if re.search(pattern, row[event_col].lower())), None)
+        if clock is None or kind is None:
             continue
-        h, m, s = (int(x or 0) for x in clock.groups())
-        when = day.normalize() + pd.Timedelta(hours=h, minutes=m, seconds=s)
-        when = when.tz_convert("UTC")
-        times.append(when)
-        event = row[event_col].lower()
-        kind = next((name for name, pattern in EVENTS if re.search(pattern, event)), None)
-        if kind is None:
-            continue
+        when = (day + pd.Timedelta(hours=clock[0], minutes=clock[1], seconds=clock[2])).tz_convert("UTC")
         candidates = known.get(kind, [])
         if not candidates:
             problems.append(f"the timeline says {row[event_col]!r} at {row[time_col]}, but the drill has no {kind}")
         elif min(abs((when - t).total_seconds()) for t in candidates) > TIME_SLACK_MIN * 60 + 59:
-            said = ", ".join(t.tz_convert("America/Sao_Paulo" if local else "UTC").strftime("%H:%M") for t in candidates[:3])
-            problems.append(f"the timeline puts {kind} ({row[event_col]!r}) at {row[time_col]}; the drill's record says {said}")
-    if times and any(b < a for a, b in zip(times, times[1:])):
-        problems.append("the timeline's rows are not in time order")
-    if len(times) < 5:
-        problems.append(f"the timeline has {len(times)} timed rows; the drill had more moments worth a row")
+            said = ", ".join(t.tz_convert(zone).strftime("%H:%M") for t in candidates[:3])
+            problems.append(f"the timeline puts {kind} ({row[event_col]!r}) at {row[time_col]}; "
+                            f"the drill's record says {said}")
     return problems
 
 
-def _action_problems(text: str, sim: IncidentSim) -> list[str]:
-    table = _table(text, SECTIONS["action items"])
-    if table is None:
-        return ["the action items are not a table (Action | Owner | Due)"]
-    cols = {c.lower(): c for c in table.columns}
-    owner = next((cols[c] for c in cols if "owner" in c), None)
-    due = next((cols[c] for c in cols if "due" in c or "date" in c), None)
-    if owner is None or due is None:
-        return ["the action items' table needs an Owner and a Due date column"]
-    problems = []
-    for _, row in table.iterrows():
-        if not row[owner].strip() or re.search(r"tbd|<|\?", row[owner], re.IGNORECASE):
-            problems.append(f"action {row.iloc[0]!r} has no owner")
-        date = pd.to_datetime(row[due].strip(), errors="coerce", format="%Y-%m-%d")
-        if pd.isna(date) or date.date() <= sim.page.date():
-            problems.append(f"action {row.iloc[0]!r} needs a due date (YYYY-MM-DD) after the incident")
-    if len(table) < 2:
-        problems.append("one action item is not a follow-up: name at least two")
-    return problems
+def _action_dates(text: str, sim: IncidentSim) -> list[str]:
+    rows = postmortem.table(text, postmortem.SECTIONS["action items"])
+    due = None if rows is None else next((c for c in rows.columns if "due" in c.lower() or "date" in c.lower()), None)
+    if due is None:
+        return []
+    dates = pd.to_datetime(rows[due].str.strip(), errors="coerce", format="%Y-%m-%d")
+    return [f"action {name!r} is due {when:%Y-%m-%d}, not after the incident" for name, when in zip(rows.iloc[:, 0], dates)
+            if not pd.isna(when) and when.date() <= sim.page.date()]
 
 
-def _metric_problems(text: str, sim: IncidentSim) -> list[str]:
-    metrics = _section(text, SECTIONS["metrics"]) or text
+def _metric_facts(text: str, sim: IncidentSim) -> list[str]:
+    body = postmortem.section(text, postmortem.SECTIONS["metrics"]) or text
     done = outcome(sim.scenario, sim.moves)
     lead = sim.scenario.lead_minutes()
     resolved = next((m for m, t in sim.posts if t.upper().startswith("[RESOLVED]")), None)
-    ack = sim.acknowledged
     ends = [e for e in ((done["recovered"] - sim.page).total_seconds() / 60 if done["recovered"] is not None else None,
                         resolved) if e is not None]
-    expect = {"MTTA": [ack, ack + lead] if ack is not None else [],
-              "MTTR": [e + start for e in ends for start in (0, lead)]}
+    ack = sim.acknowledged
+    expect = {"MTTA": [ack, ack + lead] if ack is not None else [], "MTTR": [e + start for e in ends for start in (0, lead)]}
     problems = []
     for name, good in expect.items():
-        said = _minutes(metrics, name)
-        if said is None:
-            problems.append(f"{name} is missing from the metrics")
-        elif not any(abs(said - g) <= TIME_SLACK_MIN for g in good):
+        said = postmortem.minutes_of(body, name)
+        if said is not None and not any(abs(said - g) <= TIME_SLACK_MIN for g in good):
             problems.append(f"{name} says {said:g} min; the drill's record gives "
                             + " or ".join(f"{g:.0f}" for g in good) + " min")
     return problems
+
+
+def own_drill(saved) -> IncidentSim:
+    """The saved drill replayed, refused when it was played in another world than the current one."""
+    sim = IncidentSim.replay(saved)
+    if sim.variant.seed != world.current().seed:
+        raise AssertionError("drill_record was played in another trainee's world: play your own drill")
+    return sim
