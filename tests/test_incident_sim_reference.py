@@ -182,3 +182,17 @@ def test_a_drill_from_another_world_is_refused():
         ref.own_drill(saved)
     with world.using(seed("alice")):
         assert ref.own_drill(saved).closed
+
+
+def test_the_debrief_puts_both_drills_on_one_timeline():
+    import matplotlib
+    matplotlib.use("Agg")
+    from course.figures import describe
+    from course.incident_debrief import debrief_figure, decisions
+
+    poor = poor_path(IncidentSim("login-500", seed("alice")))
+    best = ref.best_path("login-500", seed("alice"))
+    rows = decisions(poor)
+    assert "look" not in set(rows["kind"]) and rows["label"].str.len().max() < 20
+    text = describe(debrief_figure(poor, best=best))
+    assert "rows from the top: Your drill; Best path" in text and "restart backend" in text and "page IC" in text
