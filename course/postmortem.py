@@ -3,19 +3,24 @@
     # Post-mortem: <title>
     ## Summary                       what happened, in two or three sentences
     ## Timeline                      | Time (UTC) | Event |   one row per moment, in time order
+                                     (times HH:MM, or T+minutes from the page: T-1, T+6.5)
     ## Root cause analysis (5 Whys)  1. Why ...? Because ...   five of them
     ## Impact                        users, SLOs, the business
     ## What went well / ## What went wrong
     ## Action items                  | Action | Owner | Due |   due dates as YYYY-MM-DD
     ## Metrics                       MTTA, MTTR and time to communicate, in minutes
 
-``form_problems(text)`` names every part that is missing or malformed. Whether the timeline and the
+``written(grade_id, notebook)`` reads a written answer (a Markdown cell) as last saved, so that a
+check can read the post-mortem the trainee writes in Markdown; when grading, the grader hands the
+submitted cell's text instead. ``form_problems(text)`` names every part that is missing or malformed. Whether the timeline and the
 figures are true to the incident is checked against the drill's record by the grader; whether the
 analysis is good is the trainer's call.
 """
 from __future__ import annotations
 
+import json
 import re
+from pathlib import Path
 
 import pandas as pd
 
@@ -61,6 +66,26 @@ MIN_TIMELINE_ROWS = 5
 PLACEHOLDER = re.compile(r"<[^<>]*>")
 
 
+class NotWritten(NameError):
+    """The written answer is not there yet (or the notebook was not saved since it was written)."""
+
+
+def written(grade_id: str, notebook: str) -> str:
+    """The text of the Markdown answer cell ``grade_id`` in ``notebook`` (beside the kernel), as saved."""
+    path = Path(notebook)
+    try:
+        cells = json.loads(path.read_text(encoding="utf-8"))["cells"]
+    except (OSError, ValueError, KeyError) as err:
+        raise NotWritten(f"{notebook} could not be read beside this kernel ({type(err).__name__})") from None
+    for cell in cells:
+        if cell.get("metadata", {}).get("nbgrader", {}).get("grade_id") == grade_id:
+            text = "".join(cell["source"]) if isinstance(cell["source"], list) else cell["source"]
+            if not text.strip() or text.strip() == "YOUR ANSWER HERE":
+                raise NotWritten(f"{grade_id} is not written yet (save the notebook, Ctrl+S, after writing it)")
+            return text
+    raise NotWritten(f"{notebook} has no cell {grade_id}")
+
+
 def section(text: str, heading: str) -> str:
     """The body of the first section whose heading matches the pattern ``heading``."""
     parts = re.split(r"^(#{1,6} .*)$", text, flags=re.MULTILINE)
@@ -94,9 +119,27 @@ def minutes_of(text: str, name: str) -> float | None:
 def timeline_clock(value: str) -> tuple[int, int, int] | None:
     """(hours, minutes, seconds) of a timeline cell such as ``09:14`` or ``09:14:30 BRT``."""
     found = re.search(r"\b(\d{1,2}):(\d{2})(?::(\d{2}))?\b", value)
-    if not found or int(found.group(1)) > 23:
+    if not found or int(found.group(1)) > 23 or timeline_offset(value) is not None:
         return None
     return int(found.group(1)), int(found.group(2)), int(found.group(3) or 0)
+
+
+def timeline_offset(value: str) -> float | None:
+    """Minutes from the page of a cell written relative to it: ``T+6.5``, ``T+12 min``, ``T-1``."""
+    found = re.fullmatch(r"\s*T\s*([+-−])\s*(\d+(?:[.,]\d+)?)\s*(?:min|m)?\s*", value, re.IGNORECASE)
+    if not found:
+        return None
+    minutes = float(found.group(2).replace(",", "."))
+    return -minutes if found.group(1) in "-−" else minutes
+
+
+def timeline_minutes(value: str) -> float | None:
+    """A timeline cell as a sortable number: minutes of the day, or minutes from the page."""
+    offset = timeline_offset(value)
+    if offset is not None:
+        return offset
+    clock = timeline_clock(value)
+    return None if clock is None else clock[0] * 60 + clock[1] + clock[2] / 60
 
 
 def form_problems(text) -> list[str]:
@@ -125,9 +168,9 @@ def _timeline_form(text: str) -> list[str]:
     rows = table(text, SECTIONS["timeline"])
     if rows is None or rows.shape[1] < 2:
         return ["the timeline is not a table with a time column and an event column"]
-    problems = [f"the timeline's time {value!r} is not HH:MM" for value in rows.iloc[:, 0]
-                if timeline_clock(value) is None]
-    clocks = [timeline_clock(value) for value in rows.iloc[:, 0] if timeline_clock(value)]
+    problems = [f"the timeline's time {value!r} is neither HH:MM nor T+minutes from the page"
+                for value in rows.iloc[:, 0] if timeline_minutes(value) is None]
+    clocks = [timeline_minutes(value) for value in rows.iloc[:, 0] if timeline_minutes(value) is not None]
     if any(b < a for a, b in zip(clocks, clocks[1:])):
         problems.append("the timeline's rows are not in time order")
     if len(clocks) < MIN_TIMELINE_ROWS:

@@ -196,3 +196,13 @@ def test_the_debrief_puts_both_drills_on_one_timeline():
     assert "look" not in set(rows["kind"]) and rows["label"].str.len().max() < 20
     text = describe(debrief_figure(poor, best=best))
     assert "rows from the top: Your drill; Best path" in text and "restart backend" in text and "page IC" in text
+
+
+def test_a_timeline_in_minutes_from_the_page_is_checked_the_same_way(drill):
+    sim, saved = drill
+    relative = {kind: f"T{(times[0] - sim.page).total_seconds() / 60:+.1f}"
+                for kind, times in ref.record_events(sim).items() if times}
+    assert ref.check_postmortem(postmortem(sim, **relative), saved) == []
+    relative["pool raised"] = "T+30"
+    problems = ref.check_postmortem(postmortem(sim, **relative), saved)
+    assert any("puts pool raised" in p for p in problems), problems

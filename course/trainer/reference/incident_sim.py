@@ -193,11 +193,14 @@ def _timeline_facts(text: str, sim: IncidentSim) -> list[str]:
     day = sim.page.tz_convert(zone).normalize()
     problems, known = [], record_events(sim)
     for _, row in rows.iterrows():
-        clock = postmortem.timeline_clock(row[time_col])
+        clock, offset = postmortem.timeline_clock(row[time_col]), postmortem.timeline_offset(row[time_col])
         kind = next((name for name, pattern in EVENTS if re.search(pattern, row[event_col].lower())), None)
-        if clock is None or kind is None:
+        if (clock is None and offset is None) or kind is None:
             continue
-        when = (day + pd.Timedelta(hours=clock[0], minutes=clock[1], seconds=clock[2])).tz_convert("UTC")
+        if offset is not None:
+            when = sim.page + pd.Timedelta(minutes=offset)
+        else:
+            when = (day + pd.Timedelta(hours=clock[0], minutes=clock[1], seconds=clock[2])).tz_convert("UTC")
         candidates = known.get(kind, [])
         if not candidates:
             problems.append(f"the timeline says {row[event_col]!r} at {row[time_col]}, but the drill has no {kind}")
