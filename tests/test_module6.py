@@ -336,7 +336,7 @@ def play(cell_code: str, trainee: str):
     with world.using(world.seed_for(trainee)):
         names = {"sim": IncidentSim("login-500"), "pd": pd}
         exec(cell_code, names)  # noqa: S102 - the course's own model answer, or a mistake made from it
-        return names["drill_record"]
+        return names["sim"].to_json()  # what the next cell saves as drill_record
 
 
 @pytest.mark.parametrize("trainee", ["alice", "bob"])
@@ -365,7 +365,7 @@ def test_a_blank_or_plausible_wrong_drill_does_not(mistake, changes):
     for old, new in changes or []:
         assert old in code, old
         code = code.replace(old, new)
-    saved = play(code if changes else "drill_record = sim.to_json()", "alice")
+    saved = play(code if changes else "", "alice")
     result = reference.score(saved)
     assert result.points < result.out_of, mistake
     if changes and "restart" in mistake:
