@@ -11,8 +11,9 @@ the SLA's for the severity the first [INCIDENT] message declares (docs/SLA.md, t
 - the [RESOLVED] message in the guide's template, under the [INCIDENT] title, posted once the
   platform is healthy, its Duration what the drill's own clock says.
 
-Which severity is right is the exercise's question, not checked here: whichever one the messages
-declare, the rest must follow from it.
+Which severity is right is the exercise's question: the first finding says whether the declared one
+is, against a salted hash of the course's answer (``course.quiz.keys``, as a quiz's instant feedback
+does), never the answer itself. Whichever severity the messages declare, the rest follows from it.
 """
 from __future__ import annotations
 
@@ -20,12 +21,15 @@ from dataclasses import dataclass
 
 from course import incident_template as template
 from course.data.incident_sim import RESPONSE_MINUTES
+from course.quiz.keys import digest
 
 UPDATE_MINUTES = {"P0": 30, "P1": 60, "P2": 240}
 TECH_LEAD_MINUTES = {"P0": 15, "P1": 120, "P2": 1440}   # the escalation matrix's first step
 MANY_FAILING_PERCENT = 50     # "escalate immediately when more than 50% of users are affected"
 IMMEDIATE_MINUTES = 10        # "immediately" on the drill's clock: a few looks and the channel first
 DURATION_SLACK_MIN = 5        # a Duration may round to the nearest 5 minutes
+# digest(f"{scenario}-severity", severity) of the course's severity for each scenario
+SEVERITY_SEALS = {"login-500": "cb282fdc27743c5b4e141d6a1522023e", "redis-night": "be3053d820913beeb1febda98d1d9008"}
 
 
 @dataclass
@@ -61,8 +65,18 @@ def check_comms(sim, severity: str | None = None) -> list[Finding]:
     """Every rule above, in order, for the drill ``sim`` (finished or not), timed by the severity the
     messages declare, or by ``severity`` when given."""
     severity = severity or declared_severity(sim)
-    return [_first_message(sim, severity), _updates(sim, severity), *_escalation(sim, severity),
+    return [_severity(sim), _first_message(sim, severity), _updates(sim, severity), *_escalation(sim, severity),
             _resolved(sim)]
+
+
+def _severity(sim) -> Finding:
+    rule = "severity by the course's rule"
+    declared = declared_severity(sim)
+    if declared is None:
+        return Finding(rule, False, "no [INCIDENT] message with a severity yet")
+    right = digest(f"{sim.scenario.name}-severity", declared) == SEVERITY_SEALS[sim.scenario.name]
+    return Finding(rule, right, f"{declared} " + ("is the level the guide's rule gives" if right else
+                                                  "is not the level the guide's rule gives: weigh the sources again"))
 
 
 def _first_message(sim, severity) -> Finding:

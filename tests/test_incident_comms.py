@@ -56,7 +56,7 @@ def test_the_best_path_keeps_every_rule(trainee):
     sim = best_path(IncidentSim("login-500", world.seed_for(trainee)))
     found = findings(sim)
     assert all(f.ok for f in found.values()), [str(f) for f in found.values() if not f.ok]
-    assert comms.declared_severity(sim) == "P0"
+    assert comms.declared_severity(sim) == "P0" and found["severity by the course's rule"].ok
     assert {"escalate when most users are hit", "Incident Commander for a P0"} <= set(found)
 
 
@@ -64,6 +64,7 @@ def test_the_poor_path_breaks_the_rules_it_breaks():
     sim = poor_path(IncidentSim("login-500", world.seed_for("alice")))
     found = findings(sim)
     assert comms.declared_severity(sim) == "P1"
+    assert not found["severity by the course's rule"].ok and "P1 is not" in found["severity by the course's rule"].detail
     assert found["first [INCIDENT] message"].ok, "a P1's hour is not over: the declared severity sets the clock"
     assert not found["escalate when most users are hit"].ok
     assert "never escalated" in found["escalate when most users are hit"].detail
@@ -115,3 +116,13 @@ def test_a_duration_the_clock_does_not_bear_out_is_caught():
     text = sim.posts[-1][1].replace("Duration: 20 minutes", "Duration: 2 hours")
     sim.closed, sim.posts[-1] = True, (sim.posts[-1][0], text)
     assert "Duration says 120 min" in findings(sim)["[RESOLVED] message"].detail
+
+
+def test_the_trainee_side_holds_sealed_severities_only():
+    from course.data import incident_scenarios
+    from course.quiz.keys import digest
+
+    for name, cls in incident_scenarios.SCENARIOS.items():
+        assert not {"severity", "root_cause"} & set(vars(cls)), name
+        sealed = comms.SEVERITY_SEALS[name]
+        assert sum(digest(f"{name}-severity", level) == sealed for level in ("P0", "P1", "P2", "P3")) == 1

@@ -6,6 +6,7 @@ import pytest
 
 from course.data import world
 from course.data.incident_sim import IncidentSim
+from course import postmortem_facts
 from course.trainer.reference import incident_sim as ref
 from test_incident_sim import poor_path
 
@@ -56,7 +57,7 @@ def test_an_unfinished_drill_is_scored_as_unresolved():
 # -- the post-mortem ----------------------------------------------------------------------------
 def postmortem(sim, **change):
     """A post-mortem written from the drill's own record (times UTC), with ``change`` applied."""
-    events = ref.record_events(sim)
+    events = postmortem_facts.record_events(sim)
     hhmm = {kind: times[0].strftime("%H:%M") for kind, times in events.items() if times}
     done = sim.outcome()
     mtta = sim.acknowledged
@@ -124,7 +125,7 @@ def test_a_postmortem_true_to_the_record_passes(drill):
 
 def test_a_timeline_that_contradicts_the_record_is_rejected(drill):
     sim, saved = drill
-    raised = ref.record_events(sim)["pool raised"][0]
+    raised = postmortem_facts.record_events(sim)["pool raised"][0]
     moved = (raised.tz_convert("UTC") + __import__("pandas").Timedelta(minutes=9)).strftime("%H:%M")
     problems = ref.check_postmortem(postmortem(sim, **{"pool raised": moved}), saved)
     assert any("puts pool raised" in p and "record says" in p for p in problems), problems
@@ -132,7 +133,7 @@ def test_a_timeline_that_contradicts_the_record_is_rejected(drill):
 
 def test_a_timeline_claiming_a_move_never_made_is_rejected(drill):
     sim, saved = drill
-    last = ref.record_events(sim)["resolved message"][0].strftime("%H:%M")
+    last = postmortem_facts.record_events(sim)["resolved message"][0].strftime("%H:%M")
     problems = ref.check_postmortem(postmortem(sim, extra_row=f"\n| {last} | Restarted the backend |"), saved)
     assert any("the drill has no restart" in p for p in problems), problems
 
@@ -201,7 +202,7 @@ def test_the_debrief_puts_both_drills_on_one_timeline():
 def test_a_timeline_in_minutes_from_the_page_is_checked_the_same_way(drill):
     sim, saved = drill
     relative = {kind: f"T{(times[0] - sim.page).total_seconds() / 60:+.1f}"
-                for kind, times in ref.record_events(sim).items() if times}
+                for kind, times in postmortem_facts.record_events(sim).items() if times}
     assert ref.check_postmortem(postmortem(sim, **relative), saved) == []
     relative["pool raised"] = "T+30"
     problems = ref.check_postmortem(postmortem(sim, **relative), saved)

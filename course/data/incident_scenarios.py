@@ -68,12 +68,9 @@ class Move:
 
 
 class Scenario:
-    """The shared shape: a name, a severity by each source, when it starts, and its minutes."""
+    """The shared shape: a name, a title, when it starts, and its minutes."""
 
     name = title = ""
-    severity = ""                # the course's answer (the guide wins, COURSE_DESIGN)
-    severity_by: dict = {}       # what each source says
-    root_cause = ""
 
     def __init__(self, variant: world.Variant, index: int):
         self.variant = variant
@@ -97,10 +94,6 @@ class LoginPool(Scenario):
 
     name = "login-500"
     title = "Authentication system unavailable"
-    severity = "P0"
-    severity_by = {"SLA.md (login fully broken, 100% of users)": "P0",
-                   "playbook scenario 6 (authentication broken)": "P1"}
-    root_cause = "Database connection pool exhausted"
 
     def __init__(self, variant: world.Variant, index: int = 0):
         super().__init__(variant, index)
@@ -149,9 +142,6 @@ class RedisNight(Scenario):
 
     name = "redis-night"
     title = "Section generation failing"
-    severity = "P1"
-    severity_by = {"SLA.md (generation fails: core feature broken)": "P1"}
-    root_cause = "Redis stopped by host maintenance and not restarted"
 
     def __init__(self, variant: world.Variant, index: int = 1):
         super().__init__(variant, index)

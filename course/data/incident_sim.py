@@ -28,6 +28,7 @@ HORIZON_MIN = 480        # how far ahead the outcome is worked out
 BRT = "America/Sao_Paulo"
 SOURCES = ("logs", "health", "metrics", "sentry", "chat")
 ESCALATION_CONTACTS = ("Tech Lead", "CTO", "Escalation Engineer")
+SUPPORT_PATIENCE_MIN = 15   # course value: support asks the channel again after this long without news
 
 
 class IncidentClosed(RuntimeError):
@@ -304,9 +305,9 @@ class IncidentSim:
             reply = ("I have command. First Responder: stay on mitigation; I take stakeholder updates after your "
                      "[INCIDENT] message." if who == "Incident Commander" else "Joining now. What do you see?")
             lines.append((m + 2.0, who.lower().replace(" ", "-"), reply))
-        due = RESPONSE_MINUTES[sc.severity]
-        if not any(text.upper().startswith("[INCIDENT]") and m <= due for m, text in self.posts):
-            lines.append((due + 1.0, "support", "Users keep asking and there is still nothing in #incidents."))
+        if sc.name == "login-500" and not any(text.upper().startswith("[INCIDENT]") and m <= SUPPORT_PATIENCE_MIN
+                                              for m, text in self.posts):
+            lines.append((SUPPORT_PATIENCE_MIN + 1.0, "support", "Users keep asking and there is still nothing in #incidents."))
         return lines
 
     def _index(self) -> int:
