@@ -10,6 +10,10 @@ A message is its tag and title on the first line, then one ``Field: value`` per 
 channel writes the same fields on one line, separated by `` | ``; both layouts are read. An incident
 id after the tag (``[INCIDENT] INC-2026-10-14-01: title``) is allowed.
 
+The usual ways of writing a field pass: an ETA as a time, a duration, a range ("30-60 min",
+"1-2 hours"), "within the hour", or no estimate yet ("Assessing", "TBD"); a Status such as
+"Investigating", "Identified", "Mitigating" or "Monitoring". ``duration_minutes`` reads a Duration.
+
 ``check_incident(text)`` and ``check_resolved(text)`` return a ``TemplateReport``: the fields found
 and one line per problem, saying precisely what is missing or wrong. ``check_pair`` also checks
 that both messages name the same incident. The form is checked here; whether the words are good
@@ -30,13 +34,20 @@ FIELDS = {INCIDENT: ("Severity", "Status", "Impact", "ETA"),
 KNOWN = {name for names in FIELDS.values() for name in names}
 SEVERITIES = ("P0", "P1", "P2", "P3")
 # What an incident that is not over yet can say it is doing (the guide starts with Investigating;
-# the team's channel moves on to Identified and Monitoring). Resolved belongs in [RESOLVED].
-OPEN_STATUSES = ("Investigating", "Identified", "Monitoring")
-ETA_WORDS = ("assessing", "unknown")  # the guide's "ETA: Assessing" and the channel's "ETA: unknown"
+# the team's channel moves on to Identified, Mitigating and Monitoring). Resolved belongs in [RESOLVED].
+OPEN_STATUSES = ("Investigating", "Identified", "Mitigating", "Fixing", "Recovering", "Monitoring")
+STATUS_FORMS = {"mitigation": "Mitigating", "mitigation in progress": "Mitigating", "fix in progress": "Fixing",
+                "identified": "Identified", "root cause identified": "Identified", "cause identified": "Identified"}
+# "ETA: Assessing" (the guide), "unknown" (the channel), "TBD" and the like: no estimate yet, said so.
+ETA_WORDS = ("assessing", "unknown", "tbd", "tba", "to be determined", "not yet known")
 MIN_WORDS = {"Impact": 3, "Root Cause": 3, "Resolution": 2, "Follow-up": 2}
 PLACEHOLDER = re.compile(r"<[^<>]*>|_{3,}|\bX{3,}\b|\.\.\.|…|\bTBD\b|\blorem\b", re.IGNORECASE)
 UNIT = r"(?:d|days?|h|hrs?|hours?|m|mins?|minutes?|s|secs?|seconds?)"
 DURATION = re.compile(rf"^(?:about |~)?\d+(?:[.,]\d+)?\s*{UNIT}(?:,?\s*(?:and\s+)?\d+(?:[.,]\d+)?\s*{UNIT})*(?:\s*\(.*\))?$",
+                      re.IGNORECASE)
+# An estimate is often a range or a bound: "30-60 min", "1 to 2 hours", "within the hour", "< 1 h".
+ETA_SPAN = re.compile(rf"^(?:about |~|in |within |under |less than |<\s*)?(?:\d+(?:[.,]\d+)?\s*{UNIT}?\s*(?:-|–|to)\s*)?"
+                      rf"\d+(?:[.,]\d+)?\s*{UNIT}(?:\s*\(.*\))?$|^(?:within|in|under|less than) (?:the|an|one) hour$",
                       re.IGNORECASE)
 CLOCK = re.compile(r"^(?:by |at |around |~)?([01]?\d|2[0-3])[:h]([0-5]\d)(?:\s*(?:BRT|UTC|GMT-3|-03:?00))?(?:\s*\(.*\))?$",
                    re.IGNORECASE)
@@ -85,9 +96,25 @@ def _placeholder(value: str) -> str | None:
     return found.group(0) if found else None
 
 
+def _eta_words(value: str) -> bool:
+    """An ETA that says there is no estimate yet ("Assessing", "TBD, next update in 30 min")."""
+    head = re.split(r"[,;(]| - ", value, maxsplit=1)[0].strip(" .").lower()
+    if head in ETA_WORDS:
+        return not _placeholder(value[len(head):])
+    first, _, rest = value.partition(" ")
+    return first.strip(" .,;:").lower() in ETA_WORDS and not _placeholder(rest)
+
+
+def _status_ok(value: str) -> bool:
+    head = re.split(r"[,;(]| - ", value, maxsplit=1)[0].strip(" .").lower()
+    return head.split()[0].capitalize() in OPEN_STATUSES or head in STATUS_FORMS
+
+
 def _check_value(name: str, value: str, problems: list[str]) -> None:
     if not value:
         problems.append(f"{name} is empty")
+        return
+    if name == "ETA" and _eta_words(value):
         return
     mark = _placeholder(value)
     if mark:
@@ -97,17 +124,31 @@ def _check_value(name: str, value: str, problems: list[str]) -> None:
         if not re.fullmatch(r"P[0-3]\b.*", value):
             problems.append(f"Severity {value!r} is not a level: write P0, P1, P2 or P3")
     elif name == "Status":
-        if value.split()[0].strip(".,;:").capitalize() not in OPEN_STATUSES:
+        if not _status_ok(value):
             hint = " (a resolved incident gets a [RESOLVED] message)" if value.lower().startswith("resolved") else ""
             problems.append(f"Status {value!r} is not one of {', '.join(OPEN_STATUSES)}{hint}")
     elif name == "ETA":
-        if not (value.split()[0].lower().strip(" .,;:") in ETA_WORDS or CLOCK.match(value) or DURATION.match(value)):
-            problems.append(f"ETA {value!r} is neither a time (01:30 BRT), a duration (30 min) nor 'Assessing'")
+        if not (CLOCK.match(value) or DURATION.match(value) or ETA_SPAN.match(value)):
+            problems.append(f"ETA {value!r} is neither a time (01:30 BRT), a duration (30 min, 30-60 min, "
+                            "within the hour) nor 'Assessing'/'TBD'")
     elif name == "Duration":
         if not DURATION.match(value):
             problems.append(f"Duration {value!r} is not a duration such as '25 minutes' or '1 h 48 min'")
     elif len(value.split()) < MIN_WORDS.get(name, 1):
         problems.append(f"{name} {value!r} is too short: at least {MIN_WORDS[name]} words")
+
+
+_MINUTES_PER = {"d": 1440, "h": 60, "m": 1, "s": 1 / 60}
+
+
+def duration_minutes(value: str) -> float | None:
+    """The minutes a Duration field says ("25 minutes", "1 h 48 min", "about 2 hours"); None when it
+    is not a duration."""
+    if not isinstance(value, str) or not DURATION.match(value.strip()):
+        return None
+    text = re.sub(r"\(.*\)", "", value)
+    parts = re.findall(rf"(\d+(?:[.,]\d+)?)\s*({UNIT})(?![a-z])", text, re.IGNORECASE)
+    return sum(float(n.replace(",", ".")) * _MINUTES_PER[unit[0].lower()] for n, unit in parts)
 
 
 def check_message(text, tag: str) -> TemplateReport:

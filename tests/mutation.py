@@ -76,12 +76,15 @@ class LiveNotebook:
         self.solutions = solution_sources(source)
         self.ids = [nbgrader_meta(c).get("grade_id") for c in self.nb.cells]
         for cell, cell_id in zip(self.nb.cells, self.ids):
-            if cell_id in self.solutions and cell.cell_type == "code":
+            if cell_id in self.solutions:
                 cell.source = self.solutions[cell_id]
+        nbformat.write(self.nb, folder / f"{module}.ipynb")  # the written answers, as a saved notebook holds them
         self.tests = {nbgrader_meta(c)["grade_id"]: c.source for c in source.cells if _is_test(c)}
         setup = [c.source for c in source.cells
                  if c.cell_type == "code" and nbgrader_meta(c).get("grade_id", "").endswith(SETUP_SUFFIX)]
         self.verdicts = Verdicts(setup, folder / "answers.json")
+        self.verdicts.written = {cell_id: cell.source for cell, cell_id in zip(self.nb.cells, self.ids)
+                                 if cell.cell_type == "markdown" and cell_id in self.solutions}
         self.client = _BridgedClient(self.nb, timeout=timeout, allow_errors=True,
                                      resources={"metadata": {"path": str(folder)}})
         self.client.verdicts = self.verdicts

@@ -300,6 +300,8 @@ MISTAKES = {
     # keeps the guide's own placeholder
     "m6-placeholder": ("m6-ex61-messages-test", wrong(
         "m6-ex61-messages", "Follow-up: GitHub issue for the post-mortem,", "Follow-up: GitHub issue #XXX for the post-mortem,")),
+    # follows playbook scenario 6 (P1) for the login outage: the guide's rule gives P0
+    "m6-sim-p1": ("m6-sim-drill-test", wrong("m6-sim-drill", "Severity: P0", "Severity: P1")),
 }
 
 
@@ -323,4 +325,66 @@ def test_the_source_notebook_follows_the_conventions():
     quizzes = set(quiz_questions(nb))
     assert not quizzes & set(tests)  # a damaged answer file costs the quizzes, never a code check
     points = sum(nbgrader_meta(c).get("points", 0) for c in nb.cells if nbgrader_meta(c).get("grade"))
-    assert points == 23
+    assert points == 31
+
+
+# -- Exercise 6.1 on the clock: the simulated login-500 morning ------------------------------------
+def play(cell_code: str, trainee: str):
+    """Run the drill cell's code in ``trainee``'s world, as the notebook does; the saved drill."""
+    from course.data.incident_sim import IncidentSim
+
+    with world.using(world.seed_for(trainee)):
+        names = {"sim": IncidentSim("login-500"), "pd": pd}
+        exec(cell_code, names)  # noqa: S102 - the course's own model answer, or a mistake made from it
+        return names["sim"].to_json()  # what the next cell saves as drill_record
+
+
+@pytest.mark.parametrize("trainee", ["alice", "bob"])
+def test_the_model_drill_and_postmortem_earn_full_marks_in_every_world(trainee):
+    from course.trainer.reference import incident_sim as reference
+
+    sources = solution_sources(source_notebook())
+    saved = play(sources["m6-sim-drill"], trainee)
+    result = reference.score(saved)
+    assert result.points == result.out_of and result.severity_declared == "P0"
+    model = next(c.source for c in source_notebook().cells if nbgrader_meta(c).get("grade_id") == "m6-sim-postmortem")
+    assert reference.check_postmortem(model, saved) == []
+
+
+@pytest.mark.parametrize("mistake, changes", [
+    ("nothing done", None),
+    ("P1 by playbook scenario 6", [("Severity: P0", "Severity: P1")]),
+    ("restarts instead of sizing the pool, and does not verify", [
+        ("sim.raise_pool(min(48, needed + 20))", "sim.restart('backend')"),
+        ('assert sim.health()["ok"].iloc[-3:].all()', "sim.health()")]),
+])
+def test_a_blank_or_plausible_wrong_drill_does_not(mistake, changes):
+    from course.trainer.reference import incident_sim as reference
+
+    code = solution_sources(source_notebook())["m6-sim-drill"]
+    for old, new in changes or []:
+        assert old in code, old
+        code = code.replace(old, new)
+    saved = play(code if changes else "", "alice")
+    result = reference.score(saved)
+    assert result.points < result.out_of, mistake
+    if changes and "restart" in mistake:
+        assert result.duration_min is None or result.duration_min > result.best_duration_min
+        assert result.moves.set_index("move")["minutes_lost"]["restart_backend"] == 2
+
+
+def test_a_postmortem_that_contradicts_the_drill_loses_its_facts():
+    from course.trainer.reference import incident_sim as reference
+
+    saved = play(solution_sources(source_notebook())["m6-sim-drill"], "bob")
+    model = next(c.source for c in source_notebook().cells if nbgrader_meta(c).get("grade_id") == "m6-sim-postmortem")
+    assert any("pool raised" in p for p in reference.check_postmortem(model.replace("| T+8.5 |", "| T+3 |"), saved))
+    assert reference.check_postmortem("", saved) == ["the post-mortem is empty"]
+
+
+def test_the_postmortem_rubric_is_shown_above_the_answer_and_kept_in_its_metadata():
+    nb = source_notebook()
+    at = next(i for i, c in enumerate(nb.cells) if nbgrader_meta(c).get("grade_id") == "m6-sim-postmortem")
+    assert "Graded by your trainer" in nb.cells[at - 1].source
+    assert len(nb.cells[at].metadata["rubric"]) == 3
+    assert nb.cells[at].cell_type == "markdown" and nbgrader_meta(nb.cells[at])["points"] == 3

@@ -9,6 +9,9 @@ from mutation import Alternative, Mutation
 
 _SOURCE = REPO / "source" / "m6_incident_response" / "m6_incident_response.ipynb"
 _MODEL = solution_sources(nbformat.read(_SOURCE, as_version=4))
+# The simulated incident is created by its own cell: a change to the drill starts the incident over.
+_SIM_START = {"m6-sim-start": next(c.source for c in nbformat.read(_SOURCE, as_version=4).cells
+                                   if c.metadata.get("nbgrader", {}).get("grade_id") == "m6-sim-start")}
 
 
 def _edit(cell: str, *changes: tuple[str, str]) -> dict[str, str]:
@@ -110,7 +113,13 @@ TARGET_IGNORED = Mutation(
     _edit("m6-ex61-response-solution", ('minutes["tta_min"] > pd.Timedelta(ack_target)', 'minutes["tta_min"] > pd.Timedelta("1h")')),
     costs="m6-ex61-response-test", why="the text says: the targets are the ones you are given")
 
-MUTATIONS: list = [PLACEHOLDER_KEPT, TITLES_DIFFER, RESOLVED_STATUS, HTTP_200_IS_OK, PAGE_AT_FIRST_FAILURE,
+# -- 7 · Exercise 6.1 on the clock -------------------------------------------------------------------
+SIM_PLAYBOOK_P1 = Mutation(
+    "login-500 declared P1, after playbook scenario 6",
+    {**_SIM_START, **_edit("m6-sim-drill", ("Severity: P0", "Severity: P1"))},
+    costs="m6-sim-drill-test", why="the guide's rule: login fully broken for every user is P0 (SLA.md, the guide's template)")
+
+MUTATIONS: list = [SIM_PLAYBOOK_P1, PLACEHOLDER_KEPT, TITLES_DIFFER, RESOLVED_STATUS, HTTP_200_IS_OK, PAGE_AT_FIRST_FAILURE,
                    WINDOW_START_EXCLUDED, ROWS_NOT_SORTED, CHAT_AS_UTC, TIMELINE_NOT_SORTED, CHAT_TWICE,
                    EVERY_WORKER_LINE, CLOCK_FROM_THE_PAGE, FIRST_ROW_NOT_EARLIEST, P0_TARGETS, TARGET_IGNORED]
 
@@ -172,4 +181,9 @@ def response_times(timeline, ack_target="1h", resolve_target="8h"):
 response = response_times(timeline)
 '''}, why="any way to take the earliest time per event is right")
 
-ALTERNATIVES: list = [CHANNEL_LAYOUT, TZ_AWARE_CHAT, RUNS_BY_LOOP, RESPONSE_BY_PIVOT]
+SIM_ETA_WITHIN_THE_HOUR = Alternative(
+    "the [INCIDENT] ETA written 'within the hour'",
+    {**_SIM_START, **_edit("m6-sim-drill", ("ETA: 30-60 min", "ETA: within the hour"))},
+    why="the usual ways of writing an ETA pass")
+
+ALTERNATIVES: list = [CHANNEL_LAYOUT, TZ_AWARE_CHAT, RUNS_BY_LOOP, RESPONSE_BY_PIVOT, SIM_ETA_WITHIN_THE_HOUR]

@@ -289,6 +289,8 @@ class SandboxedExecute(Execute):
         bridge = KernelBridge(self, self.rundir / "handover", index)
         bridge.folder.mkdir(exist_ok=True)
         self.sandbox_user(bridge.folder)
+        self.verdicts.written = {c.metadata.nbgrader["grade_id"]: c.source for c in self.nb.cells
+                                 if c.cell_type == "markdown" and c.metadata.get("nbgrader", {}).get("solution")}
         cell.outputs = self.verdicts.judge(grade_id, self.checks.get(grade_id, ""), bridge)
         cell.execution_count = None
         if self.gone:

@@ -19,7 +19,7 @@ from typing import Any, Protocol
 
 from nbformat.v4 import new_output
 
-from course import checks
+from course import checks, postmortem
 from course.data import world
 from course.trainer.reference.judge import comparisons
 from course.quiz import Quiz
@@ -113,7 +113,16 @@ class Verdicts:
                 self.namespace[name] = GradingQuiz(answer_file, facts=value.facts)
             elif value is checks.check:
                 self.namespace[name] = checks.strict_check  # here a failed check is a failure
+            elif value is postmortem.written:
+                self.namespace[name] = self._written  # the submitted cell, not a file beside a kernel
+        self.written: dict[str, str] = {}  # Markdown answers of the submission, by grade_id
         self.givens = frozenset(self.namespace)
+
+    def _written(self, grade_id: str, notebook: str = "") -> str:
+        text = self.written.get(grade_id, "")
+        if not text.strip() or text.strip() == "YOUR ANSWER HERE":
+            raise postmortem.NotWritten(f"{grade_id} is not written")
+        return text
 
     def needs(self, source: str) -> list[str]:
         """The names of a test cell that must come from the trainee's kernel."""
