@@ -15,11 +15,15 @@ start: install
 trainer: install
 	$(PY) -m course.trainer.lab.launch --trainer
 
+# pytest-xdist: TEST_WORKERS processes share the suite out in the groups of tests/run_plan.py.
+TEST_WORKERS ?= 4
+PARALLEL := -n $(TEST_WORKERS) --dist loadgroup --no-loadscope-reorder
+
 test: install system
-	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" $(PY) -m pytest
+	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" $(PY) -m pytest $(PARALLEL)
 
 test-fast: install
-	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" $(PY) -m pytest -m "not slow and not browser"
+	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" $(PY) -m pytest $(PARALLEL) -m "not slow and not browser"
 
 install: $(VENV)/.installed
 

@@ -8,16 +8,33 @@ import pytest
 sys.path.insert(0, str(Path(__file__).parent))  # the harness module beside the tests
 
 from harness import build_course  # noqa: E402
+from run_plan import plan  # noqa: E402
 
 # A data call without an explicit variant sees the canonical world here (the trainee id of the
 # machine running the tests would otherwise pick one); variant tests name their variants.
 os.environ.setdefault("ETP_VARIANTS", "off")
 
 
+@pytest.hookimpl(tryfirst=True)  # before pytest-xdist reads the groups
+def pytest_collection_modifyitems(config, items):
+    if getattr(config.option, "loadgroup", False):  # pytest-xdist's --dist loadgroup, in every worker
+        plan(items)
+
+
+def shared_folder(tmp_path_factory, name: str) -> Path:
+    """A folder of the run: one for every pytest-xdist worker, beside their own temporary folders."""
+    if not os.environ.get("PYTEST_XDIST_WORKER"):
+        return tmp_path_factory.mktemp(name)
+    folder = tmp_path_factory.getbasetemp().parent / name
+    folder.mkdir(mode=0o700, exist_ok=True)
+    return folder
+
+
 @pytest.fixture(scope="session", autouse=True)
 def data_cache(tmp_path_factory):
-    """Generated data goes to a throw-away cache, shared by the tests and the kernels they start."""
-    folder = tmp_path_factory.mktemp("etp-data")
+    """Generated data goes to a throw-away cache, shared by the tests and the kernels they start,
+    and by every pytest-xdist worker of the run (the cache writes each file atomically)."""
+    folder = shared_folder(tmp_path_factory, "etp-data")
     previous = os.environ.get("ETP_ACADEMY_DATA")
     os.environ["ETP_ACADEMY_DATA"] = str(folder)
     yield folder

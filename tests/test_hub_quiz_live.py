@@ -17,6 +17,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from hub_harness import DUMMY_LAYER, QUIZ, REPO, _start_hub  # noqa: E402
 
+pytestmark = pytest.mark.slow  # a live hub
+
 TARGETS = {"checkout": str(REPO / "course"), "course": "COURSE", "data": "DATA"}
 EXPLANATION = "uid {uid} checkout {checkout} course {course} data {data}"
 # Runs in the hub's config, after the course's: a trainer's edit of source/ before a start.
