@@ -1,6 +1,7 @@
 """Grading a cohort: plain sequential ``nbgrader autograde`` against ``python -m course autograde``.
 
     python benchmarks/cohort_scale.py [--trainees 50] [--modules m2_sla_severity,...]
+                                      [--sets 'm2_sla_severity,m5_troubleshooting;all']
                                       [--workers N] [--sizes 10,50,100] [--one-worker]
                                       [--growth-modules m2_sla_severity,...] [--variants-off]
 
@@ -28,6 +29,13 @@ Also prints where a graded notebook's time goes: the seconds its kernel spent ru
 trainee's cells (imports, the trainee's own code and plots; from the cells' execution times in
 the graded notebooks), which no cache shares between trainees.
 
+``--sets`` measures several module sets one after the other, each in a course of its own, and
+ends with one table row per set: seconds per notebook (sequential, and the parallel command's
+wall time and worker time, i.e. wall time x workers), the trainee's own cell time per notebook
+(the graded cells' ``execution`` timings, nbclient's ``record_timing``, from the sequential run,
+one kernel at a time), grading/cell (worker time over cell time: what grading costs beside the
+trainee's own work) and the speed-up over sequential nbgrader.
+
 Prints seconds per graded notebook, the ratio, and the peak memory of a grading worker (the
 largest resident size a worker reached; graded kernels are separate processes). Asserts nothing:
 a busy machine should not fail a build.
@@ -42,6 +50,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
@@ -118,50 +127,98 @@ def prepare(root: Path, shared_world: bool) -> int | None:
     return 0
 
 
+@dataclass
+class Row:
+    """One module set's figures: seconds per notebook, sequential and parallel, and cell time."""
+
+    label: str
+    notebooks: int
+    sequential: float        # s per notebook, sequential nbgrader autograde
+    parallel: float          # s per notebook (wall), python -m course autograde with `workers`
+    workers: int
+    cell_time: float         # s per notebook the graded kernels spent running the trainee's cells
+    peak: int = 0            # MiB, the largest grading worker
+
+    @property
+    def worker_seconds(self) -> float:
+        """What one notebook costs a worker: wall time x workers (the workers share the cores)."""
+        return self.parallel * self.workers
+
+    def line(self) -> str:
+        return (f"{self.label:<28} {self.notebooks:5d} {self.sequential:9.2f} {self.parallel:9.2f} "
+                f"{self.worker_seconds:9.2f} {self.cell_time:9.2f} {self.worker_seconds / self.cell_time:8.2f}x "
+                f"{self.sequential / self.parallel:8.2f}x")
+
+
+HEADER = (f"{'modules':<28} {'nbs':>5} {'seq s/nb':>9} {'par s/nb':>9} {'worker s':>9} {'cell s':>9} "
+          f"{'grading/cell':>9} {'over seq':>9}")
+
+
+def measure(scratch: Path, modules: list[str], args, label: str) -> tuple[Row, Path]:
+    """Build a cohort for ``modules``, grade it both ways, print the details; the summary row."""
+    root = scratch / f"course-{label.replace(' ', '-')}"
+    seed = prepare(root, args.variants_off)
+    started = time.perf_counter()
+    submit(root, modules, 0, args.trainees, seed)
+    notebooks = args.trainees * len(modules)
+    print(f"[{label}] {args.trainees} trainees x {len(modules)} module(s) ({', '.join(modules)}) = {notebooks} "
+          f"notebooks, {'one shared world' if args.variants_off else 'a world per trainee'}; "
+          f"{os.cpu_count()} cores; cohort built in {time.perf_counter() - started:.0f} s", flush=True)
+    seq = sequential(root, modules)
+    print(f"sequential nbgrader autograde:        {seq:8.1f} s  {seq / notebooks:6.2f} s/notebook", flush=True)
+    in_kernel, graded = kernel_seconds(root)
+    cell_time = in_kernel / max(graded, 1)
+    print(f"  of which the trainee's kernel running cells (one kernel at a time): {cell_time:.2f} s per notebook",
+          flush=True)
+    if args.one_worker:
+        one, peak, cache = parallel(root, 1)
+        print(f"python -m course autograde, 1 worker: {one:8.1f} s  {one / notebooks:6.2f} s/notebook  "
+              f"({seq / one:.2f}x; {one / notebooks / cell_time:.2f}x cell time; peak worker {peak} MiB; {cache})",
+              flush=True)
+    par, peak, cache = parallel(root, args.workers)
+    print(f"python -m course autograde, {args.workers} workers: {par:7.1f} s  {par / notebooks:6.2f} s/notebook  "
+          f"({seq / par:.2f}x; peak worker {peak} MiB; {cache})", flush=True)
+    in_kernel, graded = kernel_seconds(root)
+    print(f"  the trainee's kernel running cells ({args.workers} workers at once): "
+          f"{in_kernel / max(graded, 1):.2f} s per notebook", flush=True)
+    return Row(label, notebooks, seq / notebooks, par / notebooks, args.workers, cell_time, peak), root
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--trainees", type=int, default=50)
     parser.add_argument("--modules", help="comma-separated (default: every module in source/)")
+    parser.add_argument("--sets", help="module sets graded one after the other, each in a course of its "
+                        "own: ';'-separated comma lists, 'all' for every module "
+                        "(e.g. 'm2_sla_severity,m5_troubleshooting;all'); overrides --modules")
     parser.add_argument("--workers", type=int, default=os.cpu_count() or 1)
     parser.add_argument("--sizes", help="comma-separated cohort sizes for the growth figures")
     parser.add_argument("--one-worker", action="store_true", help="also time the parallel command with one worker")
     parser.add_argument("--growth-modules", help="comma-separated modules for --sizes (default: --modules)")
     parser.add_argument("--variants-off", action="store_true", help="one world for the whole cohort")
     args = parser.parse_args()
-    modules = args.modules.split(",") if args.modules else ASSIGNMENTS
+    if args.sets:
+        sets = [ASSIGNMENTS if part.strip() == "all" else part.split(",") for part in args.sets.split(";")]
+    else:
+        sets = [args.modules.split(",") if args.modules else ASSIGNMENTS]
     sizes = sorted(int(size) for size in args.sizes.split(",")) if args.sizes else []
     with tempfile.TemporaryDirectory() as scratch:
-        root = Path(scratch) / "course"
-        os.environ["ETP_ACADEMY_DATA"] = str(Path(scratch) / "data")
-        seed = prepare(root, args.variants_off)
-        started = time.perf_counter()
-        submit(root, modules, 0, args.trainees, seed)
-        notebooks = args.trainees * len(modules)
-        print(f"{args.trainees} trainees x {len(modules)} module(s) ({', '.join(modules)}) = {notebooks} "
-              f"notebooks, {'one shared world' if args.variants_off else 'a world per trainee'}; "
-              f"{os.cpu_count()} cores; cohort built in {time.perf_counter() - started:.0f} s",
-              flush=True)
-        seq = sequential(root, modules)
-        print(f"sequential nbgrader autograde:        {seq:8.1f} s  {seq / notebooks:6.2f} s/notebook", flush=True)
-        in_kernel, graded = kernel_seconds(root)
-        print(f"  of which the trainee's kernel running cells: {in_kernel / max(graded, 1):.2f} s per notebook",
-              flush=True)
-        if args.one_worker:
-            one, peak, cache = parallel(root, 1)
-            print(f"python -m course autograde, 1 worker: {one:8.1f} s  {one / notebooks:6.2f} s/notebook  "
-                  f"({seq / one:.2f}x; peak worker {peak} MiB; {cache})", flush=True)
-        par, peak, cache = parallel(root, args.workers)
-        print(f"python -m course autograde, {args.workers} workers: {par:7.1f} s  {par / notebooks:6.2f} s/notebook  "
-              f"({seq / par:.2f}x; peak worker {peak} MiB; {cache})", flush=True)
-        in_kernel, graded = kernel_seconds(root)
-        print(f"  the trainee's kernel running cells ({args.workers} workers at once): "
-              f"{in_kernel / max(graded, 1):.2f} s per notebook", flush=True)
+        scratch = Path(scratch)
+        os.environ["ETP_ACADEMY_DATA"] = str(scratch / "data")
+        rows = []
+        for modules in sets:
+            label = "all six" if modules == ASSIGNMENTS else "+".join(m.split("_")[0] for m in modules)
+            row, _ = measure(scratch, modules, args, label)
+            rows.append(row)
+        modules = sets[-1]
         growth_modules = args.growth_modules.split(",") if args.growth_modules else modules
-        growth = {args.trainees: (par, peak)} if growth_modules == modules else {}
+        growth = {}
+        if growth_modules == modules:
+            growth[args.trainees] = (rows[-1].parallel * rows[-1].notebooks, rows[-1].peak)
         for size in sizes:  # each size in a course of its own
             if size not in growth:
-                other = Path(scratch) / f"course-{size}"
-                prepare(other, args.variants_off)
+                other = scratch / f"course-{size}"
+                seed = prepare(other, args.variants_off)
                 submit(other, growth_modules, 0, size, seed)
                 seconds, size_peak, _ = parallel(other, args.workers)
                 growth[size] = (seconds, size_peak)
@@ -169,6 +226,13 @@ def main() -> None:
             count = size * len(growth_modules)
             print(f"growth ({len(growth_modules)} module(s)): {size:4d} trainees, {count:4d} notebooks: {seconds:8.1f} s  "
                   f"{seconds / count:6.2f} s/notebook  peak worker {size_peak} MiB", flush=True)
+        print("\nper notebook: sequential nbgrader (seq), python -m course autograde wall time (par) and "
+              "worker time (par x workers),\nthe trainee's own cell time (cell, from the graded cells' "
+              "timings), grading/cell = worker s / cell s, over seq = seq / par")
+        print(HEADER)
+        for row in rows:
+            print(row.line())
+
 
 if __name__ == "__main__":
     main()

@@ -724,8 +724,22 @@ def _request_log_lines(month: _Month) -> pa.Array:
 def _writer(make_lines, variant: world.Variant):
     """The ``write`` callback for cache.materialise: lines are only built on a cache miss."""
     def write(fh: IO) -> None:
-        fh.write("\n".join(make_lines(_month(variant)).to_pylist()) + "\n")
+        write_lines(fh, make_lines(_month(variant)))
     return write
+
+
+def write_lines(fh: IO, lines: pa.Array) -> None:
+    """Each line and a newline, the bytes of ``"\\n".join(lines) + "\\n"``, written from pyarrow's
+    own buffer: a month's log is 200,000 lines, and a Python string for each costs a second."""
+    if not isinstance(lines, pa.Array) or not len(lines) or lines.null_count or not hasattr(fh, "buffer"):
+        fh.write("\n".join(lines.to_pylist()) + "\n")  # a missing line fails here, as it should
+        return
+    ended = pc.binary_join_element_wise(lines.cast(pa.large_string()), pa.scalar("\n", pa.large_string()),
+                                        pa.scalar("", pa.large_string()))
+    _, offsets, data = ended.buffers()
+    bounds = np.frombuffer(offsets, dtype=np.int64)[ended.offset: ended.offset + len(ended) + 1]
+    fh.flush()
+    fh.buffer.write(memoryview(data)[bounds[0]:bounds[-1]])
 
 
 def request_log(variant: world.Variant | int | None = None) -> Path:
