@@ -17,6 +17,7 @@ from pathlib import Path
 import pytest
 from nbgrader.api import Gradebook
 
+from course.trainer.cohort.demo import environment
 from harness import ASSIGNMENTS, Trainee, autograded_cells, build_course, notebooks, REPO
 
 pytestmark = pytest.mark.slow
@@ -75,17 +76,9 @@ def test_two_writers_at_once_lose_nothing(postgres_url):
 @pytest.fixture(scope="module")
 def pg_course(postgres_url, tmp_path_factory, data_cache):
     root = tmp_path_factory.mktemp("pg-course")
-    saved = {name: os.environ.get(name) for name in ("NBGRADER_DB_URL", "NBGRADER_EXCHANGE", "PATH")}
-    os.environ.update(NBGRADER_DB_URL=postgres_url, NBGRADER_EXCHANGE=str(root / "exchange"),
-                      PATH=with_tools(os.environ)["PATH"])
-    try:
+    with environment(NBGRADER_DB_URL=postgres_url, NBGRADER_EXCHANGE=str(root / "exchange"),
+                     PATH=with_tools(os.environ)["PATH"]):
         build_course(root)
-    finally:
-        for name, value in saved.items():
-            if value is None:
-                os.environ.pop(name, None)
-            else:
-                os.environ[name] = value
     return root
 
 

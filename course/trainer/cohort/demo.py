@@ -18,6 +18,7 @@ Then the trainer's commands run on that course, as a trainer types them: ``relea
 """
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
@@ -254,20 +255,28 @@ def run_demo(trainees: int = 8, modules: str | None = None, workers: int | None 
         scratch = tempfile.TemporaryDirectory(prefix="etp-demo-")
         root = Path(scratch.name) / "course"
         root.mkdir()
-    saved = {name: os.environ.get(name) for name in ("NBGRADER_EXCHANGE", "NBGRADER_DB_URL")}
-    os.environ["NBGRADER_EXCHANGE"] = str(root / "exchange")
-    os.environ["NBGRADER_DB_URL"] = f"sqlite:///{root / 'gradebook.db'}"
     try:
-        return _day(repo, root, chosen, cohort(trainees), workers, keep is not None, cli,
-                    open_course, WorldVariants)
+        with environment(NBGRADER_EXCHANGE=str(root / "exchange"), NBGRADER_DB_URL=f"sqlite:///{root / 'gradebook.db'}"):
+            return _day(repo, root, chosen, cohort(trainees), workers, keep is not None, cli,
+                        open_course, WorldVariants)
+    finally:
+        if scratch is not None:
+            scratch.cleanup()
+
+
+@contextlib.contextmanager
+def environment(**values: str):
+    """Set environment variables for the block, then put back what was there."""
+    saved = {name: os.environ.get(name) for name in values}
+    os.environ.update(values)
+    try:
+        yield
     finally:
         for name, value in saved.items():
             if value is None:
                 os.environ.pop(name, None)
             else:
                 os.environ[name] = value
-        if scratch is not None:
-            scratch.cleanup()
 
 
 def _day(repo, root, chosen, people, workers, kept, cli, open_course, WorldVariants) -> int:
