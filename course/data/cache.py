@@ -11,6 +11,12 @@ from pathlib import Path
 from typing import IO, Callable
 
 ENV_VAR = "ETP_ACADEMY_DATA"
+STAGING = ".tmp"  # suffix of a file being written (a hidden name beside its target), never read
+
+
+def is_staging(path: Path) -> bool:
+    """A file ``materialise`` is still writing: it becomes its target whole, or disappears."""
+    return path.name.startswith(".") and path.name.endswith(STAGING)
 
 
 def data_dir() -> Path:
@@ -36,7 +42,7 @@ def materialise(name: str, write: Callable[[IO], None], binary: bool = False) ->
     path = data_dir() / name
     if path.exists():
         return path
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=STAGING)
     try:
         opened = os.fdopen(fd, "wb") if binary else os.fdopen(fd, "w", encoding="utf-8", newline="\n")
         with opened as fh:

@@ -18,7 +18,7 @@ RUN apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq 
       bubblewrap util-linux \
  && rm -rf /var/lib/apt/lists/*
 COPY requirements.txt /opt/etp-academy/src/requirements.txt
-RUN grep -v -E '^(pytest|pytest-timeout|playwright|kubernetes-validate)==' /opt/etp-academy/src/requirements.txt \
+RUN grep -v -E '^(pytest|pytest-timeout|pytest-xdist|playwright|kubernetes-validate)==' /opt/etp-academy/src/requirements.txt \
       | sed -E "s/^jupyterhub==.*/jupyterhub==${JUPYTERHUB_VERSION}/" > /tmp/requirements.txt \
  && pip install --no-cache-dir -r /tmp/requirements.txt ngshare==0.6.0 \
  && pip install --no-cache-dir --no-deps ngshare-exchange==0.5.3 \

@@ -27,7 +27,7 @@ USER root
 # see values.yaml); ngshare-exchange without its dependencies (its pin jupyter-core<4.11.2 cannot
 # live with JupyterLab 4; it works with nbgrader 0.9.6 and jupyter-core 5.9).
 COPY requirements.txt /tmp/requirements.txt
-RUN grep -v -E '^(pytest|pytest-timeout|playwright|kubernetes-validate)==' /tmp/requirements.txt \
+RUN grep -v -E '^(pytest|pytest-timeout|pytest-xdist|playwright|kubernetes-validate)==' /tmp/requirements.txt \
       | sed -E "s/^jupyterhub==.*/jupyterhub==${JUPYTERHUB_VERSION}/" > /tmp/trainee-requirements.txt \
  && pip install --no-cache-dir -r /tmp/trainee-requirements.txt \
  && pip install --no-cache-dir --no-deps ngshare-exchange==0.5.3 \
