@@ -19,12 +19,13 @@ from _pytest.nodeid import NodeId
 SHARED_SETUP = {"test_item_analysis.py": "insight-cohort", "test_trainer_verbs.py": "insight-cohort"}
 
 # Heavy singletons, run one after another in their group: one JupyterLab and one Chromium at a time;
-# the live hubs in two queues (a hub start-up is mostly waiting, two at once fit on two cores).
+# the live hubs in one queue: every hub gives the checkout to its own grader account and group
+# (chmod 750, as docs/hub.md says), so a second hub at once locks the first one's grader out.
 ONE_AT_A_TIME = {
     "test_browser.py": "browser", "test_browser_trainee_polish.py": "browser",
     "test_browser_trainee_traps.py": "browser",
-    "test_hub_isolation_live.py": "hub-a", "test_hub_drill_live.py": "hub-a", "test_hub_quiz_live.py": "hub-a",
-    "test_hub_exchange_live.py": "hub-b", "test_jupyterhub_live.py": "hub-b",
+    **{name: "live-hub" for name in ("test_hub_isolation_live.py", "test_hub_drill_live.py", "test_hub_quiz_live.py",
+                                     "test_hub_exchange_live.py", "test_jupyterhub_live.py")},
 }
 
 # Rough seconds per file on the 2-core machine with four workers busy: they only order the queue

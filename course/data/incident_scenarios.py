@@ -71,10 +71,12 @@ class Scenario:
     """The shared shape: a name, a title, when it starts, and its minutes."""
 
     name = title = ""
+    DAYS: tuple[int, ...] = ()  # the days of the month it may fall on (one drawn per world)
 
     def __init__(self, variant: world.Variant, index: int):
         self.variant = variant
         self.rng = variant.rng(61, index)
+        self.day = pd.Timestamp(f"{world.MONTH}-{int(self.rng.choice(self.DAYS)):02d}", tz="UTC")
 
     def minute(self, m: float, moves: list[Move]) -> Minute:
         raise NotImplementedError
@@ -94,12 +96,12 @@ class LoginPool(Scenario):
 
     name = "login-500"
     title = "Authentication system unavailable"
+    DAYS = (5, 7, 13, 19, 21, 26, 29)
 
     def __init__(self, variant: world.Variant, index: int = 0):
         super().__init__(variant, index)
         rng = self.rng
-        day = pd.Timestamp(f"{world.MONTH}-{int(rng.choice([5, 7, 13, 19, 21, 26, 29])):02d}", tz="UTC")
-        self.surge_start = day + pd.Timedelta(hours=11, minutes=int(rng.integers(35, 80)))  # 08:35-09:20 BRT
+        self.surge_start = self.day + pd.Timedelta(hours=11, minutes=int(rng.integers(35, 80)))  # 08:35-09:20 BRT
         self.demand = int(rng.integers(26, 37))        # connections one replica needs at the surge's peak
         self.refill_min = float(rng.integers(5, 9))    # how fast a freed pool fills back up
         self.peak_rpm = int(rng.integers(140, 200))    # requests per minute per replica at the peak
@@ -142,12 +144,12 @@ class RedisNight(Scenario):
 
     name = "redis-night"
     title = "Section generation failing"
+    DAYS = (6, 8, 14, 15, 20, 22)
 
     def __init__(self, variant: world.Variant, index: int = 1):
         super().__init__(variant, index)
         rng = self.rng
-        day = pd.Timestamp(f"{world.MONTH}-{int(rng.choice([6, 8, 14, 15, 20, 22])):02d}", tz="UTC")
-        self.start = day + pd.Timedelta(hours=5, minutes=int(rng.integers(5, 50)), seconds=int(rng.integers(60)))
+        self.start = self.day + pd.Timedelta(hours=5, minutes=int(rng.integers(5, 50)), seconds=int(rng.integers(60)))
         self.rpm = int(rng.integers(5, 10))
         self.generate_share = float(rng.uniform(0.3, 0.5))
 
