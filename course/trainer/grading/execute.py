@@ -168,6 +168,9 @@ class SandboxedExecute(Execute):
             self.rundir = scratch / "run"
             self.rundir.mkdir()
             self.verdicts = self._verdicts(info, submission / ANSWERS)
+            # the submission's written answers, which no kernel changes: read once for every check
+            self.verdicts.written = {c.metadata.nbgrader["grade_id"]: c.source for c in nb.cells
+                                     if c.cell_type == "markdown" and c.metadata.get("nbgrader", {}).get("solution")}
             self._kernel_setup = dict(sandbox=self.sandbox if sandboxed else None,
                                       workdir=workdir, rundir=self.rundir,
                                       kernel_env=self.sandbox.kernel_env)
@@ -289,8 +292,6 @@ class SandboxedExecute(Execute):
         bridge = KernelBridge(self, self.rundir / "handover", index)
         bridge.folder.mkdir(exist_ok=True)
         self.sandbox_user(bridge.folder)
-        self.verdicts.written = {c.metadata.nbgrader["grade_id"]: c.source for c in self.nb.cells
-                                 if c.cell_type == "markdown" and c.metadata.get("nbgrader", {}).get("solution")}
         cell.outputs = self.verdicts.judge(grade_id, self.checks.get(grade_id, ""), bridge)
         cell.execution_count = None
         if self.gone:
