@@ -295,7 +295,7 @@ def redis_drill(variant: world.Variant | None = None) -> list[dict]:
             worker_all[-1],
             "",
             f"Metrics · {world.REDIS}: a container reports again from "
-            f"{night['end']:%H:%M} UTC ({_clock_brt(night['end'])} BRT), started by the platform",
+            f"{night['end']:%H:%M} UTC ({_clock_brt(night['end'])} BRT)",
         ]),
     ]
 

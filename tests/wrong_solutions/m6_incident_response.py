@@ -22,7 +22,7 @@ def _edit(cell: str, *changes: tuple[str, str]) -> dict[str, str]:
     return {cell: code}
 
 
-# -- 3 · the two messages ---------------------------------------------------------------------------
+# -- 4b · the two messages--------------------------------------------------------------------------
 PLACEHOLDER_KEPT = Mutation(
     "the guide's #XXX kept",
     _edit("m6-ex61-messages", ("Follow-up: GitHub issue for the post-mortem,", "Follow-up: GitHub issue #XXX for the post-mortem,")),
@@ -38,7 +38,7 @@ RESOLVED_STATUS = Mutation(
     _edit("m6-ex61-messages", ("Status: Investigating", "Status: Resolved")),
     costs="m6-ex61-messages-test", why="an open incident's Status is Investigating, Identified or Monitoring")
 
-# -- 4a · alerts from the raw probes ------------------------------------------------------------------
+# -- 4c · alerts from the raw probes-----------------------------------------------------------------
 HTTP_200_IS_OK = Mutation(
     "a 200 with an unhealthy body counted ok",
     _edit("m6-ex61-alerts-solution", ('"ok": fields["code"].eq("200") & fields["detail"].str.contains(\'"status":"healthy"\', regex=False),',
@@ -61,7 +61,7 @@ ROWS_NOT_SORTED = Mutation(
                                       '    probes = probes.reset_index(drop=True)\n')),
     costs="m6-ex61-alerts-test", why="the text says: take the rows in time order")
 
-# -- 4b · one timeline --------------------------------------------------------------------------------
+# -- 4c · one timeline --------------------------------------------------------------------------------
 CHAT_AS_UTC = Mutation(
     "the channel's Brasília times read as UTC",
     _edit("m6-ex61-timeline-solution", ('pd.to_datetime(said["stamp"] + "-0300").dt.tz_convert("UTC")', 'pd.to_datetime(said["stamp"], utc=True)')),
@@ -113,7 +113,7 @@ TARGET_IGNORED = Mutation(
     _edit("m6-ex61-response-solution", ('minutes["tta_min"] > pd.Timedelta(ack_target)', 'minutes["tta_min"] > pd.Timedelta("1h")')),
     costs="m6-ex61-response-test", why="the text says: the targets are the ones you are given")
 
-# -- 7 · Exercise 6.1 on the clock -------------------------------------------------------------------
+# -- 2 · Exercise 6.1 on the clock -------------------------------------------------------------------
 SIM_PLAYBOOK_P1 = Mutation(
     "login-500 declared P1, after playbook scenario 6",
     {**_SIM_START, **_edit("m6-sim-drill", ("Severity: P0", "Severity: P1"))},
