@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 
 from course.trainer.lab import runtime as lab
+from course.trainer.lab.launch import world_env
 from harness import ASSIGNMENTS, build_course
 
 CHROMIUM = "/usr/bin/chromium"
@@ -34,11 +35,13 @@ def released_course(root: Path):
     return api
 
 
-def trainee_folder(folder: Path, runtime: Path, api) -> None:
-    """A trainee folder for the course of ``api`` and its runtime, as `make start` writes them."""
+def trainee_folder(folder: Path, runtime: Path, api, own_world: bool = False) -> None:
+    """A trainee folder for the course of ``api`` and its runtime, as `make start` writes them.
+    ``own_world``: the kernel picks the trainee's own world as `make start` sets it up (else it
+    inherits the tests' canonical one)."""
     lab.write_student_config(folder, api.coursedir.course_id, Path(api.config.Exchange.root),
                              runtime / "nbgrader_cache")
-    lab.prepare_trainee_runtime(runtime)
+    lab.prepare_trainee_runtime(runtime, world_env(api.config, api.coursedir.course_id) if own_world else None)
 
 
 def free_port() -> int:
