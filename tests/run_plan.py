@@ -23,7 +23,7 @@ SHARED_SETUP = {"test_item_analysis.py": "insight-cohort", "test_trainer_verbs.p
 # (chmod 750, as docs/hub.md says), so a second hub at once locks the first one's grader out.
 ONE_AT_A_TIME = {
     "test_browser.py": "browser", "test_browser_trainee_polish.py": "browser",
-    "test_browser_trainee_traps.py": "browser",
+    "test_browser_trainee_traps.py": "browser", "test_browser_incident.py": "browser",
     **{name: "live-hub" for name in ("test_hub_isolation_live.py", "test_hub_drill_live.py", "test_hub_quiz_live.py",
                                      "test_hub_exchange_live.py", "test_jupyterhub_live.py")},
 }
@@ -34,6 +34,7 @@ COST = {
     "test_hostile_cohort.py": 900, "test_visible_checks.py": 720, "test_variants_cohort.py": 400,
     "test_trainer_traps.py": 210, "test_parallel_grading.py": 300, "test_demo.py": 120,
     "test_browser.py": 420, "test_browser_trainee_polish.py": 60, "test_browser_trainee_traps.py": 60,
+    "test_browser_incident.py": 90,
     "test_hub_isolation_live.py": 200, "test_hub_exchange_live.py": 170, "test_jupyterhub_live.py": 150,
     "test_hub_quiz_live.py": 70, "test_hub_drill_live.py": 60, "test_item_analysis.py": 90,
     "test_trainer_verbs.py": 40, "test_broken_submissions.py": 100, "test_certification.py": 120,
