@@ -1,8 +1,11 @@
-"""A dishonest cohort, graded in one run of nbgrader's own CLI per module.
+"""A dishonest cohort, graded in one run per module (nbgrader's own CLI for one of them).
 
 Every attacker submits no answers and no code besides the attack, so any point it earns is a
 point the attack gained. Beside them: an honest trainee (graded last, so that any attack on other
-folders happens before) and a blank one.
+folders happens before) and a blank one. Everyone works in one shared world: the attacks do not
+depend on the world, a data-poisoning attacker then aims at the very files the honest trainee
+reads, and the module's data and reference results are made once, not once per attacker
+(per-trainee worlds are tests/test_variants_cohort.py's subject).
 """
 from __future__ import annotations
 
@@ -10,6 +13,7 @@ import hashlib
 import json
 import os
 import re
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -18,6 +22,7 @@ import nbformat
 import pytest
 from nbformat.v4 import new_code_cell
 
+from course.data import world
 from course.data.cache import is_staging
 from course.trainer.grading.verdicts import Verdicts
 from harness import ASSIGNMENTS, REPO, Trainee, autograded_points, notebooks
@@ -201,10 +206,23 @@ def grading_log(graded: subprocess.CompletedProcess) -> str:
     return Path(found[-1]).read_text(errors="replace") if found else graded.stderr
 
 
+@pytest.fixture(scope="session")
+def one_world_course(course, tmp_path_factory):
+    """A copy of the released course whose grading gives every trainee the same world."""
+    released, _ = course
+    root = tmp_path_factory.mktemp("hostile-course")
+    for folder in ("source", "release"):
+        shutil.copytree(released / folder, root / folder)
+    shutil.copy(released / "gradebook.db", root)
+    config = (released / "nbgrader_config.py").read_text(encoding="utf-8")
+    (root / "nbgrader_config.py").write_text(config + "\nc.WorldVariants.enabled = False\n", encoding="utf-8")
+    return root
+
+
 @pytest.fixture(scope="module", params=ASSIGNMENTS)
-def hostile_run(request, course, data_cache):
+def hostile_run(request, one_world_course, data_cache):
     assignment = request.param
-    root, _ = course
+    root = one_world_course
     attacks = attack_cells(assignment, root)
     shortcut_cell, _, shortcut_code = REFERENCE_SHORTCUT[assignment]
     cohort = {name: Trainee(f"hostile-{name}", solve=False, answer_quizzes=False) for name in attacks}
@@ -214,7 +232,7 @@ def hostile_run(request, course, data_cache):
         cohort[f"answers-{how}"] = Trainee(f"hostile-answers-{how}")
     cohort["blank"] = Trainee("hostile-blank", solve=False, answer_quizzes=False)
     cohort["honest"] = Trainee(VICTIM)
-    folders = {name: trainee.submit(root, assignment) for name, trainee in cohort.items()}
+    folders = {name: trainee.submit(root, assignment, seed=world.CANONICAL_SEED) for name, trainee in cohort.items()}
     for name, cells in attacks.items():
         insert_cells(folders[name], cells)
     for how in ["directory", "surrogate", "huge"]:
