@@ -5,7 +5,9 @@ their kernel as the notebook does: each card comes into view (the browser's ``se
 decision goes through the widget's Submit path with the model answer, and ``drill.debrief()``
 shows the quiz service's verdicts. The trainee hands in; the trainer collects and autogrades
 through the formgrader. The handed-in clock log matches the service's record (no "differs"
-flag), and every decision earns its point.
+flag), and every decision earns its point. The trainee also plays the simulation (Exercise 6.1's
+login outage) in the same kernel: the quiz service records the run call by call, and the graded
+``drill_record`` is found among the service's runs (no "never played" flag).
 """
 from __future__ import annotations
 
@@ -72,6 +74,12 @@ print(json.dumps({{"verdicts": verdicts, "playbook": table["playbook"].tolist(),
                   "stamps": len(drill.log())}}))
 '''
 
+SIM_RECORDED = '''
+runs = sim.recorder.service.sim_runs()
+print(json.dumps({"runs": len(runs), "closed": sim.closed,
+                  "recorded": [c["call"] for c in runs[-1]["calls"]] == json.loads(drill_record)["script"]}))
+'''
+
 
 def test_an_honest_drill_on_the_hub_is_not_flagged_and_earns_its_points(hub):
     trainer, trainee = hub.users["trainer"], hub.users["ana"]
@@ -101,6 +109,9 @@ def test_an_honest_drill_on_the_hub_is_not_flagged_and_earns_its_points(hub):
     assert ran["stamps"] == len(DECISIONS)
 
     solutions = solution_sources(source)
+    played = hub.run(trainee, kernel["id"], "\n".join([cells["m6-sim-start"], solutions["m6-sim-drill"],
+                                                       cells["m6-sim-save"], SIM_RECORDED]))
+    assert json.loads(played.strip().splitlines()[-1]) == {"runs": 1, "closed": True, "recorded": True}, played
     for cell in nb.cells:  # the trainee writes the exercises' code
         grade_id = cell.metadata.get("nbgrader", {}).get("grade_id")
         if cell.cell_type == "code" and grade_id in solutions:
@@ -124,5 +135,6 @@ def test_an_honest_drill_on_the_hub_is_not_flagged_and_earns_its_points(hub):
         scores = {grade.name: grade.score for grade in submission.grades}
         comments = "\n".join(c.auto_comment or "" for c in submission.comments)
         flagged = submission.flagged
-    assert not flagged and "differs" not in comments, comments
+    assert not flagged and "differs" not in comments and "never played" not in comments, comments
     assert {qid: scores[qid] for qid in answers} == {qid: 1 for qid in answers}, scores
+    assert scores["m6-sim-drill-test"] == 3, scores

@@ -98,6 +98,19 @@ class QuizService:
         query = urllib.parse.urlencode({"commit": commit_id})
         return _record(qid, self._call("GET", f"{self._path(qid)}?{query}"))
 
+    def sim_call(self, run: str, body: dict) -> dict:
+        """Record one call of a run of Module 6's simulation (``course.quiz.sim_recorder``)."""
+        import urllib.parse
+
+        return self._call("POST", "api/sims/" + urllib.parse.quote(run, safe=""), body)
+
+    def sim_runs(self) -> list[dict]:
+        """The caller's runs of the simulation, each with its calls and the service's times."""
+        runs = self._call("GET", "api/sims").get("runs")
+        if not isinstance(runs, list):
+            raise ServiceError("the quiz service sent a damaged answer")
+        return runs
+
     def warm(self) -> dict:
         """Ask the service to make this trainee's worlds now (keys from their data)."""
         return self._call("POST", "api/warm", {})

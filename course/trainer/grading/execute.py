@@ -181,6 +181,7 @@ class SandboxedExecute(Execute):
                 resources["metadata"]["path"] = str(submission)
         if self.gone:
             note_problem(resources, self.gone)
+        resources["etp_drills"] = list(self.verdicts.evidence.drills)  # for a hub's check of its runs
         self._check_world(resources, submission)
         nb, _ = clean_text(nb)  # a kernel may print lone surrogates too
         return nb, resources

@@ -80,9 +80,13 @@ class RestoreHubReleasedCells(RestoreReleasedCells):
 
 
 def hub_autograde_preprocessors() -> list:
-    """autograde for a hub: the service's record becomes the answer file before anything runs."""
+    """autograde for a hub: the service's record becomes the answer file before anything runs;
+    after the run, each graded simulation drill is looked for among the service's runs."""
+    from course.trainer.grading.hub_sim import ServiceSimRuns  # it builds on ServiceAnswers
+
     steps = autograde_preprocessors()
     steps.insert(steps.index(SandboxedExecute), ServiceAnswers)
+    steps.insert(steps.index(SandboxedExecute) + 1, ServiceSimRuns)
     return steps
 
 

@@ -21,7 +21,7 @@ from nbformat.v4 import new_output
 
 from course import checks, postmortem
 from course.data import world
-from course.trainer.reference.judge import comparisons
+from course.trainer.reference.judge import comparisons, graded_drills
 from course.quiz import Quiz
 from course.trainer.grading.variants import matches
 
@@ -63,6 +63,11 @@ class Evidence:
     def __init__(self):
         self.references: dict[str, Any] = {}
         self.failed: dict[str, tuple[Any, float]] = {}
+        self.drills: list[Any] = []   # saved drills of Module 6's simulation the checks graded
+
+    def drill(self, saved: Any) -> None:
+        if saved not in self.drills:
+            self.drills.append(saved)
 
     def __call__(self, name: str, value: Any, expected: Any, tolerance: float) -> None:
         self.references[name] = expected
@@ -167,7 +172,7 @@ class Verdicts:
     @contextlib.contextmanager
     def _in_world(self):
         """The trainee's own world, the evidence listener, and no warnings."""
-        with world.using(self.seed), comparisons(self.evidence), _quiet():
+        with world.using(self.seed), comparisons(self.evidence), graded_drills(self.evidence.drill), _quiet():
             yield
 
 

@@ -6,6 +6,8 @@ first attempt of a trainee at a question is attempt 1 and stays the graded one: 
 number is given inside one write transaction, and ``UNIQUE(user, qid, n)`` keeps two Submit
 presses that arrive together from both becoming the first. A commit may carry the id its widget
 gave it: the same id again (a retry after a timeout) returns the attempt already recorded.
+Module 6's simulation is kept here too: each run of a trainee's ``IncidentSim`` call by call, with
+the call's simulated minute and the service's time; a call's number makes a retry safe.
 """
 from __future__ import annotations
 
@@ -40,6 +42,23 @@ CREATE TABLE IF NOT EXISTS commits (
     n INTEGER NOT NULL,
     PRIMARY KEY (user, qid, commit_id)
 );
+CREATE TABLE IF NOT EXISTS sim_runs (
+    user TEXT NOT NULL,
+    run TEXT NOT NULL,
+    scenario TEXT NOT NULL,
+    seed INTEGER NOT NULL,
+    started TEXT NOT NULL,
+    PRIMARY KEY (user, run)
+);
+CREATE TABLE IF NOT EXISTS sim_calls (
+    user TEXT NOT NULL,
+    run TEXT NOT NULL,
+    n INTEGER NOT NULL,
+    call TEXT NOT NULL,
+    minute REAL NOT NULL,
+    time TEXT NOT NULL,
+    PRIMARY KEY (user, run, n)
+);
 CREATE TABLE IF NOT EXISTS worlds (
     assignment TEXT NOT NULL,
     seed INTEGER NOT NULL,
@@ -48,6 +67,16 @@ CREATE TABLE IF NOT EXISTS worlds (
 );
 """
 DATABASE = "quiz-answers.sqlite"
+MAX_SIM_CALLS = 500   # calls kept per run: the best path takes about 15
+MAX_SIM_RUNS = 200    # runs kept per trainee: each re-run of the start cell opens one
+
+
+class SimRefused(ValueError):
+    """A simulation call that does not continue its run (its number or its run's world differ)."""
+
+
+class SimFull(SimRefused):
+    """A run, or a trainee's runs, at their cap."""
 
 
 @dataclass(frozen=True)
@@ -185,6 +214,70 @@ class Ledger:
             args += (user,)
         rows = self._connect().execute(query + " ORDER BY user, qid, n", args).fetchall()
         return [_attempt(row) for row in rows]
+
+    # -- Module 6's simulation runs -----------------------------------------------------------------
+    def record_sim_call(self, user: str, run: str, scenario: str, seed: int, n: int, call: list,
+                        minute: float) -> dict:
+        """Append call ``n`` to ``user``'s run (opening the run at call 0), stamped with the service's
+        time. A call already recorded with that number is returned as it was (a retry); a different
+        one there, or a number past the next, is refused."""
+        db, text = self._connect(), json.dumps(call, ensure_ascii=False)
+        db.execute("BEGIN IMMEDIATE")
+        try:
+            stored = self._sim_call(db, user, run, n, scenario, seed, text)
+            if stored is None:
+                stored = {"n": n, "call": call, "minute": minute, "time": now()}
+                db.execute("INSERT INTO sim_calls (user, run, n, call, minute, time) VALUES (?,?,?,?,?,?)",
+                           (user, run, n, text, minute, stored["time"]))
+            db.execute("COMMIT")
+        except BaseException:
+            db.execute("ROLLBACK")
+            raise
+        return stored
+
+    @staticmethod
+    def _sim_call(db, user: str, run: str, n: int, scenario: str, seed: int, text: str) -> dict | None:
+        """The call already recorded as ``n`` (None: it is the next one); refused when it does not fit."""
+        opened = db.execute("SELECT scenario, seed FROM sim_runs WHERE user=? AND run=?", (user, run)).fetchone()
+        if opened is not None and tuple(opened) != (scenario, seed):
+            raise SimRefused(f"run {run} is a run of {opened[0]} in world {opened[1]}")
+        (count,) = db.execute("SELECT COUNT(*) FROM sim_calls WHERE user=? AND run=?", (user, run)).fetchone()
+        if n < count:
+            known = db.execute("SELECT call, minute, time FROM sim_calls WHERE user=? AND run=? AND n=?",
+                               (user, run, n)).fetchone()
+            if known[0] != text:
+                raise SimRefused(f"call {n} of run {run} was recorded as another call")
+            return {"n": n, "call": json.loads(known[0]), "minute": known[1], "time": known[2]}
+        if n > count:
+            raise SimRefused(f"call {count} of run {run} was never recorded: send it first")
+        if count >= MAX_SIM_CALLS:
+            raise SimFull(f"a run keeps at most {MAX_SIM_CALLS} calls: start the simulation again")
+        if opened is None:
+            (runs,) = db.execute("SELECT COUNT(*) FROM sim_runs WHERE user=?", (user,)).fetchone()
+            if runs >= MAX_SIM_RUNS:
+                raise SimFull(f"at most {MAX_SIM_RUNS} runs of the simulation are kept per trainee")
+            db.execute("INSERT INTO sim_runs (user, run, scenario, seed, started) VALUES (?,?,?,?,?)",
+                       (user, run, scenario, seed, now()))
+        return None
+
+    def sim_runs(self, user: str, scenario: str | None = None) -> list[dict]:
+        """``user``'s runs in the order they were opened, each with its calls and their times."""
+        db = self._connect()
+        query, args = "SELECT run, scenario, seed, started FROM sim_runs WHERE user=?", (user,)
+        if scenario is not None:
+            query, args = query + " AND scenario=?", args + (scenario,)
+        try:
+            opened = db.execute(query + " ORDER BY rowid", args).fetchall()
+        except sqlite3.OperationalError:  # a read-only copy made before the simulation was recorded
+            return []
+        runs = [{"run": run, "scenario": sc, "seed": seed, "started": started, "calls": []}
+                for run, sc, seed, started in opened]
+        for run in runs:
+            run["calls"] = [{"n": n, "call": json.loads(call), "minute": minute, "time": time}
+                            for n, call, minute, time in db.execute(
+                                "SELECT n, call, minute, time FROM sim_calls WHERE user=? AND run=? ORDER BY n",
+                                (user, run["run"]))]
+        return runs
 
     # -- world views (keys and facts of one trainee's world), kept across restarts ------------
     def world_view(self, assignment: str, seed: int) -> dict | None:

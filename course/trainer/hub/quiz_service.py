@@ -18,6 +18,13 @@ The API, under the service's prefix (``/services/etp-quiz/``):
     widget's commit id makes a retry safe: an id already recorded returns that attempt
     (``committed``: its number), adding none. ``GET ...?commit=<id>`` asks the same question.
     A drill's clock log (``<prefix>clock``) takes its stamps the same way; they grade nothing.
+``POST api/sims/<run>`` with ``{"scenario", "seed", "n", "call", "minute"}``
+    records call ``n`` of a run of Module 6's simulation (``course.data.incident_sim``), as the
+    trainee's ``IncidentSim`` sends each call: the run is the caller's (from the token), the time
+    the service's. Sending a recorded call again is safe; a call out of order is refused (409).
+``GET  api/sims/<run>``, ``GET api/sims``
+    the caller's run (404 when it is not theirs), or all their runs; ``api/sims?user=<id>``
+    reads a trainee's runs with the scope ``custom:etp-quiz:read-answers`` (grading).
 ``POST api/warm``
     computes the caller's worlds (every module's keys from their data) ahead of their first
     commit; the service also does so for every member of the trainee group and on a caller's
@@ -51,7 +58,7 @@ from tornado.httpserver import HTTPServer
 
 from course.data import world
 from course.trainer.hub.keyring import Entry, Keyring, UnknownQuiz, world_view
-from course.trainer.hub.ledger import Ledger, prepare
+from course.trainer.hub.ledger import Ledger, SimFull, SimRefused, prepare
 from course.trainer.hub.worlds import AHEAD, URGENT, WorldPool, default_size
 
 SERVICE_NAME = "etp-quiz"
@@ -60,6 +67,7 @@ MAX_BODY_BYTES = 16_384  # an answer is a choice, a number or a few words
 MAX_TEXT_ANSWER = 500     # characters, as the widget's own limit
 MAX_TRIES = 200           # attempts kept per trainee and quiz; more is not practice
 LOG_FIELDS = {"step", "qid", "inject_at", "decided_at", "real_seconds", "try"}  # a drill's stamp
+MAX_SIM_TEXT = 4000      # characters of one argument of a simulation call (a posted message)
 _COMMIT_ID = re.compile(r"^[A-Za-z0-9_-]{8,64}$")
 log = logging.getLogger("etp-quiz")
 _TOKEN = re.compile(r"(?:token|bearer)\s+(\S+)", re.IGNORECASE)
@@ -193,6 +201,33 @@ def log_entry(entry: Entry, response: Any) -> str | None:
     return f"{step} {decided}"
 
 
+def sim_call(body: Any) -> tuple[str, int, int, list, float]:
+    """(scenario, seed, n, call, minute) of a simulation call's body, or a 400 saying what is wrong."""
+    from course.data.incident_scenarios import SCENARIOS
+    from course.data.incident_sim import REPLAYABLE
+
+    def number(value, low: float, high: float) -> bool:
+        return (isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+                and low <= value <= high)
+
+    def argument(value) -> bool:
+        return (isinstance(value, str) and len(value) <= MAX_SIM_TEXT) or number(value, -1e6, 1e6)
+
+    if not isinstance(body, dict) or set(body) != {"scenario", "seed", "n", "call", "minute"}:
+        raise web.HTTPError(400, reason='the body is {"scenario", "seed", "n", "call", "minute"}')
+    scenario, seed, n, call, minute = (body[k] for k in ("scenario", "seed", "n", "call", "minute"))
+    if scenario not in SCENARIOS:
+        raise web.HTTPError(400, reason=f"no scenario {str(scenario)[:40]!r}")
+    if not (isinstance(seed, int) and number(seed, 0, 2**63 - 1) and isinstance(n, int) and number(n, 0, 1e6)):
+        raise web.HTTPError(400, reason="seed and n are whole numbers")
+    if not (isinstance(call, list) and 1 <= len(call) <= 2 and call[0] in REPLAYABLE
+            and all(map(argument, call[1:]))):
+        raise web.HTTPError(400, reason="a call is [name] or [name, argument] of the simulation's calls")
+    if not number(minute, 0, 1e5):
+        raise web.HTTPError(400, reason="minute is the simulated minute of the call")
+    return scenario, seed, n, call, float(minute)
+
+
 def well_formed(question, response: Any) -> bool:
     """Whether ``response`` is something the quiz's own input can send (as the widget checks)."""
     from course.quiz import questions as q
@@ -286,6 +321,39 @@ class AnswersHandler(Handler):
                      "answers": self.service.answers(assignment, user)})
 
 
+class SimRunHandler(Handler):
+    async def get(self, run: str):
+        found = [r for r in self.service.ledger.sim_runs(self.user) if r["run"] == run]
+        if not found:
+            raise web.HTTPError(404, reason=f"you have no run {run[:64]}")
+        self.answer(found[0])
+
+    async def post(self, run: str):
+        if len(self.request.body) > MAX_BODY_BYTES:
+            raise web.HTTPError(413, reason="a simulation call is at most 16 kB")
+        try:
+            body = json.loads(self.request.body or b"{}")
+        except ValueError:
+            raise web.HTTPError(400, reason="the body is not JSON") from None
+        scenario, seed, n, call, minute = sim_call(body)
+        try:
+            self.answer(self.service.ledger.record_sim_call(self.user, commit_id(run), scenario, seed, n, call, minute))
+        except SimFull as err:
+            raise web.HTTPError(429, reason=str(err)) from None
+        except SimRefused as err:
+            raise web.HTTPError(409, reason=str(err)) from None
+
+
+class SimRunsHandler(Handler):
+    async def get(self):
+        user = self.get_argument("user", None)
+        if user is None:
+            user = self.user
+        elif READ_ANSWERS_SCOPE not in self.caller.get("scopes", []):
+            raise web.HTTPError(403, reason="reading another user's runs is for trainers and the formgrader")
+        self.answer({"user": user, "runs": self.service.ledger.sim_runs(user, self.get_argument("scenario", None))})
+
+
 class WarmHandler(Handler):
     async def post(self):
         """Make the caller's worlds now (their server starts: the first commit will not wait)."""
@@ -326,6 +394,8 @@ def make_app(service: QuizService, identify: Identity, prefix: str = "/") -> web
     return web.Application([
         (prefix + r"api/quizzes/([^/]+)", QuizHandler, args),
         (prefix + r"api/answers/([^/]+)", AnswersHandler, args),
+        (prefix + r"api/sims/([^/]+)", SimRunHandler, args),
+        (prefix + r"api/sims", SimRunsHandler, args),
         (prefix + r"api/warm", WarmHandler, args),
         (prefix + r"api/status", StatusHandler, args),
     ], xsrf_cookies=False)

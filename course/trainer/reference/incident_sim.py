@@ -28,6 +28,7 @@ from course import incident_comms, postmortem_facts
 from course.data import world
 from course.data.incident_scenarios import MOVE_MINUTES
 from course.data.incident_sim import MESSAGE_MINUTES, IncidentSim, outcome
+from course.trainer.reference import judge
 
 RESOLUTION_MINUTES = {"P0": 240, "P1": 480}                # docs/SLA.md resolution targets
 # The course's severities: the guide wins (COURSE_DESIGN); for login-500 the guide's Exercise 6.1 key and
@@ -41,7 +42,7 @@ POOL_HEADROOM = 10                                         # connections above t
 # -- the best path ------------------------------------------------------------------------------
 def best_path(scenario: str = "login-500", variant: world.Variant | int | None = None) -> IncidentSim:
     """The drill played the best way in ``variant``'s world, closed with its [RESOLVED] message."""
-    sim = IncidentSim(scenario, variant)
+    sim = IncidentSim(scenario, variant, recorder=None)
     sc = sim.scenario
     sim.acknowledge()
     sim.health()
@@ -154,7 +155,9 @@ def check_postmortem(text, saved) -> list[str]:
 
 
 def own_drill(saved) -> IncidentSim:
-    """The saved drill replayed, refused when it was played in another world than the current one."""
+    """The saved drill replayed, refused when it was played in another world than the current one.
+    The drill is noted as graded first (on a hub, grading looks for it among the service's runs)."""
+    judge.note_drill(saved)
     sim = IncidentSim.replay(saved)
     if sim.variant.seed != world.current().seed:
         raise AssertionError("drill_record was played in another trainee's world: play your own drill")

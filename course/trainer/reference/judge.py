@@ -42,6 +42,26 @@ def comparisons(listener: Callable[[str, Any, Any, float], None]):
         _listeners.remove(listener)
 
 
+# Where the trainer's process collects the saved drills of Module 6's simulation a check graded
+# (a hub's grading compares each with the runs the quiz service saw played).
+_drill_listeners: list[Callable[[Any], None]] = []
+
+
+def note_drill(saved: Any) -> None:
+    for listener in _drill_listeners:
+        listener(saved)
+
+
+@contextlib.contextmanager
+def graded_drills(listener: Callable[[Any], None]):
+    """``with graded_drills(f):`` calls ``f(saved)`` for every saved drill a check grades."""
+    _drill_listeners.append(listener)
+    try:
+        yield
+    finally:
+        _drill_listeners.remove(listener)
+
+
 def grade_quiz(question: Question, store: AnswerStore) -> None:
     """Pass only if the first committed answer to ``question`` is right and its seal verifies."""
     qid = question.qid
