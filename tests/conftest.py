@@ -10,6 +10,8 @@ sys.path.insert(0, str(Path(__file__).parent))  # the harness module beside the 
 from harness import build_course  # noqa: E402
 from run_plan import plan  # noqa: E402
 
+pytest_plugins = ("suite_cpu",)  # CPU seconds per test file, printed at the end of a run
+
 # A data call without an explicit variant sees the canonical world here (the trainee id of the
 # machine running the tests would otherwise pick one); variant tests name their variants.
 os.environ.setdefault("ETP_VARIANTS", "off")

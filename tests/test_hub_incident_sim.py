@@ -2,18 +2,12 @@
 service (per run, per trainee from the hub token, with the service's times), and grading that
 accepts a saved drill only when the service saw it played. The service runs in-process, hub tokens
 stood in for by a table, as in test_quiz_service."""
-import asyncio
 import json
 import sys
-import threading
-import urllib.error
-import urllib.request
 from pathlib import Path
 
 import nbformat
 import pytest
-from tornado.httpserver import HTTPServer
-from tornado.netutil import bind_sockets
 
 sys.path.insert(0, str(Path(__file__).parent))
 from test_incident_sim import best_path  # noqa: E402
@@ -27,6 +21,7 @@ from course.trainer.hub import ledger as ledger_module  # noqa: E402
 from course.trainer.hub.ledger import Ledger, prepare  # noqa: E402
 from course.trainer.hub.quiz_service import READ_ANSWERS_SCOPE, QuizService, make_app  # noqa: E402
 from course.trainer.reference import incident_sim as reference  # noqa: E402
+from service_thread import call, serving  # noqa: E402
 
 PREFIX = "/services/etp-quiz/"
 ACCESS = "access:services!service=etp-quiz"
@@ -46,21 +41,8 @@ def server(tmp_path):
     """The service's app on a loopback port, in a thread of its own: (base URL, its ledger)."""
     ledger = Ledger(prepare(tmp_path / "data"))
     service = QuizService(None, ledger, None)  # the simulation's calls need no keys
-    sockets = bind_sockets(0, "127.0.0.1")
-    loop, started = asyncio.new_event_loop(), threading.Event()
-
-    def run():
-        asyncio.set_event_loop(loop)
-        HTTPServer(make_app(service, table_identity, PREFIX)).add_sockets(sockets)
-        started.set()
-        loop.run_forever()
-
-    thread = threading.Thread(target=run, daemon=True)
-    thread.start()
-    started.wait(10)
-    yield f"http://127.0.0.1:{sockets[0].getsockname()[1]}{PREFIX}", ledger
-    loop.call_soon_threadsafe(loop.stop)
-    thread.join(10)
+    with serving(lambda: make_app(service, table_identity, PREFIX)) as port:
+        yield f"http://127.0.0.1:{port}{PREFIX}", ledger
 
 
 @pytest.fixture()
@@ -75,18 +57,6 @@ def on_hub(server, monkeypatch):
         return IncidentSim(scenario, seed)
 
     return play
-
-
-def call(url, token=None, body=None, method=None):
-    """(status, JSON body) of one request."""
-    data = None if body is None else (body if isinstance(body, bytes) else json.dumps(body).encode())
-    request = urllib.request.Request(url, data=data, method=method or ("POST" if data else "GET"),
-                                     headers={"Authorization": f"token {token}"} if token else {})
-    try:
-        with urllib.request.urlopen(request, timeout=30) as response:
-            return response.status, json.loads(response.read())
-    except urllib.error.HTTPError as err:
-        return err.code, json.loads(err.read() or b"{}")
 
 
 def graded(url, student, *drills):

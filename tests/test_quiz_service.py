@@ -1,19 +1,14 @@
 """The hub's quiz service without a hub: its keys, storage, HTTP API and rules, the widget's service
 mode and the client, the hub release (no key in the notebook) and the grading hook that takes quiz
 answers from the service. Hub tokens are stood in for by a table (the live hub test uses real ones)."""
-import asyncio
 import html
 import json
 import threading
-import urllib.error
-import urllib.request
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import nbformat
 import pytest
-from tornado.httpserver import HTTPServer
-from tornado.netutil import bind_sockets
 
 from course.data import world
 from course.trainer.hub.keyring import Keyring
@@ -27,6 +22,7 @@ from course.trainer.reference import quiz_keys
 from course.trainer.grading import hub_grading
 from course.trainer.grading.preprocessors import QuizCallsWithoutKeys, SealQuizKeys
 from course.trainer.grading.sealing import questions_in
+from service_thread import call, serving
 
 REPO = Path(__file__).resolve().parents[1]
 PREFIX = "/services/etp-quiz/"
@@ -52,36 +48,9 @@ def server(tmp_path_factory):
     folder = tmp_path_factory.mktemp("quiz-service")
     service = QuizService(Keyring(REPO, world.COURSE_ID, variants=True), Ledger(prepare(folder / "data")),
                           ThreadPoolExecutor(max_workers=1))
-    sockets = bind_sockets(0, "127.0.0.1")
-    port = sockets[0].getsockname()[1]
-    loop = asyncio.new_event_loop()
-    started = threading.Event()
-
-    def run():
-        asyncio.set_event_loop(loop)
-        HTTPServer(make_app(service, table_identity, PREFIX)).add_sockets(sockets)
-        started.set()
-        loop.run_forever()
-
-    thread = threading.Thread(target=run, daemon=True)
-    thread.start()
-    started.wait(10)
-    yield f"http://127.0.0.1:{port}{PREFIX}", service
-    loop.call_soon_threadsafe(loop.stop)
-    thread.join(10)
+    with serving(lambda: make_app(service, table_identity, PREFIX)) as port:
+        yield f"http://127.0.0.1:{port}{PREFIX}", service
     service.worlds.shutdown()
-
-
-def call(url, token=None, body=None, method=None):
-    """(status, JSON body) of one request."""
-    data = None if body is None else (body if isinstance(body, bytes) else json.dumps(body).encode())
-    request = urllib.request.Request(url, data=data, method=method or ("POST" if data else "GET"),
-                                     headers={"Authorization": f"token {token}"} if token else {})
-    try:
-        with urllib.request.urlopen(request, timeout=60) as response:
-            return response.status, json.loads(response.read())
-    except urllib.error.HTTPError as err:
-        return err.code, json.loads(err.read() or b"{}")
 
 
 def test_keyring_holds_every_quiz_of_the_course_once():

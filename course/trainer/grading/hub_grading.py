@@ -123,22 +123,30 @@ class ServiceAnswers(NbGraderPreprocessor):
 
 
 def read_api(url: str, token: str, assignment: str, student: str, timeout: float = 60.0) -> dict:
-    query = urllib.parse.urlencode({"user": student})
-    address = f"{url.rstrip('/')}/api/answers/{urllib.parse.quote(assignment, safe='')}?{query}"
+    answers = service_get(url, token, f"api/answers/{urllib.parse.quote(assignment, safe='')}", student,
+                          "answers", timeout).get("answers")
+    if not isinstance(answers, dict):
+        raise QuizServiceUnavailable("the quiz service sent a damaged record")
+    return answers
+
+
+def service_get(url: str, token: str, path: str, student: str, what: str, timeout: float = 60.0) -> dict:
+    """The quiz service's JSON answer to ``path?user=student``, read with the grader's token;
+    ``what`` names it in the errors (the answers, the simulation runs)."""
+    address = f"{url.rstrip('/')}/{path}?{urllib.parse.urlencode({'user': student})}"
     request = urllib.request.Request(address, headers={"Authorization": f"token {token}",
                                                        "Accept": "application/json"})
     try:
         with urllib.request.urlopen(request, timeout=timeout) as response:
             body = json.loads(response.read().decode("utf-8"))
     except urllib.error.HTTPError as err:
-        raise QuizServiceUnavailable(f"the quiz service refused the answers of {student} "
+        raise QuizServiceUnavailable(f"the quiz service refused the {what} of {student} "
                                      f"({err.code} {err.reason})") from None
     except (urllib.error.URLError, OSError, ValueError) as err:
         raise QuizServiceUnavailable(f"the quiz service cannot be read ({err})") from None
-    answers = body.get("answers") if isinstance(body, dict) else None
-    if not isinstance(answers, dict) or body.get("user") != student:
+    if not isinstance(body, dict) or body.get("user") != student:
         raise QuizServiceUnavailable("the quiz service sent a damaged record")
-    return answers
+    return body
 
 
 def read_database(path: Path, assignment: str, student: str) -> dict:

@@ -11,13 +11,11 @@ from __future__ import annotations
 
 import json
 import os
-import urllib.error
-import urllib.parse
-import urllib.request
 from pathlib import Path
 from typing import Any
 
-from course.trainer.grading.hub_grading import DB_ENV, TOKEN_ENV, URL_ENV, QuizServiceUnavailable, ServiceAnswers
+from course.trainer.grading.hub_grading import (DB_ENV, TOKEN_ENV, URL_ENV, QuizServiceUnavailable, ServiceAnswers,
+                                                service_get)
 from course.trainer.grading.problems import note_problem
 
 FLAG = "drill_record was never played on the hub"
@@ -53,19 +51,8 @@ class ServiceSimRuns(ServiceAnswers):
 
 
 def read_runs(url: str, token: str, student: str, timeout: float = 60.0) -> list[dict]:
-    address = f"{url.rstrip('/')}/api/sims?{urllib.parse.urlencode({'user': student})}"
-    request = urllib.request.Request(address, headers={"Authorization": f"token {token}",
-                                                       "Accept": "application/json"})
-    try:
-        with urllib.request.urlopen(request, timeout=timeout) as response:
-            body = json.loads(response.read().decode("utf-8"))
-    except urllib.error.HTTPError as err:
-        raise QuizServiceUnavailable(f"the quiz service refused the simulation runs of {student} "
-                                     f"({err.code} {err.reason})") from None
-    except (urllib.error.URLError, OSError, ValueError) as err:
-        raise QuizServiceUnavailable(f"the quiz service cannot be read ({err})") from None
-    runs = body.get("runs") if isinstance(body, dict) else None
-    if not isinstance(runs, list) or body.get("user") != student:
+    runs = service_get(url, token, "api/sims", student, "simulation runs", timeout).get("runs")
+    if not isinstance(runs, list):
         raise QuizServiceUnavailable("the quiz service sent a damaged record")
     return runs
 

@@ -272,6 +272,15 @@ class Handler(web.RequestHandler):
     def answer(self, body: dict) -> None:
         self.finish(json.dumps(body, ensure_ascii=False))
 
+    def json_body(self, what: str) -> Any:
+        """The request's JSON body, at most MAX_BODY_BYTES (``what`` names it in the refusal)."""
+        if len(self.request.body) > MAX_BODY_BYTES:
+            raise web.HTTPError(413, reason=f"{what} is at most 16 kB")
+        try:
+            return json.loads(self.request.body or b"{}")
+        except ValueError:
+            raise web.HTTPError(400, reason="the body is not JSON") from None
+
     @property
     def user(self) -> str:
         if self.caller.get("kind", "user") != "user":
@@ -297,12 +306,7 @@ class QuizHandler(Handler):
             raise web.HTTPError(404, reason=f"no quiz {qid}") from None
 
     async def post(self, qid: str):
-        if len(self.request.body) > MAX_BODY_BYTES:
-            raise web.HTTPError(413, reason="an answer is at most 16 kB")
-        try:
-            body = json.loads(self.request.body or b"{}")
-        except ValueError:
-            raise web.HTTPError(400, reason="the body is not JSON") from None
+        body = self.json_body("an answer")
         if not isinstance(body, dict) or "response" not in body:
             raise web.HTTPError(400, reason='the body is {"response": ..., "commit": "<id>"}')
         try:
@@ -329,12 +333,7 @@ class SimRunHandler(Handler):
         self.answer(found[0])
 
     async def post(self, run: str):
-        if len(self.request.body) > MAX_BODY_BYTES:
-            raise web.HTTPError(413, reason="a simulation call is at most 16 kB")
-        try:
-            body = json.loads(self.request.body or b"{}")
-        except ValueError:
-            raise web.HTTPError(400, reason="the body is not JSON") from None
+        body = self.json_body("a simulation call")
         scenario, seed, n, call, minute = sim_call(body)
         try:
             self.answer(self.service.ledger.record_sim_call(self.user, commit_id(run), scenario, seed, n, call, minute))

@@ -1,0 +1,95 @@
+"""Where the test suite's CPU goes: CPU seconds per test file, printed at the end of every run
+(tests/conftest.py loads this plugin), beside pytest's slowest durations.
+
+Each test's CPU is what its process and the children it waited for (kernels, ``nbgrader``, the
+grading workers) used between its start and its end, set-up and teardown included, so a shared
+set-up counts in the test that built it. Every pytest-xdist worker writes its own lines to a folder
+of the run (``$SUITE_CPU_DIR``, default a temporary one); the controller sums them by file when
+the run ends. Daemons that outlive their test (a live hub's proxy) are counted only as far as
+their test waited for them. Asserts nothing: the figures are for reading.
+"""
+from __future__ import annotations
+
+import json
+import os
+import resource
+import shutil
+import tempfile
+import time
+from collections import defaultdict
+from pathlib import Path
+
+import pytest
+
+FOLDER_ENV = "SUITE_CPU_DIR"
+SHOWN = 20  # files in the table; the rest are summed in one line
+
+
+def _cpu_seconds() -> tuple[float, float]:
+    own, children = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+    return own.ru_utime + own.ru_stime, children.ru_utime + children.ru_stime
+
+
+def pytest_configure(config):
+    config._suite_cpu_lines = None
+    config._suite_cpu_folder = None
+    if not os.environ.get(FOLDER_ENV):  # the controller picks the folder; workers inherit it
+        config._suite_cpu_folder = os.environ[FOLDER_ENV] = tempfile.mkdtemp(prefix="suite-cpu-")
+
+
+def pytest_unconfigure(config):
+    if config._suite_cpu_lines is not None:
+        config._suite_cpu_lines.close()
+    if config._suite_cpu_folder:  # the run that made the folder removes it
+        shutil.rmtree(config._suite_cpu_folder, ignore_errors=True)
+        os.environ.pop(FOLDER_ENV, None)
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_protocol(item, nextitem):
+    own, children, started = *_cpu_seconds(), time.perf_counter()
+    yield
+    own_after, children_after = _cpu_seconds()
+    lines = item.config._suite_cpu_lines
+    if lines is None:
+        name = os.environ.get("PYTEST_XDIST_WORKER", "main")
+        lines = item.config._suite_cpu_lines = open(Path(os.environ[FOLDER_ENV]) / f"{name}.jsonl", "a")
+    lines.write(json.dumps({"test": item.nodeid, "own": own_after - own, "children": children_after - children,
+                            "wall": time.perf_counter() - started}) + "\n")
+    lines.flush()
+
+
+def per_file(folder: Path) -> dict[str, list[float]]:
+    """{test file: [own CPU, children's CPU, wall seconds, tests]} from every worker's lines."""
+    totals: dict[str, list[float]] = defaultdict(lambda: [0.0, 0.0, 0.0, 0])
+    for path in folder.glob("*.jsonl"):
+        for line in path.read_text(encoding="utf-8").splitlines():
+            row = json.loads(line)
+            total = totals[row["test"].split("::")[0]]
+            total[0] += row["own"]
+            total[1] += row["children"]
+            total[2] += row["wall"]
+            total[3] += 1
+    return totals
+
+
+def pytest_terminal_summary(terminalreporter, config):
+    if os.environ.get("PYTEST_XDIST_WORKER"):
+        return
+    totals = per_file(Path(os.environ[FOLDER_ENV]))
+    if not totals:
+        return
+    ranked = sorted(totals.items(), key=lambda kv: -(kv[1][0] + kv[1][1]))
+    everything = sum(own + children for own, children, _, _ in totals.values())
+    write = terminalreporter.write_line
+    terminalreporter.section("CPU seconds per test file (the test's process and the children it waited for)")
+    write(f"{'CPU s':>8} {'share':>6} {'own':>7} {'children':>9} {'wall s':>8} {'tests':>6}  file")
+    for name, (own, children, wall, tests) in ranked[:SHOWN]:
+        write(f"{own + children:8.0f} {100 * (own + children) / everything:5.1f}% {own:7.0f} {children:9.0f} "
+              f"{wall:8.0f} {tests:6d}  {name}")
+    rest = ranked[SHOWN:]
+    if rest:
+        cpu = sum(own + children for _, (own, children, _, _) in rest)
+        write(f"{cpu:8.0f} {100 * cpu / everything:5.1f}% {'':7} {'':9} {'':8} {sum(t for *_, t in (v for _, v in rest)):6d}"
+              f"  the other {len(rest)} files")
+    write(f"{everything:8.0f} CPU seconds in all ({everything / 60:.1f} CPU-minutes)")
