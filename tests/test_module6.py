@@ -388,3 +388,24 @@ def test_the_postmortem_rubric_is_shown_above_the_answer_and_kept_in_its_metadat
     assert "Graded by your trainer" in nb.cells[at - 1].source
     assert len(nb.cells[at].metadata["rubric"]) == 3
     assert nb.cells[at].cell_type == "markdown" and nbgrader_meta(nb.cells[at])["points"] == 3
+
+
+def test_the_formgrader_shows_the_postmortem_rubric_above_the_answer():
+    """The page the trainer grades on: nbgrader's formgrade template over the notebook the trainee
+    was given (an autograded copy keeps its Markdown cells)."""
+    from nbconvert.exporters import HTMLExporter
+    from nbgrader.server_extensions.formgrader import handlers
+    from traitlets.config import Config
+
+    config = Config()
+    config.HTMLExporter.template_name = "formgrade"  # as nbgrader's formgrader extension sets it
+    config.HTMLExporter.extra_template_basedirs = [handlers.template_path]
+    resources = {"assignment_id": "m6_incident_response", "notebook_id": "m6_incident_response",
+                 "submission_id": "s", "index": 0, "total": 1, "base_url": "", "student": "s",
+                 "last_name": None, "first_name": None, "notebook_path": "/s"}
+    page, _ = HTMLExporter(config=config).from_filename(
+        str(REPO / "release" / "m6_incident_response" / "m6_incident_response.ipynb"), resources=resources)
+    answer = page.index('id="m6-sim-postmortem"')  # the score box of the answer cell
+    rubric = [page.find(text) for text in ("Graded by your trainer", "<em>Root cause</em>", "<em>Honest account</em>",
+                                           "<em>Actions</em>")]
+    assert all(0 <= at < answer for at in rubric), rubric
