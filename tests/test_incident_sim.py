@@ -177,3 +177,28 @@ def test_bad_calls_get_clear_errors():
     with pytest.raises(ValueError):
         sim.post("   ")
     assert sim.minutes == 0 and sim.record.empty
+
+
+def test_the_incident_commander_tells_the_stakeholders_what_the_incident_message_says():
+    sim = IncidentSim("login-500", seed("alice"))
+    sim.acknowledge()
+    sim.page_ic()
+    sim.wait(10)
+    assert not sim.chat()["text"].str.startswith("Stakeholder notice").any()  # no [INCIDENT] message yet
+    sim.post("[INCIDENT] Authentication system unavailable\nSeverity: P0\nStatus: Investigating\n"
+             "Impact: All users unable to login\nETA: 30-60 min")
+    sim.wait(2)
+    assert not sim.chat()["text"].str.startswith("Stakeholder notice").any()  # written, not sent yet
+    sim.wait(2)
+    chat = sim.chat()
+    notices = chat[chat["text"].str.startswith("Stakeholder notice")]
+    assert list(notices["author"]) == ["incident-commander"]
+    text = notices["text"].iloc[0]
+    for field in ("Problem: Authentication system unavailable", "Impact: All users unable to login",
+                  "Status: Investigating", "Forecast: 30-60 min"):
+        assert field in text
+    alone = IncidentSim("login-500", seed("alice"))
+    alone.post("[INCIDENT] Authentication system unavailable\nSeverity: P0\nStatus: Investigating\n"
+               "Impact: All users unable to login\nETA: 30 min")
+    alone.wait(30)
+    assert not alone.chat()["text"].str.startswith("Stakeholder notice").any()  # nobody paged the IC

@@ -23,6 +23,7 @@ import os
 import numpy as np
 import pandas as pd
 
+from course import incident_template as template
 from course.data import incident_scenarios, world
 from course.data.incident_scenarios import Move
 
@@ -314,10 +315,27 @@ class IncidentSim:
             reply = ("I have command. First Responder: stay on mitigation; I take stakeholder updates after your "
                      "[INCIDENT] message." if who == "Incident Commander" else "Joining now. What do you see?")
             lines.append((m + 2.0, who.lower().replace(" ", "-"), reply))
+        notice = self._stakeholder_notice()
+        if notice:
+            lines.append(notice)
         if sc.name == "login-500" and not any(text.upper().startswith("[INCIDENT]") and m <= SUPPORT_PATIENCE_MIN
                                               for m, text in self.posts):
             lines.append((SUPPORT_PATIENCE_MIN + 1.0, "support", "Users keep asking and there is still nothing in #incidents."))
         return lines
+
+    def _stakeholder_notice(self) -> tuple[float, str, str] | None:
+        """The Incident Commander's email to stakeholders (the incident-notification template's fields),
+        written from the first [INCIDENT] message, once both the IC and that message are in."""
+        ic = min((m for m, who in self.calls if who == "Incident Commander"), default=None)
+        opened = next(((m, text) for m, text in self.posts if text.upper().startswith("[INCIDENT]")), None)
+        if ic is None or opened is None:
+            return None
+        said = template.check_incident(opened[1])
+        fields = {name: said.fields.get(name) or "(not given in #incidents)" for name in ("Impact", "Status", "ETA")}
+        return (max(ic + 2.0, opened[0]) + 3.0, "incident-commander",
+                f"Stakeholder notice sent by email: Problem: {said.title or 'see #incidents'} | "
+                f"Impact: {fields['Impact']} | Status: {fields['Status']} | Forecast: {fields['ETA']} | "
+                "next update within 30 min.")
 
     def _index(self) -> int:
         return list(incident_scenarios.SCENARIOS).index(self.scenario.name)
