@@ -102,8 +102,8 @@ Nobody had sized the pool for the surge.
 ## Action items
 | Action | Owner | Due |
 |---|---|---|
-| Alert on pool waiting > 0 | {owner} | 2026-11-10 |
-| Load test the login surge | Bruno (backend) | 2026-11-20 |
+| Alert on pool waiting > 0 | {owner} | 2026-12-10 |
+| Load test the login surge | Bruno (backend) | 2026-12-20 |
 
 ## Metrics
 - MTTA: {change.get('mtta', mtta):g} min
@@ -168,12 +168,12 @@ def test_the_form_alone_is_checked_on_the_trainee_side(drill):
     assert form.form_problems(postmortem(sim)) == []
     assert any("placeholders" in p for p in form.form_problems(form.TEMPLATE))
     assert any("not in time order" in p for p in form.form_problems(postmortem(sim, page="23:59")))
-    assert any("YYYY-MM-DD" in p for p in form.form_problems(postmortem(sim).replace("2026-11-10", "next week")))
+    assert any("YYYY-MM-DD" in p for p in form.form_problems(postmortem(sim).replace("2026-12-10", "next week")))
 
 
 def test_actions_due_before_the_incident_are_named(drill):
     sim, saved = drill
-    problems = ref.check_postmortem(postmortem(sim).replace("2026-11-10", "2026-01-02"), saved)
+    problems = ref.check_postmortem(postmortem(sim).replace("2026-12-10", "2026-01-02"), saved)
     assert any("not after the incident" in p for p in problems), problems
 
 
