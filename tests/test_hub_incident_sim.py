@@ -80,6 +80,9 @@ def test_an_honest_run_is_recorded_call_by_call_and_grades_unflagged(server, on_
     assert all(c["time"].startswith("20") and c["time"] >= run["started"] for c in run["calls"])
     assert ledger.sim_runs("bob") == []
     assert graded(url, "alice", sim.to_json()) == []
+    # the service's database read directly gives the grader the same runs as its API
+    assert hub_sim.ServiceSimRuns(database=str(ledger.path)).fetch_runs("alice") == [run]
+    assert ledger.sim_runs("alice", run=run["run"]) == [run] and ledger.sim_runs("alice", run="other") == []
 
 
 def test_starting_again_opens_a_new_run_and_keeps_the_old_one(server, on_hub):

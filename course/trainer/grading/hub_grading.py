@@ -23,6 +23,7 @@ import urllib.error
 import urllib.parse
 import urllib.request
 from pathlib import Path
+from typing import Any, Callable
 
 from nbgrader.preprocessors import NbGraderPreprocessor
 from traitlets import Float, Unicode
@@ -112,14 +113,20 @@ class ServiceAnswers(NbGraderPreprocessor):
         return nb, resources
 
     def fetch(self, assignment: str, student: str) -> dict:
+        return self.read_service(lambda path: read_database(path, assignment, student),
+                                 lambda url, token: read_api(url, token, assignment, student, self.timeout))
+
+    def read_service(self, from_database: Callable[[Path], Any], from_api: Callable[[str, str], Any]) -> Any:
+        """What ``from_database`` reads from the service's SQLite file when one is configured, else
+        what ``from_api`` reads from its URL with the grader's token."""
         database = self.database or os.environ.get(DB_ENV, "")
         if database:
-            return read_database(Path(database), assignment, student)
+            return from_database(Path(database))
         url = self.url or os.environ.get(URL_ENV, "")
         token = self.token or os.environ.get(TOKEN_ENV) or os.environ.get("JUPYTERHUB_API_TOKEN", "")
         if not url:
             raise QuizServiceUnavailable(f"no quiz service configured ({URL_ENV} or {DB_ENV})")
-        return read_api(url, token, assignment, student, self.timeout)
+        return from_api(url, token)
 
 
 def read_api(url: str, token: str, assignment: str, student: str, timeout: float = 60.0) -> dict:
@@ -150,11 +157,18 @@ def service_get(url: str, token: str, path: str, student: str, what: str, timeou
 
 
 def read_database(path: Path, assignment: str, student: str) -> dict:
-    from course.trainer.hub.ledger import Ledger, as_answer_file
+    from course.trainer.hub.ledger import as_answer_file
+
+    return as_answer_file(service_ledger(path).assignment(assignment, student))
+
+
+def service_ledger(path: Path):
+    """The quiz service's SQLite file, opened read-only."""
+    from course.trainer.hub.ledger import Ledger
 
     if not path.is_file():
         raise QuizServiceUnavailable(f"the quiz service's database {path} is not there")
-    return as_answer_file(Ledger(path, read_only=True).assignment(assignment, student))
+    return Ledger(path, read_only=True)
 
 
 def write_answer_file(path: Path, record: dict) -> None:

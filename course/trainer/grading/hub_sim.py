@@ -10,12 +10,9 @@ off the hub) is flagged for the trainer with the reason; its score is left to th
 from __future__ import annotations
 
 import json
-import os
-from pathlib import Path
 from typing import Any
 
-from course.trainer.grading.hub_grading import (DB_ENV, TOKEN_ENV, URL_ENV, QuizServiceUnavailable, ServiceAnswers,
-                                                service_get)
+from course.trainer.grading.hub_grading import QuizServiceUnavailable, ServiceAnswers, service_get, service_ledger
 from course.trainer.grading.problems import note_problem
 
 FLAG = "drill_record was never played on the hub"
@@ -36,18 +33,8 @@ class ServiceSimRuns(ServiceAnswers):
         return nb, resources
 
     def fetch_runs(self, student: str) -> list[dict]:
-        database = self.database or os.environ.get(DB_ENV, "")
-        if database:
-            from course.trainer.hub.ledger import Ledger
-
-            if not Path(database).is_file():
-                raise QuizServiceUnavailable(f"the quiz service's database {database} is not there")
-            return Ledger(Path(database), read_only=True).sim_runs(student)
-        url = self.url or os.environ.get(URL_ENV, "")
-        token = self.token or os.environ.get(TOKEN_ENV) or os.environ.get("JUPYTERHUB_API_TOKEN", "")
-        if not url:
-            raise QuizServiceUnavailable(f"no quiz service configured ({URL_ENV} or {DB_ENV})")
-        return read_runs(url, token, student, self.timeout)
+        return self.read_service(lambda path: service_ledger(path).sim_runs(student),
+                                 lambda url, token: read_runs(url, token, student, self.timeout))
 
 
 def read_runs(url: str, token: str, student: str, timeout: float = 60.0) -> list[dict]:

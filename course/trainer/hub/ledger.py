@@ -260,12 +260,14 @@ class Ledger:
                        (user, run, scenario, seed, now()))
         return None
 
-    def sim_runs(self, user: str, scenario: str | None = None) -> list[dict]:
-        """``user``'s runs in the order they were opened, each with its calls and their times."""
+    def sim_runs(self, user: str, scenario: str | None = None, run: str | None = None) -> list[dict]:
+        """``user``'s runs (of ``scenario``, or the one ``run``) in the order they were opened, each
+        with its calls and their times."""
         db = self._connect()
         query, args = "SELECT run, scenario, seed, started FROM sim_runs WHERE user=?", (user,)
-        if scenario is not None:
-            query, args = query + " AND scenario=?", args + (scenario,)
+        for column, value in (("scenario", scenario), ("run", run)):
+            if value is not None:
+                query, args = query + f" AND {column}=?", args + (value,)
         try:
             opened = db.execute(query + " ORDER BY rowid", args).fetchall()
         except sqlite3.OperationalError:  # a read-only copy made before the simulation was recorded

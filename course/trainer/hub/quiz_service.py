@@ -327,7 +327,7 @@ class AnswersHandler(Handler):
 
 class SimRunHandler(Handler):
     async def get(self, run: str):
-        found = [r for r in self.service.ledger.sim_runs(self.user) if r["run"] == run]
+        found = self.service.ledger.sim_runs(self.user, run=run)
         if not found:
             raise web.HTTPError(404, reason=f"you have no run {run[:64]}")
         self.answer(found[0])

@@ -33,13 +33,17 @@ def _compared(name: str, value: Any, expected: Any, tolerance: float = 0.0) -> N
 
 
 @contextlib.contextmanager
-def comparisons(listener: Callable[[str, Any, Any, float], None]):
-    """``with comparisons(f):`` calls ``f(name, value, expected, tolerance)`` for every check."""
-    _listeners.append(listener)
+def _listening(listeners: list, listener: Callable):
+    listeners.append(listener)
     try:
         yield
     finally:
-        _listeners.remove(listener)
+        listeners.remove(listener)
+
+
+def comparisons(listener: Callable[[str, Any, Any, float], None]):
+    """``with comparisons(f):`` calls ``f(name, value, expected, tolerance)`` for every check."""
+    return _listening(_listeners, listener)
 
 
 # Where the trainer's process collects the saved drills of Module 6's simulation a check graded
@@ -52,14 +56,9 @@ def note_drill(saved: Any) -> None:
         listener(saved)
 
 
-@contextlib.contextmanager
 def graded_drills(listener: Callable[[Any], None]):
     """``with graded_drills(f):`` calls ``f(saved)`` for every saved drill a check grades."""
-    _drill_listeners.append(listener)
-    try:
-        yield
-    finally:
-        _drill_listeners.remove(listener)
+    return _listening(_drill_listeners, listener)
 
 
 def grade_quiz(question: Question, store: AnswerStore) -> None:
