@@ -15,6 +15,10 @@ pytest_plugins = ("suite_cpu",)  # CPU seconds per test file, printed at the end
 # A data call without an explicit variant sees the canonical world here (the trainee id of the
 # machine running the tests would otherwise pick one); variant tests name their variants.
 os.environ.setdefault("ETP_VARIANTS", "off")
+# The suite makes some eighty worlds of 120 MB: the cache keeps the most recent at 2 GB, and a
+# world a test read in the last five minutes (course/data/cache.py; graded worlds are held).
+os.environ.setdefault("ETP_ACADEMY_DATA_LIMIT_MB", "2048")
+os.environ.setdefault("ETP_ACADEMY_DATA_IDLE_S", "300")
 
 
 @pytest.hookimpl(tryfirst=True)  # before pytest-xdist reads the groups

@@ -8,6 +8,7 @@ import base64
 import json
 import logging
 import os
+import shutil
 import tempfile
 from pathlib import Path
 from unittest import mock
@@ -35,6 +36,7 @@ def files(**contents: bytes) -> str:
 class ExchangeApi(AsyncHTTPTestCase):
     def get_app(self):
         self.folder = Path(tempfile.mkdtemp(prefix="etp-ngshare-"))
+        self.addCleanup(shutil.rmtree, self.folder, ignore_errors=True)
         env = {"JUPYTERHUB_API_URL": "http://127.0.0.1:1/hub/api", "JUPYTERHUB_API_TOKEN": "x",
                "JUPYTERHUB_CLIENT_ID": "service-ngshare", "JUPYTERHUB_SERVICE_PREFIX": PREFIX}
         with mock.patch.dict(os.environ, env):

@@ -27,7 +27,7 @@ from nbgrader.preprocessors import Execute
 from traitlets import Float, Integer, Unicode
 
 from course import handover
-from course.data import world
+from course.data import cache, world
 from course.quiz.store import AnswerFileError, AnswerStore
 from course.trainer.grading.problems import note_problem
 from course.trainer.grading.sanitize import PROBLEMS_KEY, clean_text
@@ -150,11 +150,16 @@ class SandboxedExecute(Execute):
                             f"{LEDGER_FOLDER} in the course folder)").tag(config=True)
 
     def preprocess(self, nb, resources=None, km=None):
+        # The submission's own world: its kernel generates it, its verdicts are computed in it,
+        # and no pruning of the data cache takes it away meanwhile.
+        self.seed = WorldVariants(parent=self).seed_of(resources["nbgrader"]["student"])
+        with cache.in_use(self.seed):
+            return self._grade(nb, resources, km)
+
+    def _grade(self, nb, resources, km):
         self.sandbox = Sandbox(parent=self)
         sandboxed = self.sandbox.ensure()
         info = resources["nbgrader"]
-        # The submission's own world: its kernel generates it, its verdicts are computed in it.
-        self.seed = WorldVariants(parent=self).seed_of(info["student"])
         self.sandbox.kernel_env = {world.SEED_ENV: str(self.seed)}
         submission = Path(resources["metadata"]["path"])
         self.gone, self.requests, self.kept, self.written = None, 0, 0, {}
