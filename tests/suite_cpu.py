@@ -6,7 +6,9 @@ grading workers) used between its start and its end, set-up and teardown include
 set-up counts in the test that built it. Every pytest-xdist worker writes its own lines to a folder
 of the run (``$SUITE_CPU_DIR``, default a temporary one); the controller sums them by file when
 the run ends. Daemons that outlive their test (a live hub's proxy) are counted only as far as
-their test waited for them. Asserts nothing: the figures are for reading.
+their test waited for them. A second table says when each worker went idle: a worker that ends
+long before the run is time the plan (tests/run_plan.py) could share out better. Asserts nothing:
+the figures are for reading.
 """
 from __future__ import annotations
 
@@ -47,7 +49,7 @@ def pytest_unconfigure(config):
 
 @pytest.hookimpl(hookwrapper=True)
 def pytest_runtest_protocol(item, nextitem):
-    own, children, started = *_cpu_seconds(), time.perf_counter()
+    own, children, started, at = *_cpu_seconds(), time.perf_counter(), time.time()
     yield
     own_after, children_after = _cpu_seconds()
     lines = item.config._suite_cpu_lines
@@ -55,22 +57,40 @@ def pytest_runtest_protocol(item, nextitem):
         name = os.environ.get("PYTEST_XDIST_WORKER", "main")
         lines = item.config._suite_cpu_lines = open(Path(os.environ[FOLDER_ENV]) / f"{name}.jsonl", "a")
     lines.write(json.dumps({"test": item.nodeid, "own": own_after - own, "children": children_after - children,
-                            "wall": time.perf_counter() - started}) + "\n")
+                            "wall": time.perf_counter() - started, "at": at,
+                            "worker": os.environ.get("PYTEST_XDIST_WORKER", "main")}) + "\n")
     lines.flush()
+
+
+def _rows(folder: Path) -> list[dict]:
+    return [json.loads(line) for path in folder.glob("*.jsonl")
+            for line in path.read_text(encoding="utf-8").splitlines()]
 
 
 def per_file(folder: Path) -> dict[str, list[float]]:
     """{test file: [own CPU, children's CPU, wall seconds, tests]} from every worker's lines."""
     totals: dict[str, list[float]] = defaultdict(lambda: [0.0, 0.0, 0.0, 0])
-    for path in folder.glob("*.jsonl"):
-        for line in path.read_text(encoding="utf-8").splitlines():
-            row = json.loads(line)
-            total = totals[row["test"].split("::")[0]]
-            total[0] += row["own"]
-            total[1] += row["children"]
-            total[2] += row["wall"]
-            total[3] += 1
+    for row in _rows(folder):
+        total = totals[row["test"].split("::")[0]]
+        total[0] += row["own"]
+        total[1] += row["children"]
+        total[2] += row["wall"]
+        total[3] += 1
     return totals
+
+
+def per_worker(folder: Path) -> dict[str, tuple[float, float, str]]:
+    """{worker: (seconds busy in tests, seconds from the run's first test to its own last end,
+    its last test file)}."""
+    rows = _rows(folder)
+    if not rows:
+        return {}
+    start = min(row["at"] for row in rows)
+    workers: dict[str, tuple[float, float, str]] = {}
+    for row in sorted(rows, key=lambda r: r["at"]):
+        busy, _, _ = workers.get(row["worker"], (0.0, 0.0, ""))
+        workers[row["worker"]] = (busy + row["wall"], row["at"] + row["wall"] - start, row["test"].split("::")[0])
+    return workers
 
 
 def pytest_terminal_summary(terminalreporter, config):
@@ -93,3 +113,8 @@ def pytest_terminal_summary(terminalreporter, config):
         write(f"{cpu:8.0f} {100 * cpu / everything:5.1f}% {'':7} {'':9} {'':8} {sum(t for *_, t in (v for _, v in rest)):6d}"
               f"  the other {len(rest)} files")
     write(f"{everything:8.0f} CPU seconds in all ({everything / 60:.1f} CPU-minutes)")
+    workers = per_worker(Path(os.environ[FOLDER_ENV]))
+    if len(workers) > 1:
+        terminalreporter.section("When each worker ran out of tests (seconds from the first test)")
+        for worker, (busy, ended, last) in sorted(workers.items(), key=lambda kv: kv[1][1]):
+            write(f"{worker:>6} ended at {ended:6.0f} s, {busy:6.0f} s in tests; last: {last}")
