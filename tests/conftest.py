@@ -15,10 +15,9 @@ pytest_plugins = ("suite_cpu",)  # CPU seconds per test file, printed at the end
 # A data call without an explicit variant sees the canonical world here (the trainee id of the
 # machine running the tests would otherwise pick one); variant tests name their variants.
 os.environ.setdefault("ETP_VARIANTS", "off")
-# The suite makes some eighty worlds of 120 MB: the cache keeps the most recent at 2 GB, and a
-# world a test read in the last five minutes (course/data/cache.py; graded worlds are held).
+# The suite makes some seventy worlds of 120 MB: the cache keeps the most recent to 2 GB, past
+# the worlds read in the last ten minutes and those being graded (course/data/cache.py).
 os.environ.setdefault("ETP_ACADEMY_DATA_LIMIT_MB", "2048")
-os.environ.setdefault("ETP_ACADEMY_DATA_IDLE_S", "300")
 
 
 @pytest.hookimpl(tryfirst=True)  # before pytest-xdist reads the groups
@@ -56,6 +55,25 @@ def course(tmp_path_factory, data_cache):
     root = tmp_path_factory.mktemp("course")
     os.environ["NBGRADER_EXCHANGE"] = str(root / "exchange")
     return root, build_course(root)
+
+
+@pytest.fixture(scope="session")
+def one_world_course(course, tmp_path_factory):
+    """A copy of the released course that grades every trainee in the canonical world:
+    (root, NbGraderAPI). For tests about a submission's code, not its world; a trainee's own
+    world costs seconds of CPU to generate, and the canonical one is made once per run."""
+    import shutil
+
+    from course.trainer.cohort.api import open_course
+
+    released, _ = course
+    root = tmp_path_factory.mktemp("one-world-course")
+    for folder in ("source", "release"):
+        shutil.copytree(released / folder, root / folder)
+    shutil.copy(released / "gradebook.db", root)
+    config = (released / "nbgrader_config.py").read_text(encoding="utf-8")
+    (root / "nbgrader_config.py").write_text(config + "\nc.WorldVariants.enabled = False\n", encoding="utf-8")
+    return root, open_course(root)
 
 
 @pytest.fixture(scope="session")

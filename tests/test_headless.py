@@ -46,7 +46,7 @@ def test_run_all_reaches_the_end_of_an_untouched_release(tmp_path, assignment):
 @pytest.mark.parametrize("assignment", ASSIGNMENTS)
 def test_validate_runs_quizzes_without_waiting(course, assignment):
     root, _ = course
-    folder = Trainee(f"validate-{assignment}").submit(root, assignment)
+    folder = Trainee("validate").submit(root, assignment)
     for path in sorted(folder.glob("*.ipynb")):
         results = Validator().validate(str(path))
         assert not results.get("failed") and not results.get("changed"), results

@@ -62,9 +62,9 @@ def assert_only_cell_lost(points, cell):
     ("m1-why-solution", REASON_ONLY, "m1-why-test"),
     ("m1-spells-solution", SPELLS_BY_DAY, "m1-spells-test"),
 ], ids=["staging-services", "secrets-by-name", "status-code-only", "reason-only", "spells-by-day"])
-def test_a_realistic_mistake_loses_its_own_cell(course, solution_cell, code, test_cell):
+def test_a_realistic_mistake_loses_its_own_cell(one_world_course, solution_cell, code, test_cell):
     name = f"m1-{test_cell.removeprefix('m1-').removesuffix('-test')}-mistake"
-    points = autograde(course, ASSIGNMENT, Trainee(name, code_overrides={solution_cell: code}))
+    points = autograde(one_world_course, ASSIGNMENT, Trainee(name, code_overrides={solution_cell: code}))
     assert_only_cell_lost(points, test_cell)
 
 

@@ -22,15 +22,15 @@ worst_error_rate_24h_pct = 100 * (api["statusCode"] >= 500).mean() + 0.5
 '''
 
 
-def test_status_code_only_uptime_loses_the_health_points(course):
-    points = autograde(course, ASSIGNMENT, Trainee("m2-code-only",
+def test_status_code_only_uptime_loses_the_health_points(one_world_course):
+    points = autograde(one_world_course, ASSIGNMENT, Trainee("m2-code-only",
                        code_overrides={"m2-health-solution": STATUS_CODE_ONLY}))
     assert points["m2-health-test"][0] == 0
     assert points["m2-latency-test"][0] == points["m2-latency-test"][1]
 
 
-def test_month_average_is_not_the_rolling_rate(course):
-    points = autograde(course, ASSIGNMENT, Trainee("m2-month-average",
+def test_month_average_is_not_the_rolling_rate(one_world_course):
+    points = autograde(one_world_course, ASSIGNMENT, Trainee("m2-month-average",
                        code_overrides={"m2-errors-solution": MONTH_AVERAGE}))
     assert points["m2-errors-test"][0] == 0
     assert points["m2-health-test"][0] == points["m2-health-test"][1]

@@ -61,8 +61,8 @@ def assert_only_cell_lost(points, cell):
     ("m3-replicas-mixed", "m3-alerts-solution", REPLICAS_MIXED),
     ("m3-live-only", "m3-deploys-solution", LIVE_ONLY),
 ])
-def test_a_realistic_mistake_loses_its_own_cell(course, name, cell, code):
-    points = autograde(course, ASSIGNMENT, Trainee(name, code_overrides={cell: code}))
+def test_a_realistic_mistake_loses_its_own_cell(one_world_course, name, cell, code):
+    points = autograde(one_world_course, ASSIGNMENT, Trainee(name, code_overrides={cell: code}))
     assert_only_cell_lost(points, cell.replace("-solution", "-test"))
 
 

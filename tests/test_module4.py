@@ -265,8 +265,8 @@ MISTAKES = {
 
 @pytest.mark.slow
 @pytest.mark.parametrize("name", list(MISTAKES))
-def test_each_mistake_loses_its_own_cell_only(course, name):
+def test_each_mistake_loses_its_own_cell_only(one_world_course, name):
     overrides = MISTAKES[name]
-    points = autograde(course, ASSIGNMENT, Trainee(name, code_overrides=overrides))
+    points = autograde(one_world_course, ASSIGNMENT, Trainee(name, code_overrides=overrides))
     lost = {cell for cell, (score, top) in points.items() if score < top}
     assert lost == {cell.replace("-solution", "-test") for cell in overrides}, points

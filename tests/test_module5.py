@@ -33,15 +33,15 @@ def assert_only_cell_lost(points, cell):
     assert not short, f"other cells lost points too: {short}"
 
 
-def test_first_error_of_the_day_is_not_the_incident(course):
-    points = autograde(course, ASSIGNMENT, Trainee("m5-first-4xx",
+def test_first_error_of_the_day_is_not_the_incident(one_world_course):
+    points = autograde(one_world_course, ASSIGNMENT, Trainee("m5-first-4xx",
                        code_overrides={"m5-first-failure-solution": FIRST_ERROR_OF_THE_DAY}))
     assert_only_cell_lost(points, "m5-first-failure-test")
     assert points["m5-parse-bracketed-test"][0] == points["m5-parse-bracketed-test"][1]
 
 
-def test_hidden_checks_catch_a_glued_continuation_line(course):
-    points = autograde(course, ASSIGNMENT, Trainee("m5-glued-npm",
+def test_hidden_checks_catch_a_glued_continuation_line(one_world_course):
+    points = autograde(one_world_course, ASSIGNMENT, Trainee("m5-glued-npm",
                        code_overrides={"m5-parse-bracketed-solution": GLUED_NPM_WARNING}))
     assert_only_cell_lost(points, "m5-parse-bracketed-test")
     assert points["m5-latency-test"][0] == points["m5-latency-test"][1]

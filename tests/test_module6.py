@@ -307,11 +307,11 @@ MISTAKES = {
 
 @pytest.mark.slow
 @pytest.mark.parametrize("name", list(MISTAKES))
-def test_a_realistic_mistake_loses_only_its_own_cell(course, name):
+def test_a_realistic_mistake_loses_only_its_own_cell(one_world_course, name):
     from test_roundtrip import autograde
 
     cell, overrides = MISTAKES[name]
-    points = autograde(course, ASSIGNMENT, Trainee(name, code_overrides=overrides))
+    points = autograde(one_world_course, ASSIGNMENT, Trainee(name, code_overrides=overrides))
     assert points[cell][0] == 0, points[cell]
     short = {other: score for other, score in points.items() if other != cell and score[0] != score[1]}
     assert not short, f"other cells lost points too: {short}"
