@@ -175,13 +175,24 @@ def build_module_data(assignment: str, root: Path) -> None:
 
 
 def file_digests(folder: Path) -> dict[str, str]:
-    digests = {}
-    for path in sorted(folder.rglob("*")):
+    return {str(p): hashlib.sha256(p.read_bytes()).hexdigest() for p in sorted(folder.rglob("*")) if p.is_file()}
+
+
+def data_state(folder: Path) -> dict[str, tuple]:
+    """The data cache: a digest of each canonical file (every trainee here reads those), the size
+    and time of change of the other worlds' files (reading them would count as a use and keep
+    them from the cache's pruning)."""
+    state = {}
+    for path in sorted(folder.iterdir()):
         try:
-            digests[str(path)] = hashlib.sha256(path.read_bytes()).hexdigest()
+            if cache.world_of(path.name) is None:
+                state[str(path)] = ("sha256", hashlib.sha256(path.read_bytes()).hexdigest())
+            else:
+                info = path.stat()
+                state[str(path)] = ("stat", info.st_size, info.st_mtime_ns)
         except (IsADirectoryError, FileNotFoundError):  # a folder, or a world the cache let go
             continue
-    return digests
+    return state
 
 
 # nbgrader's own CLI grades one module's hostile cohort; the course's parallel grader (the same
@@ -230,7 +241,7 @@ def hostile_run(request, one_world_course, data_cache):
         damage_answers(folders[f"answers-{how}"], how)
     victim_before = file_digests(folders["honest"])
     build_module_data(assignment, root)
-    data_before = file_digests(data_cache)
+    data_before = data_state(data_cache)
 
     graded = autograde(root, assignment)
     # written answers are not graded here: the attackers' pages are made all the same
@@ -262,12 +273,12 @@ def test_honest_earns_everything_and_blank_nothing(hostile_run):
 
 def test_no_other_file_or_data_changed(hostile_run):
     assert file_digests(hostile_run["folders"]["honest"]) == hostile_run["victim_before"]
-    before, after = hostile_run["data_before"], file_digests(hostile_run["data_cache"])
+    before, after = hostile_run["data_before"], data_state(hostile_run["data_cache"])
     # the run's other workers share the cache: a file they were writing then is whole now, or gone
-    finished = {path: digest for path, digest in before.items() if not cache.is_staging(Path(path))}
-    assert all(after[path] == digest for path, digest in finished.items() if path in after)
+    finished = {path: state for path, state in before.items() if not cache.is_staging(Path(path))}
+    assert all(after[path] == state for path, state in finished.items() if path in after)
     # the canonical world (the one every trainee here reads) is never evicted: all of it is still there
-    canonical = {path for path in finished if cache.world_of(Path(path).name) is None}
+    canonical = {path for path, state in finished.items() if state[0] == "sha256"}
     assert canonical and all(after.get(path) == finished[path] for path in canonical)
 
 
