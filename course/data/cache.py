@@ -3,7 +3,7 @@
 Files go to a per-user cache (``$ETP_ACADEMY_DATA`` or ``~/.cache/etp-academy``), not the
 assignment folder: a trainee's submission stays small and autograde regenerates the same bytes.
 
-A trainee's world is about 100 MB, so a trainer grading a cohort, or a hub's quiz service, would
+A trainee's world is about 120 MB, so a trainer grading a cohort, or a hub's quiz service, would
 keep one per trainee. The cache is bounded instead (``$ETP_ACADEMY_DATA_LIMIT_MB``): past the
 limit, the worlds used longest ago are deleted whole: never the canonical world, never one a
 grader holds (``in_use``: its kernel reads files the grader cannot see it read) and never one used
@@ -20,6 +20,8 @@ import tempfile
 import time
 from pathlib import Path
 from typing import IO, Callable, Iterator
+
+from course.data.world import CANONICAL_SEED
 
 ENV_VAR = "ETP_ACADEMY_DATA"
 LIMIT_ENV = "ETP_ACADEMY_DATA_LIMIT_MB"  # "0" or "off": no limit
@@ -76,8 +78,6 @@ def materialise(name: str, write: Callable[[IO], None], binary: bool = False) ->
 def world_of(name: str) -> int | None:
     """The seed of the world data file ``name`` belongs to; None for the canonical world's files
     and for files of no world."""
-    from course.data.world import CANONICAL_SEED
-
     found = _WORLD_TAG.search(name)
     if found is None or int(found.group(1)) == CANONICAL_SEED:
         return None
@@ -91,7 +91,7 @@ def prune(limit_mb: float | None = None, idle_s: float | None = None) -> list[in
     environment (see the module's docstring)."""
     limit = _setting(LIMIT_ENV, DEFAULT_LIMIT_MB) if limit_mb is None else limit_mb
     idle = _setting(IDLE_ENV, DEFAULT_IDLE_S) if idle_s is None else idle_s
-    if not limit or limit <= 0:
+    if limit <= 0:
         return []
     total, worlds = _usage(data_dir())
     if total <= limit * 2**20:
