@@ -7,7 +7,9 @@ set-up counts in the test that built it. Every pytest-xdist worker writes its ow
 of the run (``$SUITE_CPU_DIR``, default a temporary one); the controller sums them by file when
 the run ends. Daemons that outlive their test (a live hub's proxy) are counted only as far as
 their test waited for them. A second table says when each worker went idle: a worker that ends
-long before the run is time the plan (tests/run_plan.py) could share out better. Asserts nothing:
+long before the run is time the plan (tests/run_plan.py) could share out better. A last line
+gives the machine's CPU over the run (``/proc/stat``, every process): kernels that nobody waited
+for, a browser and a live hub's daemons are in it, and they are not in the table. Asserts nothing:
 the figures are for reading.
 """
 from __future__ import annotations
@@ -32,9 +34,21 @@ def _cpu_seconds() -> tuple[float, float]:
     return own.ru_utime + own.ru_stime, children.ru_utime + children.ru_stime
 
 
+def machine_cpu_seconds(stat: Path = Path("/proc/stat")) -> float | None:
+    """CPU seconds every process of the machine has used since boot (not idle, not waiting for
+    the disk), from the first line of ``/proc/stat``; None where there is no such file."""
+    try:
+        fields = [int(value) for value in stat.read_text().split("\n", 1)[0].split()[1:]]
+    except (OSError, ValueError):
+        return None
+    idle, iowait = fields[3], fields[4] if len(fields) > 4 else 0
+    return (sum(fields[:8]) - idle - iowait) / os.sysconf("SC_CLK_TCK")  # guest time is in user
+
+
 def pytest_configure(config):
     config._suite_cpu_lines = None
     config._suite_cpu_folder = None
+    config._suite_cpu_machine = (machine_cpu_seconds(), time.perf_counter())
     if not os.environ.get(FOLDER_ENV):  # the controller picks the folder; workers inherit it
         config._suite_cpu_folder = os.environ[FOLDER_ENV] = tempfile.mkdtemp(prefix="suite-cpu-")
 
@@ -113,6 +127,12 @@ def pytest_terminal_summary(terminalreporter, config):
         write(f"{cpu:8.0f} {100 * cpu / everything:5.1f}% {'':7} {'':9} {'':8} {sum(t for *_, t in (v for _, v in rest)):6d}"
               f"  the other {len(rest)} files")
     write(f"{everything:8.0f} CPU seconds in all ({everything / 60:.1f} CPU-minutes)")
+    before, started = config._suite_cpu_machine
+    now = machine_cpu_seconds()
+    if before is not None and now is not None:
+        seconds, cores = now - before, os.cpu_count() or 1
+        write(f"{seconds:8.0f} CPU seconds used by the whole machine during the run (/proc/stat), "
+              f"{100 * seconds / (cores * (time.perf_counter() - started)):.0f} % of its {cores} cores")
     workers = per_worker(Path(os.environ[FOLDER_ENV]))
     if len(workers) > 1:
         terminalreporter.section("When each worker ran out of tests (seconds from the first test)")

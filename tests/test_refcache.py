@@ -74,3 +74,20 @@ def test_memory_stays_under_the_cap_dropping_the_least_recently_used(parse, tmp_
     assert kept == {str(paths[i].resolve()) for i in (1, 3, 4)}
     parse(paths[1])
     assert len(parse.calls) == 5  # paths[1] was still there
+
+
+@pytest.mark.parametrize("configured, installed", [({}, True), ({"cache_references": False}, False)])
+def test_every_grading_process_keeps_reference_results_unless_told_not_to(configured, installed, monkeypatch):
+    """nbgrader's own `autograde` and the formgrader grade through the same step as a worker:
+    the step installs the cache in whatever process runs it (a second trainee of the same world
+    reuses the first one's tables)."""
+    import nbformat
+
+    from course.trainer.grading.execute import SandboxedExecute
+
+    calls = []
+    monkeypatch.setattr(refcache, "install", lambda: calls.append("install"))
+    monkeypatch.setattr(SandboxedExecute, "_grade", lambda self, nb, resources, km: (nb, resources))
+    step = SandboxedExecute(**configured)
+    step.preprocess(nbformat.v4.new_notebook(), {"nbgrader": {"student": "ana"}})
+    assert calls == (["install"] if installed else [])

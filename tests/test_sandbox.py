@@ -42,6 +42,12 @@ facts = {
     "network": attempt(lambda: socket.create_connection(("1.1.1.1", 53), timeout=2)),
     "db_url": "NBGRADER_DB_URL" in os.environ,
 }
+# matplotlib's font list is the one the grader wrote: read, not built again by scanning the fonts
+font_lists = list(pathlib.Path(os.environ["MPLCONFIGDIR"]).glob("fontlist-*.json"))
+written = [p.stat().st_mtime_ns for p in font_lists]
+from matplotlib import font_manager
+facts["font_list"] = [len(font_lists), [p.stat().st_mtime_ns for p in font_lists] == written,
+                      len(font_manager.fontManager.ttflist) > 0, os.access(os.environ["MPLCONFIGDIR"], os.W_OK)]
 print(json.dumps(facts))
 '''
 
@@ -75,6 +81,7 @@ def test_graded_kernel_sees_only_its_copy_and_the_data(tmp_path, monkeypatch):
     assert not facts["reference"] and not facts["trainer"]
     assert facts["course_files"] == [] and facts["home_files"] == [] and not facts["db_url"]
     assert facts["data_write"] != "allowed" and facts["network"] != "allowed"
+    assert facts["font_list"] == [1, True, True, True]
     if os.geteuid() == 0:
         assert facts["uid"] == Sandbox().uid
     assert (tmp_path / "m2" / "mine.txt").read_text() == "ok"  # the private copy is the one written

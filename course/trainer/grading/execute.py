@@ -24,11 +24,12 @@ from nbformat.v4 import new_code_cell, new_output
 from nbgrader import utils
 from nbgrader.api import Gradebook
 from nbgrader.preprocessors import Execute
-from traitlets import Float, Integer, Unicode
+from traitlets import Bool, Float, Integer, Unicode
 
 from course import handover
 from course.data import cache, world
 from course.quiz.store import AnswerFileError, AnswerStore
+from course.trainer.grading import refcache
 from course.trainer.grading.problems import note_problem
 from course.trainer.grading.sanitize import PROBLEMS_KEY, clean_text
 from course.trainer.grading.sandbox import Sandbox, SandboxedKernelManager
@@ -148,8 +149,12 @@ class SandboxedExecute(Execute):
     responsive_timeout = Float(10.0, help="Seconds an interrupted kernel has to answer again").tag(config=True)
     ledger_folder = Unicode("", help="Where each world's reference values are kept (default: "
                             f"{LEDGER_FOLDER} in the course folder)").tag(config=True)
+    cache_references = Bool(True, help="Keep reference results per data file in this process, for "
+                            "the next checks and notebooks of the same world (refcache.py)").tag(config=True)
 
     def preprocess(self, nb, resources=None, km=None):
+        if self.cache_references:  # nbgrader's CLI, the formgrader and the workers alike
+            refcache.install()
         # The submission's own world: its kernel generates it, its verdicts are computed in it,
         # and no pruning of the data cache takes it away meanwhile.
         self.seed = WorldVariants(parent=self).seed_of(resources["nbgrader"]["student"])

@@ -189,15 +189,20 @@ def worker_main(number: int, root: str, parent: int, jobs, results, log_path: st
     sys.stdout = sys.stderr = log
     warnings.filterwarnings("ignore", message="Object of type")  # nbgrader's SQLAlchemy warnings
     try:
+        from traitlets.config import Config
+
         from course.trainer.grading import problems, refcache, variants
         from course.trainer.cohort.api import open_course
 
         problems.defer_summary()
         variants.defer_recheck()
+        config = Config(settings.get("config") or {})
         if settings.get("cache_references", True):
-            refcache.install()
+            refcache.install()  # before the first reference module is imported
+        else:
+            config.SandboxedExecute.cache_references = False
         _sqlite_waits_for_lock()
-        api = open_course(root, overrides=settings.get("config"))
+        api = open_course(root, overrides=config)
     except BaseException:  # noqa: BLE001 - the parent must hear why the worker cannot start
         results.put(("broken", number, traceback.format_exc()[-2000:]))
         return
