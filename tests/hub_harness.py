@@ -25,6 +25,9 @@ from course.data import world  # noqa: E402
 REPO = Path(__file__).resolve().parents[1]
 VENV_BIN = Path(sys.executable).parent
 COURSE_ID = world.COURSE_ID
+# JupyterHub stops its services one after another, each given SIGINT, SIGTERM and SIGKILL in turn
+# (10 + 5 + 5 s by default): three services may take a minute, and a loaded machine adds to it.
+HUB_STOP_S = 120
 MODULE = "m2_sla_severity"
 QUIZ = "etp-quiz"
 CHP_VERSION = "5.3.0"   # also in the Makefile's `system` target
@@ -74,10 +77,10 @@ class Hub:
         """Stop the hub's process as an admin would (SIGTERM), and wait for it."""
         self.process.send_signal(signal.SIGTERM)
         try:
-            self.process.wait(60)
+            self.process.wait(HUB_STOP_S)
         except subprocess.TimeoutExpired:
             self.process.kill()
-            raise AssertionError(f"the hub did not stop in 60 s: {self.log_tail()}") from None
+            raise AssertionError(f"the hub did not stop in {HUB_STOP_S} s: {self.log_tail()}") from None
 
     def restart(self) -> None:
         self.stop_hub()

@@ -15,7 +15,7 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from hub_harness import DUMMY_LAYER, QUIZ, REPO, _start_hub  # noqa: E402
+from hub_harness import DUMMY_LAYER, HUB_STOP_S, QUIZ, REPO, _start_hub  # noqa: E402
 
 pytestmark = pytest.mark.slow  # a live hub
 
@@ -85,7 +85,7 @@ def test_nothing_of_the_quiz_service_is_left_when_the_hub_stops(probed_hub):
     hub = probed_hub
     assert quiz_processes(hub.root, "course.trainer.hub.world_worker"), "its world workers run"
     os.kill(hub.process.pid, signal.SIGTERM)
-    hub.process.wait(60)
+    hub.process.wait(HUB_STOP_S)
     left = quiz_processes(hub.root, "course.trainer.hub.quiz_service") + quiz_processes(hub.root, "course.trainer.hub.world_worker")
     gone, alive = psutil.wait_procs(left, timeout=15)
     assert not alive, [(p.pid, p.ppid(), p.cmdline()[:3]) for p in alive]
