@@ -189,20 +189,13 @@ def worker_main(number: int, root: str, parent: int, jobs, results, log_path: st
     sys.stdout = sys.stderr = log
     warnings.filterwarnings("ignore", message="Object of type")  # nbgrader's SQLAlchemy warnings
     try:
-        from traitlets.config import Config
-
         from course.trainer.grading import problems, refcache, variants
         from course.trainer.cohort.api import open_course
 
         problems.defer_summary()
         variants.defer_recheck()
-        config = Config(settings.get("config") or {})
-        if settings.get("cache_references", True):
-            refcache.install()  # before the first reference module is imported
-        else:
-            config.SandboxedExecute.cache_references = False
         _sqlite_waits_for_lock()
-        api = open_course(root, overrides=config)
+        api = open_course(root, overrides=settings.get("config"))
     except BaseException:  # noqa: BLE001 - the parent must hear why the worker cannot start
         results.put(("broken", number, traceback.format_exc()[-2000:]))
         return
@@ -306,7 +299,13 @@ def grade(api, root: Path, assignments: list[str], student: str | None = None,
     autograded = Path(api.coursedir.root) / api.coursedir.autograded_directory
     problems.add_records([], [], [(str(autograded), a, api.coursedir.db_url) for a in run.plan.pending])
     if jobs:  # plan() opened the gradebook: its tables exist before workers start
-        settings = {"cache_references": cache_references, "config": config}
+        import copy
+
+        from traitlets.config import Config
+
+        run_config = copy.deepcopy(config) if config else Config()
+        run_config.SandboxedExecute.cache_references = cache_references  # the step installs the cache
+        settings = {"config": run_config}
         context = multiprocessing.get_context("spawn")
         job_queue, results = context.Queue(), context.Queue()
         for name, pending in jobs:
