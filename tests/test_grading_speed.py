@@ -41,3 +41,15 @@ def test_a_missing_line_still_fails():
 def test_a_months_log_is_the_same_bytes(make_lines):
     lines = make_lines(traffic._month(traffic._variant(4242)))
     assert _written(lines) == _plain(lines)
+
+
+def test_reading_a_notebook_builds_no_iri_grammar():
+    """Every nbgrader command, grading worker and Jupyter server imports nbformat, and with it
+    jsonschema's format checkers; from jsonschema 4.25 on that builds a Lark grammar for IRIs at
+    import (about 1.5 CPU-seconds per process; no notebook or Jupyter schema checks an IRI)."""
+    import subprocess
+    import sys
+
+    probe = "import sys, nbformat, nbgrader.apps; print(sorted({'lark', 'rfc3987_syntax'} & set(sys.modules)))"
+    loaded = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
+    assert loaded.stdout.strip() == "[]", loaded.stdout

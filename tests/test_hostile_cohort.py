@@ -100,10 +100,13 @@ for name in os.listdir(cache.data_dir()):
         print("blocked:", type(err).__name__)
 '''
 
+# The grader's home: its Jupyter and nbgrader settings, keys and tokens. (Not the whole home: the
+# sandbox shows its Python where that lives under the home, and copying it is only slow.)
 STEAL_SECRETS = '''
 import shutil
 for source, target in [("{root}/gradebook.db", "stolen.db"), ("../../../gradebook.db", "stolen2.db"),
-                       ("{root}/source", "stolen_source"), ("/root", "stolen_home")]:
+                       ("{root}/source", "stolen_source"), ("{home}/.jupyter", "stolen_jupyter"),
+                       ("{home}/.ssh", "stolen_ssh"), ("{home}/.local/share/jupyter", "stolen_runtime")]:
     try:
         (shutil.copytree if not source.endswith(".db") else shutil.copy)(source, target)
     except OSError as err:
@@ -131,7 +134,7 @@ FLOOD = 'print("x" * (50 << 20))'
 
 def attack_cells(assignment: str, root: Path) -> dict[str, list[str]]:
     """Attacker name -> code cells it inserts after the setup cell."""
-    fill = dict(root=root, victim=VICTIM, assignment=assignment)
+    fill = dict(root=root, victim=VICTIM, assignment=assignment, home=Path.home())
     return {
         "ast-transformer": [AST_TRANSFORMER],
         "monkeypatch": [MONKEYPATCH],
