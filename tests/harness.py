@@ -49,6 +49,13 @@ def launch_from_a_copy(folder: Path, monkeypatch):
     return launch
 
 
+def failure_log(text: str, tail: int = 3000) -> str:
+    """A failed command's log for an assertion message: each traceback it printed (the cause,
+    however early it came), then its last ``tail`` characters (the summary)."""
+    tracebacks = re.findall(r"Traceback \(most recent call last\):\n(?:[ \t].*\n)*.*", text)
+    return "\n".join([*(block[-2000:] for block in tracebacks[:3]), "...", text[-tail:]])
+
+
 def notebooks(folder: Path) -> dict[str, nbformat.NotebookNode]:
     return {p.name: nbformat.read(p, as_version=4) for p in sorted(folder.glob("*.ipynb"))}
 

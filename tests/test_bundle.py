@@ -19,7 +19,7 @@ from nbformat.v4 import new_code_cell
 
 import course
 from course.data import world
-from harness import ASSIGNMENTS, REPO
+from harness import ASSIGNMENTS, REPO, failure_log
 
 TOP = "etp-ops-academy"
 TRAINER_ONLY = ("source/", "course/trainer/reference", "course/trainer", "course/trainer/reference/judge", "course/__main__",
@@ -41,7 +41,7 @@ def bundle(course, tmp_path_factory):
     root, _ = course
     folder = tmp_path_factory.mktemp("bundle")
     done = make_bundle(root, folder / "cohort.zip")
-    assert done.returncode == 0, done.stderr[-3000:]
+    assert done.returncode == 0, failure_log(done.stderr)
     with zipfile.ZipFile(folder / "cohort.zip") as zf:
         names = zf.namelist()
         zf.extractall(folder / "unpacked")
@@ -75,7 +75,7 @@ def test_installing_the_bundle_brings_every_file_of_the_trainee_parts(bundle, tm
     done = subprocess.run([sys.executable, "-c", "from setuptools import setup; setup()", "--quiet",
                            "build_py", "--build-lib", str(built)],
                           cwd=project, capture_output=True, text=True, timeout=300)
-    assert done.returncode == 0, done.stderr[-3000:]
+    assert done.returncode == 0, failure_log(done.stderr)
     shipped = project / "course"
     expected = {p.relative_to(shipped) for p in shipped.rglob("*") if p.is_file()
                 and "__pycache__" not in p.parts}
@@ -97,7 +97,7 @@ def test_nothing_of_the_trainer_and_no_key_is_in_the_bundle(bundle):
 
 def test_a_bundle_for_one_trainee_opens_their_world(bundle, tmp_path):
     done = make_bundle(bundle["root"], tmp_path / "ana.zip", "--student", "ana", "--module", ASSIGNMENTS[0])
-    assert done.returncode == 0, done.stderr[-3000:]
+    assert done.returncode == 0, failure_log(done.stderr)
     with zipfile.ZipFile(tmp_path / "ana.zip") as zf:
         script = zf.read(f"{TOP}/start-lab.sh").decode()
         modules = {name.split("/")[1] for name in zf.namelist()

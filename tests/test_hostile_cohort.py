@@ -23,7 +23,7 @@ from nbformat.v4 import new_code_cell
 
 from course.data import cache, world
 from course.trainer.grading.verdicts import Verdicts
-from harness import ASSIGNMENTS, REPO, Trainee, autograded_points, notebooks
+from harness import ASSIGNMENTS, REPO, Trainee, autograded_points, failure_log, notebooks
 
 pytestmark = pytest.mark.slow
 
@@ -300,7 +300,7 @@ def hidden_and_key_lines(assignment: str) -> set[str]:
 
 
 def test_feedback_holds_only_pages_without_secrets(hostile_run):
-    assert hostile_run["feedback"].returncode == 0, hostile_run["feedback"].stderr[-3000:]
+    assert hostile_run["feedback"].returncode == 0, failure_log(hostile_run["feedback"].stderr)
     root, assignment = hostile_run["root"], hostile_run["assignment"]
     secrets = hidden_and_key_lines(assignment)
     pages = 0
@@ -326,7 +326,7 @@ def test_outputs_are_capped(hostile_run):
 
 def test_every_broken_submission_has_a_summary_line(hostile_run):
     summary = hostile_run["graded"].stderr.split("autograde summary:", 1)
-    assert len(summary) == 2, hostile_run["graded"].stderr[-3000:]
+    assert len(summary) == 2, failure_log(hostile_run["graded"].stderr)
     lines = summary[1]
     assert "hostile-exit-kernel" in lines and "kernel died" in lines
     assert "hostile-surrogate" in lines and "not valid Unicode" in lines

@@ -26,7 +26,7 @@ from nbgrader.api import Gradebook
 
 from course.trainer.grading import parallel
 from course.trainer.cohort.api import open_course
-from harness import ASSIGNMENTS, REPO, Trainee, autograded_points, build_course, notebooks
+from harness import ASSIGNMENTS, REPO, Trainee, autograded_points, build_course, failure_log, notebooks
 
 # The module graded here: Module 2, where a copier can type in a classmate's numbers.
 MODULE = "m2_sla_severity"
@@ -248,10 +248,10 @@ def test_a_copier_graded_in_an_earlier_run_or_another_shard_is_caught_later(grad
     Trainee("par-x-copier", code_overrides=typed_in_from("par-x-source")).submit(root, MODULE)
     Trainee("par-x-source").submit(root, MODULE)
     alone = autograde(root, "--student", "par-x-copier", exchange=exchange)
-    assert alone.returncode == 0, alone.stdout + alone.stderr[-3000:]
+    assert alone.returncode == 0, alone.stdout + failure_log(alone.stderr)
     assert "another trainee's world" not in flags(root, "par-x-copier")[1]  # the source's world is unknown yet
     later = autograde(root, "--student", "par-x-source", exchange=exchange)
-    assert later.returncode == 0, later.stdout + later.stderr[-3000:]
+    assert later.returncode == 0, later.stdout + failure_log(later.stderr)
     assert "copy check at the end of the run" in later.stderr and "par-x-copier\t" in later.stderr
     flagged, comments = flags(root, "par-x-copier")
     assert flagged and "another trainee's world" in comments and "par-x-source" in comments, comments

@@ -13,7 +13,7 @@ import pytest
 
 from course.trainer.grading import parallel
 from course.trainer.cohort.cli import main, parser
-from harness import ASSIGNMENTS, REPO
+from harness import ASSIGNMENTS, REPO, failure_log
 
 COMMANDS = ["release", "collect", "autograde", "feedback", "report", "status", "bundle", "demo"]
 
@@ -93,7 +93,7 @@ def test_reference_results_are_reused_per_file_and_copied(tmp_path):
                            '{"status":"healthy","database":"up","redis":"up"}\n' for m in range(40)))
     done = subprocess.run([sys.executable, "-c", REFCACHE_PROBE, str(log)], capture_output=True,
                           text=True, timeout=300)
-    assert done.returncode == 0, done.stderr[-3000:]
+    assert done.returncode == 0, failure_log(done.stderr)
     result = json.loads(done.stdout.strip().splitlines()[-1])
     assert result["wrapped"]
     assert result["second_up"] == 40, "the cached table was changed by an earlier caller"

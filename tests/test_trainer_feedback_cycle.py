@@ -27,7 +27,7 @@ from traitlets.config import Config
 
 from course.trainer.cohort import demo
 from course.trainer.cohort.api import open_course
-from harness import Trainee
+from harness import Trainee, failure_log
 
 pytestmark = pytest.mark.slow
 MODULE = "m5_troubleshooting"
@@ -155,7 +155,7 @@ def test_feedback_waits_for_written_answers_unless_forced(cycle):
     for student, made in cycle["made"].items():  # once graded
         assert made["success"], made.get("log")
         assert page(cycle, student).is_file()
-    assert cycle["forced"].returncode == 0, cycle["forced"].stderr[-3000:]
+    assert cycle["forced"].returncode == 0, failure_log(cycle["forced"].stderr)
     assert page(cycle, "cycle-cy").is_file()
 
 
@@ -189,9 +189,9 @@ def test_export_writes_per_question_scores_totals_and_roster_names(cycle, tmp_pa
     roster.write_text("id,first_name,last_name,email\ncycle-ana,Ana,Lima,ana@example.com\n"
                       "cycle-ben,Ben,Costa,\ncycle-cy,Cy,Dias,\ncycle-dee,Dee,Reis,\n")
     imported = nbgrader(root, "db", "student", "import", str(roster))
-    assert imported.returncode == 0, imported.stderr[-3000:]
+    assert imported.returncode == 0, failure_log(imported.stderr)
     exported = nbgrader(root, "export", "--to", str(tmp_path / "grades.csv"))
-    assert exported.returncode == 0, exported.stderr[-3000:]
+    assert exported.returncode == 0, failure_log(exported.stderr)
     with open(tmp_path / "grades.csv", newline="", encoding="utf-8") as fh:
         rows = {row["student_id"]: row for row in csv.DictReader(fh)}
     header = list(next(iter(rows.values())))

@@ -12,7 +12,7 @@ from nbgrader.api import Gradebook
 
 from course.data import world
 from course.trainer.reference import quiz_keys, slo
-from harness import ASSIGNMENTS, COURSE_ID, Trainee, autograded_points
+from harness import ASSIGNMENTS, COURSE_ID, Trainee, autograded_points, failure_log
 
 pytestmark = pytest.mark.slow
 
@@ -105,7 +105,7 @@ def flag_of(run, name):
 
 
 def test_each_honest_trainee_earns_full_marks_in_their_own_world(variant_run):
-    assert variant_run["graded"].returncode == 0, variant_run["graded"].stderr[-3000:]
+    assert variant_run["graded"].returncode == 0, failure_log(variant_run["graded"].stderr)
     for name in (OTHER, SOURCE):
         earned = points(variant_run, name)
         assert earned and all(score == top for score, top in earned.values()), (name, earned)
@@ -144,7 +144,7 @@ def test_an_answer_file_from_another_world_is_flagged(variant_run):
 
 
 def test_with_variants_off_everyone_shares_the_canonical_world(variant_run):
-    assert variant_run["graded_off"].returncode == 0, variant_run["graded_off"].stderr[-3000:]
+    assert variant_run["graded_off"].returncode == 0, failure_log(variant_run["graded_off"].stderr)
     earned = points(variant_run, "novariant-eve")
     assert earned and all(score == top for score, top in earned.values()), earned
     assert flag_of(variant_run, "novariant-eve")[0] is False
